@@ -1,0 +1,72 @@
+// OpenIM's reply envelope and error names (openimsdk/tools errs, open-im-server servererrs).
+const ERROR_NAMES: Record<number, string> = {
+  500: 'ServerInternalError',
+  1001: 'ArgsError',
+  1002: 'NoPermissionError',
+  1003: 'DuplicateKeyError',
+  1004: 'RecordNotFoundError',
+  1102: 'RegisteredAlreadyError',
+  1501: 'TokenExpiredError',
+  1502: 'TokenInvalidError',
+  1503: 'TokenMalformedError',
+  1504: 'TokenNotValidYetError',
+  1505: 'TokenUnknownError',
+  1506: 'TokenKickedError',
+  1507: 'TokenNotExistError'
+}
+
+export class ApiError extends Error {
+  constructor (readonly errCode: number, readonly detail: string) {
+    super(detail)
+  }
+}
+
+export function errorEnvelope (errCode: number, detail = ''): Record<string, unknown> {
+  return { errCode, errMsg: ERROR_NAMES[errCode] ?? 'UnknownError', errDlt: detail }
+}
+
+/** `data` is absent on empty successes (user_register, force_logout answer exactly the three keys). */
+export function successEnvelope (data: unknown): Record<string, unknown> {
+  const envelope: Record<string, unknown> = { errCode: 0, errMsg: '', errDlt: '' }
+  if (data !== undefined) envelope.data = data
+  return envelope
+}
+
+/** Thrown where Go's encoding/json would fail to decode the body into the request struct. */
+export class DecodeError extends Error {}
+
+/** Go's encoding/json matches keys case-insensitively (exact match first) and ignores unknown ones. */
+export function field (body: Record<string, unknown>, name: string): unknown {
+  if (name in body) return body[name]
+  const lower = name.toLowerCase()
+  const key = Object.keys(body).find((candidate) => candidate.toLowerCase() === lower)
+  return key === undefined ? undefined : body[key]
+}
+
+export function stringField (body: Record<string, unknown>, name: string): string {
+  const value = field(body, name)
+  if (value === undefined || value === null) return ''
+  if (typeof value !== 'string') throw new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type string`)
+  return value
+}
+
+export function intField (body: Record<string, unknown>, name: string): number {
+  const value = field(body, name)
+  if (value === undefined || value === null) return 0
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type int32`)
+  return value
+}
+
+export function arrayField (body: Record<string, unknown>, name: string): unknown[] {
+  const value = field(body, name)
+  if (value === undefined || value === null) return []
+  if (!Array.isArray(value)) throw new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type []`)
+  return value
+}
+
+export function objectOf (value: unknown, name: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new DecodeError(`json: cannot unmarshal ${Array.isArray(value) ? 'array' : typeof value} into Go value of type ${name}`)
+  }
+  return value as Record<string, unknown>
+}

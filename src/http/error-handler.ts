@@ -1,0 +1,63 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { GatewayError, fromOpenImError } from '../errors.js'
+import { OpenImError } from '../openim/errors.js'
+
+/** Fastify's own errors, by code, as gateway errors. */
+const FASTIFY_ERRORS: Record<string, (error: FastifyError) => GatewayError> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new GatewayError(400, 'INVALID_REQUEST', 'the body is not valid JSON'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new GatewayError(400, 'INVALID_REQUEST', 'the body is empty; send a JSON object'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new GatewayError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'),
+  FST_ERR_CTP_BODY_TOO_LARGE: (error) => new GatewayError(413, 'PAYLOAD_TOO_LARGE', error.message),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GatewayError(400, 'INVALID_REQUEST', 'the Content-Length does not match the body')
+}
+
+/** Ajv's messages, with the property they are about ("body must NOT have additional properties" says not which). */
+function validationMessage (error: FastifyError): string {
+  return (error.validation ?? []).map((issue) => {
+    const where = `${error.validationContext ?? 'body'}${issue.instancePath.replaceAll('/', '.')}`
+    const property = (issue.params as { additionalProperty?: string }).additionalProperty
+    return `${where} ${issue.message ?? 'is invalid'}${property !== undefined ? `: "${property}"` : ''}`
+  }).join('; ')
+}
+
+function toGatewayError (error: FastifyError | Error): GatewayError {
+  if (error instanceof GatewayError) return error
+  if (error instanceof OpenImError) return fromOpenImError(error)
+  const fastifyError = error as FastifyError
+  if (fastifyError.validation !== undefined) return new GatewayError(400, 'INVALID_REQUEST', validationMessage(fastifyError))
+  const known = fastifyError.code !== undefined ? FASTIFY_ERRORS[fastifyError.code] : undefined
+  if (known !== undefined) return known(fastifyError)
+  if (error instanceof SyntaxError) return new GatewayError(400, 'INVALID_REQUEST', 'the body is not valid JSON')
+  const status = fastifyError.statusCode
+  if (status !== undefined && status >= 400 && status < 500) return new GatewayError(status, 'INVALID_REQUEST', fastifyError.message)
+  return new GatewayError(500, 'INTERNAL_ERROR', 'internal error')
+}
+
+export function errorBody (error: GatewayError, requestId: string) {
+  return { statusCode: error.statusCode, code: error.code, error: STATUS_CODES[error.statusCode] ?? 'Error', message: error.message, requestId, ...error.extra }
+}
+
+export function sendError (reply: FastifyReply, error: GatewayError) {
+  return reply.code(error.statusCode).send(errorBody(error, reply.request.id))
+}
+
+/** One error shape everywhere: never a stack trace, OpenIM's errDlt, the secret or a token. */
+export function registerErrorHandling (app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const gatewayError = toGatewayError(error)
+    if (gatewayError.code === 'OPENIM_AUTH_FAILED') {
+      request.log.error({ code: gatewayError.code, openimErrCode: (error as unknown as OpenImError).errCode },
+        'OpenIM refused the admin credentials: OPENIM_SECRET or OPENIM_ADMIN_USER_ID is wrong')
+    } else if (gatewayError.statusCode >= 500 && gatewayError.code === 'INTERNAL_ERROR') {
+      request.log.error({ err: error }, 'unexpected error')
+    } else if (gatewayError.statusCode >= 500) {
+      request.log.warn({ code: gatewayError.code, reason: error.message }, 'OpenIM call failed')
+    } else {
+      request.log.info({ code: gatewayError.code, reason: gatewayError.message }, 'request refused')
+    }
+    return sendError(reply, gatewayError)
+  })
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new GatewayError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
+}

@@ -1,0 +1,230 @@
+import { ErrCode, OpenImError, isTokenErrCode } from './errors.js'
+import { dialects, parseAccountStatus, type Dialect, type Generation, type RegisterUser, type TokenData } from './generations.js'
+import type { OpenImTransport } from './transport.js'
+
+export interface OpenImClientOptions {
+  transport: OpenImTransport
+  secret: string
+  adminUserID: string
+  apiMode: 'auto' | Generation
+  adminTokenTtlMs: number
+  now?: () => number
+  /** Told about admin-token mints and generation changes (metrics, logs). */
+  events?: {
+    adminTokenMinted?: (generation: Generation) => void
+    generationDetected?: (generation: Generation) => void
+    authFailed?: (error: OpenImError) => void
+  }
+}
+
+interface CachedToken { token: string, expiresAt: number }
+
+/**
+ * The only code that speaks OpenIM's protocol. It picks (or detects) the API generation, holds the admin
+ * token, and exposes the handful of calls provisioning needs. Every call carries the caller's operationID.
+ */
+export class OpenImClient {
+  private generation?: Generation
+  private adminToken?: CachedToken
+  private refreshing?: Promise<string>
+  private readonly now: () => number
+
+  constructor (private readonly options: OpenImClientOptions) {
+    this.now = options.now ?? Date.now
+    if (options.apiMode !== 'auto') this.generation = options.apiMode
+  }
+
+  /** The generation of the connected OpenIM; in auto mode the first call detects it (and mints the admin token). */
+  async connectedGeneration (operationID: string): Promise<Generation> {
+    if (this.generation === undefined) await this.currentAdminToken(operationID)
+    return this.generation as Generation
+  }
+
+  async accountCheck (userIDs: string[], operationID: string): Promise<Map<string, boolean>> {
+    const data = await this.withAdminToken(operationID, (token) =>
+      this.options.transport.post<{ results?: Array<{ userID?: unknown, accountStatus?: unknown }> | null }>(
+        '/user/account_check', { checkUserIDs: userIDs }, { operationID, token }))
+    const statuses = new Map<string, boolean>()
+    for (const result of data?.results ?? []) {
+      const registered = parseAccountStatus(result.accountStatus)
+      if (typeof result.userID !== 'string' || registered === undefined) {
+        throw new OpenImError('bad_response', '/user/account_check', 'OpenIM answered account_check with an unexpected result shape')
+      }
+      statuses.set(result.userID, registered)
+    }
+    for (const userID of userIDs) {
+      if (!statuses.has(userID)) {
+        throw new OpenImError('bad_response', '/user/account_check', 'OpenIM left a userID out of its account_check answer')
+      }
+    }
+    return statuses
+  }
+
+  async registerUsers (users: RegisterUser[], operationID: string): Promise<void> {
+    const request = (await this.dialect(operationID)).register(users, this.options.secret)
+    await this.withAdminToken(operationID, (token) =>
+      this.options.transport.post(request.path, request.body, { operationID, token: request.needsAdminToken ? token : undefined }),
+    request.needsAdminToken)
+  }
+
+  async mintUserToken (userID: string, platformID: number, operationID: string): Promise<TokenData> {
+    const request = (await this.dialect(operationID)).userToken(userID, platformID, this.options.secret)
+    const data = await this.withAdminToken(operationID, (token) =>
+      this.options.transport.post(request.path, request.body, { operationID, token: request.needsAdminToken ? token : undefined }),
+    request.needsAdminToken)
+    return tokenData(request.path, data)
+  }
+
+  async forceLogout (userID: string, platformID: number, operationID: string): Promise<void> {
+    await this.withAdminToken(operationID, (token) =>
+      this.options.transport.post('/auth/force_logout', { platformID, userID }, { operationID, token }))
+  }
+
+  /** One cheap admin call that proves OpenIM answers and accepts our admin token (for /readyz). */
+  async checkReady (operationID: string): Promise<void> {
+    await this.accountCheck([this.options.adminUserID], operationID)
+  }
+
+  private async dialect (operationID: string): Promise<Dialect> {
+    return dialects[await this.connectedGeneration(operationID)]
+  }
+
+  /**
+   * Runs an admin call. When OpenIM says the admin token is expired, kicked or gone (1501–1507), the token
+   * is replaced once and the call retried; a second refusal is the caller's error.
+   */
+  private async withAdminToken<T> (operationID: string, call: (token: string) => Promise<T>, needsToken = true): Promise<T> {
+    if (!needsToken) return call('')
+    const token = await this.currentAdminToken(operationID)
+    try {
+      return await call(token)
+    } catch (error) {
+      if (error instanceof OpenImError && error.kind === 'rejected' && isTokenErrCode(error.errCode)) {
+        return call(await this.replaceAdminToken(operationID, token))
+      }
+      this.forgetGenerationOnUnknownRoute(error)
+      throw error
+    }
+  }
+
+  private async currentAdminToken (operationID: string): Promise<string> {
+    const cached = this.adminToken
+    if (cached !== undefined && cached.expiresAt > this.now()) return cached.token
+    return this.replaceAdminToken(operationID)
+  }
+
+  /** One mint in flight at a time; callers holding a token someone already replaced get the new one. */
+  private replaceAdminToken (operationID: string, stale?: string): Promise<string> {
+    if (this.refreshing !== undefined) return this.refreshing
+    const cached = this.adminToken
+    if (stale !== undefined && cached !== undefined && cached.token !== stale && cached.expiresAt > this.now()) {
+      return Promise.resolve(cached.token)
+    }
+    this.refreshing = this.mintAdminToken(operationID).finally(() => { this.refreshing = undefined })
+    return this.refreshing
+  }
+
+  private async mintAdminToken (operationID: string): Promise<string> {
+    this.adminToken = undefined
+    let minted: { generation: Generation, data: TokenData }
+    try {
+      minted = this.generation === undefined
+        ? await this.detect(operationID)
+        : { generation: this.generation, data: await this.mintAdminTokenAs(dialects[this.generation], operationID) }
+    } catch (error) {
+      // A failed admin mint may mean OpenIM was upgraded or replaced: detect again next time.
+      this.forgetGeneration()
+      if (error instanceof OpenImError && error.kind === 'auth_failed') this.options.events?.authFailed?.(error)
+      throw error
+    }
+    if (this.generation !== minted.generation) {
+      this.generation = minted.generation
+      this.options.events?.generationDetected?.(minted.generation)
+    }
+    this.options.events?.adminTokenMinted?.(minted.generation)
+    // Reuse for the TTL, never past the token's own lifetime (less a margin for clock skew).
+    const lifetimeMs = Math.max(0, minted.data.expireTimeSeconds * 1000 - 30_000)
+    this.adminToken = { token: minted.data.token, expiresAt: this.now() + Math.min(this.options.adminTokenTtlMs, lifetimeMs) }
+    return minted.data.token
+  }
+
+  private async mintAdminTokenAs (dialect: Dialect, operationID: string): Promise<TokenData> {
+    const request = dialect.adminToken(this.options.secret, this.options.adminUserID)
+    try {
+      return tokenData(request.path, await this.options.transport.post(request.path, request.body, { operationID }))
+    } catch (error) {
+      if (error instanceof OpenImError && error.kind === 'rejected' &&
+        (error.errCode === ErrCode.NoPermission || error.errCode === ErrCode.Args)) {
+        throw authFailure(request.path, error)
+      }
+      throw error
+    }
+  }
+
+  /**
+   * CONTRACT.md §1: get_admin_token answering 0 (or 1002, wrong secret) means current. A legacy server does
+   * not know that route (1001 "header must have token" on v3.8.0, plain 404 before), and there
+   * /auth/user_token with the secret answers instead. The admin token the probe obtains is the one used.
+   * Nothing is remembered from a failed probe: the next call detects again.
+   */
+  private async detect (operationID: string): Promise<{ generation: Generation, data: TokenData }> {
+    const probe = current.adminToken(this.options.secret, this.options.adminUserID)
+    let currentRefusal: OpenImError
+    try {
+      return { generation: 'current', data: tokenData(probe.path, await this.options.transport.post(probe.path, probe.body, { operationID })) }
+    } catch (error) {
+      if (!(error instanceof OpenImError)) throw error
+      if (error.kind === 'rejected' && error.errCode === ErrCode.NoPermission) throw authFailure(probe.path, error)
+      if (!isUnknownRoute(error) && !(error.kind === 'rejected' && error.errCode === ErrCode.Args)) throw error
+      currentRefusal = error
+    }
+    try {
+      return { generation: 'legacy', data: await this.mintAdminTokenAs(legacy, operationID) }
+    } catch (error) {
+      // A current server has no /auth/user_token: it answers 404, or 1001 because the route is not on its
+      // token whitelist. Then get_admin_token's 1001 was a refusal of our admin userID.
+      const noLegacyRoute = error instanceof OpenImError && (isUnknownRoute(error) || (error.kind === 'auth_failed' && error.errCode === ErrCode.Args))
+      if (!noLegacyRoute) throw error
+      if (isUnknownRoute(currentRefusal)) {
+        throw new OpenImError('bad_response', probe.path,
+          'OpenIM knows neither /auth/get_admin_token nor /auth/user_token: check OPENIM_API_URL', { httpStatus: 404 })
+      }
+      throw authFailure(probe.path, currentRefusal)
+    }
+  }
+
+  /** In auto mode a 404 on a route we rely on means OpenIM was replaced by another generation: detect again. */
+  private forgetGenerationOnUnknownRoute (error: unknown) {
+    if (error instanceof OpenImError && isUnknownRoute(error)) this.forgetGeneration()
+  }
+
+  private forgetGeneration () {
+    if (this.options.apiMode !== 'auto') return
+    this.generation = undefined
+    this.adminToken = undefined
+  }
+
+  async close (): Promise<void> {
+    await this.options.transport.close()
+  }
+}
+
+const { current, legacy } = dialects
+
+function isUnknownRoute (error: OpenImError): boolean {
+  return error.kind === 'bad_response' && error.details.httpStatus === 404
+}
+
+function authFailure (path: string, cause: OpenImError): OpenImError {
+  return new OpenImError('auth_failed', path,
+    `OpenIM refused the admin credentials (errCode ${cause.errCode}): check OPENIM_SECRET and OPENIM_ADMIN_USER_ID`,
+    cause.details)
+}
+
+function tokenData (path: string, data: unknown): TokenData {
+  const candidate = data as Partial<TokenData> | undefined
+  if (typeof candidate?.token !== 'string' || candidate.token === '' || typeof candidate.expireTimeSeconds !== 'number') {
+    throw new OpenImError('bad_response', path, 'OpenIM answered a token call without token and expireTimeSeconds')
+  }
+  return { token: candidate.token, expireTimeSeconds: candidate.expireTimeSeconds }
+}

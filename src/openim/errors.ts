@@ -1,0 +1,40 @@
+// Every way a call to OpenIM can fail, typed so that exactly one place (src/errors.ts) turns it into an
+// HTTP answer. This module knows nothing about HTTP status codes of the gateway.
+export type OpenImFailureKind =
+  | 'rejected' // HTTP 200 with errCode ≠ 0
+  | 'auth_failed' // OpenIM refused the secret or the admin account
+  | 'bad_response' // wrong HTTP status, empty, non-JSON or HTML body, unexpected shape
+  | 'unavailable' // connection refused/reset, DNS failure
+  | 'timeout' // OPENIM_TIMEOUT_MS exceeded
+
+export class OpenImError extends Error {
+  override name = 'OpenImError'
+  constructor (
+    readonly kind: OpenImFailureKind,
+    readonly path: string,
+    message: string,
+    readonly details: { errCode?: number, errMsg?: string, httpStatus?: number } = {}
+  ) {
+    super(message)
+  }
+
+  get errCode (): number | undefined { return this.details.errCode }
+}
+
+export const ErrCode = {
+  ServerInternal: 500,
+  Args: 1001,
+  NoPermission: 1002,
+  DuplicateKey: 1003,
+  RecordNotFound: 1004,
+  RegisteredAlready: 1102
+} as const
+
+/** 1501–1507: the token is expired, invalid, malformed, not yet valid, unknown, kicked or gone. */
+export const isTokenErrCode = (code: number | undefined) => code !== undefined && code >= 1501 && code <= 1507
+
+/** errMsg is a short error name upstream ("ArgsError", "RegisteredAlreadyError: …"); keep only that name. */
+export function errMsgName (errMsg: string | undefined): string {
+  const name = (errMsg ?? '').split(/[:\n]/, 1)[0]?.trim() ?? ''
+  return name.slice(0, 80)
+}

@@ -1,0 +1,70 @@
+// The two shapes of OpenIM's REST API (see shared CONTRACT.md §1). Everything that differs between them
+// lives here, so the client and the provisioning flow are written once.
+export type Generation = 'current' | 'legacy'
+
+export const ADMIN_PLATFORM_ID = 10
+
+export interface TokenData {
+  token: string
+  /** The token's lifetime in seconds (not an absolute time). */
+  expireTimeSeconds: number
+}
+
+export interface RegisterUser {
+  userID: string
+  nickname: string
+  faceURL?: string
+  ex?: string
+}
+
+interface Request { path: string, body: Record<string, unknown>, needsAdminToken: boolean }
+
+export interface Dialect {
+  generation: Generation
+  adminToken (secret: string, adminUserID: string): Request
+  register (users: RegisterUser[], secret: string): Request
+  userToken (userID: string, platformID: number, secret: string): Request
+}
+
+export const current: Dialect = {
+  generation: 'current',
+  adminToken: (secret, userID) => ({ path: '/auth/get_admin_token', body: { secret, userID }, needsAdminToken: false }),
+  register: (users) => ({ path: '/user/user_register', body: { users }, needsAdminToken: true }),
+  userToken: (userID, platformID) => ({ path: '/auth/get_user_token', body: { platformID, userID }, needsAdminToken: true })
+}
+
+export const legacy: Dialect = {
+  generation: 'legacy',
+  adminToken: (secret, userID) => ({ path: '/auth/user_token', body: { secret, platformID: ADMIN_PLATFORM_ID, userID }, needsAdminToken: false }),
+  register: (users, secret) => ({ path: '/user/user_register', body: { secret, users }, needsAdminToken: false }),
+  userToken: (userID, platformID, secret) => ({ path: '/auth/user_token', body: { secret, platformID, userID }, needsAdminToken: false })
+}
+
+export const dialects: Record<Generation, Dialect> = { current, legacy }
+
+/** accountStatus is "registered"/"unregistered" up to v3.8.0 and 1/0 from v3.8.1; accept either from both. */
+export function parseAccountStatus (value: unknown): boolean | undefined {
+  if (value === 'registered' || value === 1) return true
+  if (value === 'unregistered' || value === 0) return false
+  return undefined
+}
+
+export const MAX_USER_ID_LENGTH = 64
+
+/**
+ * The userID rules upstream (CONTRACT.md §4), checked before registering because OpenIM's own rejection
+ * is a misleading 1001. Returns what is wrong, or undefined when the ID is acceptable.
+ */
+export function userIdProblem (userID: string, generation: Generation): string | undefined {
+  if (userID.length === 0) return 'userID must not be empty'
+  if ([...userID].length > MAX_USER_ID_LENGTH) return `userID must be at most ${MAX_USER_ID_LENGTH} characters`
+  if (generation === 'current') {
+    // Go's unicode.IsLetter / unicode.IsDigit, as OpenIM v3.8+ checks them.
+    if (!/^[\p{L}\p{Nd}_]+$/u.test(userID)) {
+      return 'OpenIM v3.8+ accepts only letters, digits and "_" in a userID (no "-", ".", "@", ":" or spaces)'
+    }
+  } else if (userID.includes(':')) {
+    return 'OpenIM up to v3.8.0 refuses ":" in a userID'
+  }
+  return undefined
+}

@@ -1,0 +1,117 @@
+import { Pool, errors as undiciErrors } from 'undici'
+import { OpenImError } from './errors.js'
+
+export interface CallOptions {
+  operationID: string
+  token?: string
+}
+
+/** What one OpenIM call ended as: 'ok', an errCode, or a failure kind. Fed to metrics and debug logs. */
+export interface CallRecord {
+  path: string
+  outcome: string
+  errCode?: number
+  durationMs: number
+  operationID: string
+}
+
+export interface TransportOptions {
+  baseUrl: string
+  timeoutMs: number
+  connections: number
+  pipelining: number
+  keepAliveTimeoutMs: number
+  onCall?: (record: CallRecord) => void
+}
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'
+])
+
+/**
+ * The wire: POST a JSON body with the operationID (and token) headers over a keep-alive undici pool, and
+ * turn OpenIM's envelope `{errCode, errMsg, errDlt, data}` into data or a typed OpenImError.
+ */
+export class OpenImTransport {
+  private readonly pool: Pool
+  private readonly pathPrefix: string
+
+  constructor (private readonly options: TransportOptions) {
+    const url = new URL(options.baseUrl)
+    this.pathPrefix = url.pathname.replace(/\/+$/, '')
+    this.pool = new Pool(url.origin, {
+      connections: options.connections,
+      pipelining: options.pipelining,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      // OpenIM's own server (Go net/http) closes idle connections after a while; undici honours its
+      // keep-alive hint, this caps what we assume when there is none.
+      keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs, 1000),
+      connect: { timeout: options.timeoutMs }
+    })
+  }
+
+  async post<T = unknown> (path: string, body: unknown, options: CallOptions): Promise<T | undefined> {
+    const started = performance.now()
+    const record = (outcome: string, errCode?: number) => this.options.onCall?.({
+      path, outcome, errCode, durationMs: performance.now() - started, operationID: options.operationID
+    })
+    try {
+      const data = await this.send<T>(path, body, options)
+      record('ok')
+      return data
+    } catch (error) {
+      const failure = error as OpenImError
+      record(failure.kind === 'rejected' ? String(failure.errCode) : failure.kind, failure.errCode)
+      throw failure
+    }
+  }
+
+  private async send<T> (path: string, body: unknown, { operationID, token }: CallOptions): Promise<T | undefined> {
+    const signal = AbortSignal.timeout(this.options.timeoutMs)
+    const headers: Record<string, string> = { 'content-type': 'application/json', operationID }
+    if (token !== undefined) headers.token = token
+    let statusCode: number
+    let text: string
+    try {
+      const response = await this.pool.request({
+        method: 'POST', path: this.pathPrefix + path, headers, body: JSON.stringify(body), signal
+      })
+      statusCode = response.statusCode
+      text = await response.body.text()
+    } catch (error) {
+      throw this.networkFailure(path, error, signal)
+    }
+    if (statusCode !== 200) {
+      throw new OpenImError('bad_response', path, `OpenIM answered HTTP ${statusCode}${text.trim() === '' ? ' with an empty body' : ''}`, { httpStatus: statusCode })
+    }
+    let envelope: { errCode?: unknown, errMsg?: unknown, data?: unknown }
+    try {
+      envelope = JSON.parse(text)
+    } catch {
+      const what = text.trim() === '' ? 'an empty body' : /^\s*</.test(text) ? 'an HTML page' : 'a non-JSON body'
+      throw new OpenImError('bad_response', path, `OpenIM answered ${what}`, { httpStatus: statusCode })
+    }
+    if (envelope === null || typeof envelope !== 'object' || typeof envelope.errCode !== 'number') {
+      throw new OpenImError('bad_response', path, 'OpenIM answered JSON without a numeric errCode', { httpStatus: statusCode })
+    }
+    if (envelope.errCode !== 0) {
+      const errMsg = typeof envelope.errMsg === 'string' ? envelope.errMsg : ''
+      throw new OpenImError('rejected', path, `OpenIM answered errCode ${envelope.errCode}`, { errCode: envelope.errCode, errMsg })
+    }
+    return envelope.data as T | undefined
+  }
+
+  private networkFailure (path: string, error: unknown, signal: AbortSignal): OpenImError {
+    if (signal.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError ||
+      error instanceof undiciErrors.ConnectTimeoutError) {
+      return new OpenImError('timeout', path, `OpenIM did not answer within ${this.options.timeoutMs} ms`)
+    }
+    const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
+    const detail = code !== undefined && CONNECTION_ERROR_CODES.has(code) ? code : 'connection failed'
+    return new OpenImError('unavailable', path, `OpenIM is unreachable (${detail})`)
+  }
+
+  async close (): Promise<void> {
+    await this.pool.close()
+  }
+}

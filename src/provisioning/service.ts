@@ -1,0 +1,112 @@
+import { GatewayError } from '../errors.js'
+import type { OpenImClient } from '../openim/client.js'
+import { ErrCode, OpenImError } from '../openim/errors.js'
+import { userIdProblem, type RegisterUser } from '../openim/generations.js'
+
+export interface ProvisionInput {
+  userID: string
+  platformID: number
+  nickname?: string
+  faceURL?: string
+  ex?: string
+}
+
+export interface ProvisionResult {
+  userID: string
+  platformID: number
+  token: string
+  expireTimeSeconds: number
+  expiresAt: string
+  created: boolean
+}
+
+export interface ProvisioningOptions {
+  openim: OpenImClient
+  now?: () => number
+  onProvision?: (outcome: 'created' | 'existing' | 'failed', code?: string) => void
+}
+
+/**
+ * The business flow behind POST /provision: make sure the user exists, mint a token, and answer only once
+ * account_check has confirmed the account. Knows OpenIM's semantics (1102, races), not its wire format.
+ */
+export class ProvisioningService {
+  // Concurrent provisions of one (userID, platformID) share one flow: on OpenIM v3.8.1+ a second mint
+  // would kick the first token (1506), leaving one caller with a dead token. Entries live only while
+  // the flow runs, so the map is bounded by the number of requests in flight.
+  private readonly inFlight = new Map<string, Promise<ProvisionResult>>()
+  private readonly now: () => number
+
+  constructor (private readonly options: ProvisioningOptions) {
+    this.now = options.now ?? Date.now
+  }
+
+  provision (input: ProvisionInput, operationID: string): Promise<ProvisionResult> {
+    const key = `${input.platformID}\u0000${input.userID}`
+    const running = this.inFlight.get(key)
+    if (running !== undefined) return running
+    const flow = this.run(input, operationID).finally(() => this.inFlight.delete(key))
+    this.inFlight.set(key, flow)
+    return flow
+  }
+
+  async revoke (userID: string, platformIDs: number[], operationID: string): Promise<void> {
+    await this.assertValidUserID(userID, operationID)
+    for (const platformID of platformIDs) await this.options.openim.forceLogout(userID, platformID, operationID)
+  }
+
+  private async run (input: ProvisionInput, operationID: string): Promise<ProvisionResult> {
+    try {
+      const created = await this.ensureRegistered(input, operationID)
+      const minted = await this.options.openim.mintUserToken(input.userID, input.platformID, operationID)
+      const result: ProvisionResult = {
+        userID: input.userID,
+        platformID: input.platformID,
+        token: minted.token,
+        expireTimeSeconds: minted.expireTimeSeconds,
+        expiresAt: new Date(this.now() + minted.expireTimeSeconds * 1000).toISOString(),
+        created
+      }
+      this.options.onProvision?.(created ? 'created' : 'existing')
+      return result
+    } catch (error) {
+      this.options.onProvision?.('failed', error instanceof GatewayError ? error.code : error instanceof OpenImError ? error.kind : 'internal')
+      throw error
+    }
+  }
+
+  /** Returns whether this call created the user. Costs 1 OpenIM call for an existing user, 3 for a new one. */
+  private async ensureRegistered (input: ProvisionInput, operationID: string): Promise<boolean> {
+    await this.assertValidUserID(input.userID, operationID)
+    const openim = this.options.openim
+    if (await this.isRegistered(input.userID, operationID)) return false
+
+    const user: RegisterUser = { userID: input.userID, nickname: input.nickname ?? input.userID }
+    if (input.faceURL !== undefined) user.faceURL = input.faceURL
+    if (input.ex !== undefined) user.ex = input.ex
+    try {
+      await openim.registerUsers([user], operationID)
+    } catch (error) {
+      if (!(error instanceof OpenImError) || error.kind !== 'rejected') throw error
+      // 1102: someone registered it first. 500 (1003 up to v3.4): most likely a concurrent registration
+      // hit the unique index; the re-check below tells.
+      const raced = error.errCode === ErrCode.RegisteredAlready || error.errCode === ErrCode.ServerInternal || error.errCode === ErrCode.DuplicateKey
+      if (!raced || !(await this.isRegistered(input.userID, operationID))) throw error
+      return false
+    }
+    if (!(await this.isRegistered(input.userID, operationID))) {
+      throw new OpenImError('bad_response', '/user/account_check', 'OpenIM reports the user unregistered right after registering it')
+    }
+    return true
+  }
+
+  private async isRegistered (userID: string, operationID: string): Promise<boolean> {
+    const statuses = await this.options.openim.accountCheck([userID], operationID)
+    return statuses.get(userID) === true
+  }
+
+  private async assertValidUserID (userID: string, operationID: string): Promise<void> {
+    const problem = userIdProblem(userID, await this.options.openim.connectedGeneration(operationID))
+    if (problem !== undefined) throw new GatewayError(400, 'INVALID_USER_ID', problem)
+  }
+}
