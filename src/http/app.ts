@@ -71,6 +71,8 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   app.addHook('onClose', async () => { await openim.close() })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
 
+  // A JSON API: anything but application/json is a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)
   registerErrorHandling(app)
   await registerSwagger(app)

@@ -182,7 +182,8 @@ export class OpenImClient {
       return { generation: 'legacy', data: await this.mintAdminTokenAs(legacy, operationID) }
     } catch (error) {
       // A current server has no /auth/user_token: it answers 404, or 1001 because the route is not on its
-      // token whitelist. Then get_admin_token's 1001 was a refusal of our admin userID.
+      // token whitelist. Then get_admin_token's 1001 was a refusal of our admin userID, unless that too
+      // was a route the server does not know (a wrong OPENIM_API_URL path).
       const noLegacyRoute = error instanceof OpenImError && (isUnknownRoute(error) || (error.kind === 'auth_failed' && error.errCode === ErrCode.Args))
       if (!noLegacyRoute) throw error
       if (isUnknownRoute(currentRefusal)) {
@@ -211,8 +212,13 @@ export class OpenImClient {
 
 const { current, legacy } = dialects
 
+/**
+ * A route the server does not have: gin's plain 404, or (v3.8+, whose token middleware runs before
+ * routing) 1001 "header must have token" on a call we sent without a token.
+ */
 function isUnknownRoute (error: OpenImError): boolean {
-  return error.kind === 'bad_response' && error.details.httpStatus === 404
+  return (error.kind === 'bad_response' && error.details.httpStatus === 404) ||
+    (error.errCode === ErrCode.Args && /header must have token/.test(error.details.errDlt ?? ''))
 }
 
 function authFailure (path: string, cause: OpenImError): OpenImError {

@@ -13,7 +13,8 @@ export class OpenImError extends Error {
     readonly kind: OpenImFailureKind,
     readonly path: string,
     message: string,
-    readonly details: { errCode?: number, errMsg?: string, httpStatus?: number } = {}
+    /** errDlt is kept for classification only: it may hold a stack trace and never leaves the process. */
+    readonly details: { errCode?: number, errMsg?: string, errDlt?: string, httpStatus?: number } = {}
   ) {
     super(message)
   }

@@ -84,7 +84,7 @@ export class OpenImTransport {
     if (statusCode !== 200) {
       throw new OpenImError('bad_response', path, `OpenIM answered HTTP ${statusCode}${text.trim() === '' ? ' with an empty body' : ''}`, { httpStatus: statusCode })
     }
-    let envelope: { errCode?: unknown, errMsg?: unknown, data?: unknown }
+    let envelope: { errCode?: unknown, errMsg?: unknown, errDlt?: unknown, data?: unknown }
     try {
       envelope = JSON.parse(text)
     } catch {
@@ -96,7 +96,8 @@ export class OpenImTransport {
     }
     if (envelope.errCode !== 0) {
       const errMsg = typeof envelope.errMsg === 'string' ? envelope.errMsg : ''
-      throw new OpenImError('rejected', path, `OpenIM answered errCode ${envelope.errCode}`, { errCode: envelope.errCode, errMsg })
+      const errDlt = typeof envelope.errDlt === 'string' ? envelope.errDlt : ''
+      throw new OpenImError('rejected', path, `OpenIM answered errCode ${envelope.errCode}`, { errCode: envelope.errCode, errMsg, errDlt })
     }
     return envelope.data as T | undefined
   }

@@ -1,0 +1,61 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+const required = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret' }
+
+t.test('defaults', async (t) => {
+  const config = loadConfig(required)
+  t.match(config, {
+    openim: { apiUrl: 'http://openim-server:10002', adminUserID: 'imAdmin', apiMode: 'auto', timeoutMs: 5000, adminTokenTtlMs: 240_000 },
+    host: '0.0.0.0',
+    port: 3000,
+    logLevel: 'info',
+    usesDefaultSecret: false
+  })
+  t.equal(config.publicApiUrl, undefined)
+})
+
+t.test('values are parsed and a trailing slash is dropped from the API URL', async (t) => {
+  const config = loadConfig({
+    ...required,
+    OPENIM_API_URL: 'https://im.example.com/api/',
+    OPENIM_API_MODE: 'legacy',
+    OPENIM_TIMEOUT_MS: '2500',
+    OPENIM_ADMIN_TOKEN_TTL_SECONDS: '60',
+    OPENIM_PUBLIC_WS_URL: 'wss://im.example.com/ws',
+    PORT: '8080'
+  })
+  t.equal(config.openim.apiUrl, 'https://im.example.com/api')
+  t.equal(config.openim.apiMode, 'legacy')
+  t.equal(config.openim.timeoutMs, 2500)
+  t.equal(config.openim.adminTokenTtlMs, 60_000)
+  t.equal(config.publicWsUrl, 'wss://im.example.com/ws')
+  t.equal(config.port, 8080)
+})
+
+t.test('a bad or missing value stops start-up with a message naming the variable', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ OPENIM_SECRET: 's' }, /OPENIM_API_URL/],
+    [{ OPENIM_API_URL: 'http://x:1' }, /OPENIM_SECRET/],
+    [{ ...required, OPENIM_API_URL: 'openim-server:10002' }, /OPENIM_API_URL/],
+    [{ ...required, OPENIM_API_MODE: 'v3' }, /OPENIM_API_MODE/],
+    [{ ...required, OPENIM_TIMEOUT_MS: 'soon' }, /OPENIM_TIMEOUT_MS/],
+    [{ ...required, OPENIM_TIMEOUT_MS: '0' }, /OPENIM_TIMEOUT_MS/],
+    [{ ...required, OPENIM_ADMIN_TOKEN_TTL_SECONDS: '-5' }, /OPENIM_ADMIN_TOKEN_TTL_SECONDS/],
+    [{ ...required, OPENIM_PUBLIC_WS_URL: 'http://im.example.com' }, /OPENIM_PUBLIC_WS_URL/],
+    [{ ...required, PORT: '70000' }, /PORT/],
+    [{ ...required, LOG_LEVEL: 'loud' }, /LOG_LEVEL/]
+  ]
+  for (const [env, variable] of cases) {
+    t.throws(() => loadConfig(env), { constructor: ConfigError, message: variable }, JSON.stringify(env))
+  }
+})
+
+t.test('an empty variable counts as unset', async (t) => {
+  t.equal(loadConfig({ ...required, OPENIM_PUBLIC_API_URL: '', PORT: '' }).port, 3000)
+})
+
+t.test('the secrets OpenIM ships with are flagged', async (t) => {
+  t.equal(loadConfig({ ...required, OPENIM_SECRET: 'openIM123' }).usesDefaultSecret, true)
+  t.equal(loadConfig({ ...required, OPENIM_SECRET: 'tuoyun' }).usesDefaultSecret, true)
+})

@@ -1,0 +1,68 @@
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig, type Config } from '../src/config.js'
+import { startEmulator, type EmulatorOptions, type OpenImEmulator } from '../src/emulator/emulator.js'
+import { buildApp } from '../src/http/app.js'
+
+// tap's Test type, kept structural so helpers work with any test object.
+interface Teardown { teardown (fn: () => unknown): void }
+
+export const SECRET = 'openIM123'
+export const ADMIN = 'imAdmin'
+
+/** A real OpenIM emulator on a loopback port, closed when the test ends. */
+export async function startOpenIm (t: Teardown, options: Partial<EmulatorOptions> = {}): Promise<OpenImEmulator> {
+  const emulator = await startEmulator({ secret: SECRET, adminUserID: ADMIN, ...options })
+  t.teardown(() => emulator.close())
+  return emulator
+}
+
+export function gatewayConfig (openimUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig({ OPENIM_API_URL: openimUrl, OPENIM_SECRET: SECRET, LOG_LEVEL: 'debug', OPENIM_TIMEOUT_MS: '1000', ...env })
+}
+
+/** Every log line the app wrote, parsed, plus the raw text (to search for leaked secrets). */
+export class LogCapture {
+  readonly lines: string[] = []
+  readonly stream = new Writable({
+    write: (chunk, _encoding, callback) => {
+      this.lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
+      callback()
+    }
+  })
+
+  get records (): Array<Record<string, unknown>> { return this.lines.map((line) => JSON.parse(line)) }
+  get text (): string { return this.lines.join('\n') }
+}
+
+/** The gateway app (not listening) wired to `openimUrl`, with its logs captured, closed when the test ends. */
+export async function buildGateway (t: Teardown, openimUrl: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, logs: LogCapture }> {
+  const logs = new LogCapture()
+  const config = gatewayConfig(openimUrl, env)
+  const app = await buildApp({ config, logger: { level: config.logLevel, stream: logs.stream } })
+  t.teardown(() => app.close())
+  return { app, logs }
+}
+
+/** A POST to OpenIM's REST API as any client would send it. */
+export async function openImCall (url: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', operationID: 'test-op', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body)
+  })
+  const text = await response.text()
+  let json: Record<string, any> | undefined
+  try { json = JSON.parse(text) } catch { json = undefined }
+  return { status: response.status, text, json }
+}
+
+export async function adminToken (emulator: OpenImEmulator): Promise<string> {
+  const path = emulator.mode === 'current' ? '/auth/get_admin_token' : '/auth/user_token'
+  const { json } = await openImCall(emulator.url, path, { secret: SECRET, userID: ADMIN, platformID: 10 })
+  return json?.data.token
+}
+
+export function provision (app: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
+  return app.inject({ method: 'POST', url: '/provision', payload: body as Record<string, unknown>, headers })
+}

@@ -1,0 +1,32 @@
+import { readFile } from 'node:fs/promises'
+import t from 'tap'
+import { generateOpenApi } from '../src/openapi-export.js'
+import { buildGateway, startOpenIm } from './helper.js'
+
+t.test('the committed openapi/openapi.json is what the app generates (run `npm run openapi` after changing a schema)', async (t) => {
+  const committed = await readFile(new URL('../openapi/openapi.json', import.meta.url), 'utf8')
+  t.equal(await generateOpenApi(), committed)
+})
+
+t.test('the document describes /provision with its body, both successes and every error in one shape', async (t) => {
+  const document = JSON.parse(await generateOpenApi())
+  t.equal(document.openapi, '3.0.3')
+  const operation = document.paths['/provision'].post
+  t.ok(operation.requestBody.content['application/json'].schema.properties.platformID)
+  for (const status of ['200', '201']) t.ok(operation.responses[status], status)
+  for (const status of ['400', '502', '503', '504']) {
+    t.equal(operation.responses[status].content['application/json'].schema.$ref, '#/components/schemas/ErrorResponse', status)
+    t.ok(operation.responses[status].description.length > 10)
+  }
+  t.same(document.components.schemas.ErrorResponse.required.sort(), ['code', 'error', 'message', 'requestId', 'statusCode'])
+})
+
+t.test('Swagger UI is served at /docs and the document at /docs/json', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  const ui = await app.inject({ url: '/docs/' })
+  t.equal(ui.statusCode, 200)
+  t.match(ui.body, /swagger-ui/i)
+  const json = await app.inject({ url: '/docs/json' })
+  t.ok(json.json().paths['/provision'])
+})

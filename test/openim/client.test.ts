@@ -1,0 +1,204 @@
+import { createServer } from 'node:net'
+import t from 'tap'
+import { OpenImClient, type OpenImClientOptions } from '../../src/openim/client.js'
+import { OpenImError } from '../../src/openim/errors.js'
+import { OpenImTransport, type CallRecord } from '../../src/openim/transport.js'
+import { ADMIN, SECRET, startOpenIm } from '../helper.js'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+function client (t: Teardown, url: string, options: Partial<OpenImClientOptions> & { timeoutMs?: number } = {}) {
+  const calls: CallRecord[] = []
+  const transport = new OpenImTransport({
+    baseUrl: url, timeoutMs: options.timeoutMs ?? 500, connections: 4, pipelining: 1, keepAliveTimeoutMs: 4000, onCall: (call) => calls.push(call)
+  })
+  const openim = new OpenImClient({ transport, secret: SECRET, adminUserID: ADMIN, apiMode: 'auto', adminTokenTtlMs: 240_000, ...options })
+  t.teardown(() => openim.close())
+  return { openim, calls }
+}
+
+async function failure (promise: Promise<unknown>): Promise<OpenImError> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof OpenImError) return error
+    throw error
+  }
+  throw new Error('expected an OpenImError')
+}
+
+t.test('auto mode detects each generation once, and uses the probe\'s admin token', async (t) => {
+  for (const mode of ['current', 'legacy'] as const) {
+    const emulator = await startOpenIm(t, { mode })
+    const { openim } = client(t, emulator.url)
+    t.equal(await openim.connectedGeneration('op'), mode)
+    await openim.accountCheck(['alice'], 'op')
+    await openim.accountCheck(['bob'], 'op')
+    const probes = emulator.callCount('/auth/get_admin_token') + emulator.callCount('/auth/user_token')
+    t.equal(probes, mode === 'current' ? 1 : 2, `${mode}: one probe per path tried, no separate admin mint`)
+  }
+})
+
+t.test('an explicit mode skips detection', async (t) => {
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  const { openim } = client(t, emulator.url, { apiMode: 'legacy' })
+  await openim.accountCheck(['alice'], 'op')
+  t.equal(emulator.callCount('/auth/get_admin_token'), 0)
+  t.equal(emulator.callCount('/auth/user_token'), 1)
+})
+
+t.test('a wrong secret is an auth failure on both generations, and detection runs again next time', async (t) => {
+  for (const mode of ['current', 'legacy'] as const) {
+    const emulator = await startOpenIm(t, { mode })
+    const { openim } = client(t, emulator.url, { secret: 'wrong' })
+    const error = await failure(openim.accountCheck(['alice'], 'op'))
+    t.equal(error.kind, 'auth_failed', mode)
+    t.equal(error.errCode, 1002)
+    const before = emulator.callCount('/auth/get_admin_token')
+    await failure(openim.accountCheck(['alice'], 'op'))
+    t.equal(emulator.callCount('/auth/get_admin_token'), before + 1, 'probed again')
+  }
+})
+
+t.test('a userID the current server does not know as admin is an auth failure (1001), not a legacy server', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim } = client(t, emulator.url, { adminUserID: 'notAdmin' })
+  const error = await failure(openim.connectedGeneration('op'))
+  t.equal(error.kind, 'auth_failed')
+  t.equal(error.errCode, 1001)
+  t.equal(emulator.callCount('/auth/user_token'), 1, 'tried the legacy path, which the current server does not have')
+})
+
+t.test('a server with neither token route is a bad response naming OPENIM_API_URL', async (t) => {
+  for (const mode of ['current', 'legacy'] as const) {
+    const emulator = await startOpenIm(t, { mode })
+    const { openim } = client(t, emulator.url + '/not-openim')
+    const error = await failure(openim.connectedGeneration('op'))
+    t.equal(error.kind, 'bad_response', mode)
+    t.match(error.message, /OPENIM_API_URL/)
+  }
+})
+
+t.test('the admin token is cached for the TTL and re-minted after it', async (t) => {
+  const emulator = await startOpenIm(t)
+  let now = 1_000_000
+  const { openim } = client(t, emulator.url, { now: () => now, adminTokenTtlMs: 240_000 })
+  await openim.accountCheck(['a'], 'op')
+  now += 239_000
+  await openim.accountCheck(['a'], 'op')
+  t.equal(emulator.callCount('/auth/get_admin_token'), 1)
+  now += 2000
+  await openim.accountCheck(['a'], 'op')
+  t.equal(emulator.callCount('/auth/get_admin_token'), 2)
+})
+
+t.test('concurrent calls share one admin-token mint', async (t) => {
+  const emulator = await startOpenIm(t, { latencyMs: 20 })
+  const { openim } = client(t, emulator.url, { apiMode: 'current' })
+  await Promise.all(Array.from({ length: 20 }, (_, i) => openim.accountCheck([`u${i}`], 'op')))
+  t.equal(emulator.callCount('/auth/get_admin_token'), 1)
+})
+
+t.test('a kicked admin token (1506) is replaced once and the call retried; concurrent callers share the replacement', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim } = client(t, emulator.url)
+  await openim.accountCheck(['a'], 'op')
+  const first = emulator.recentCalls.find((call) => call.path === '/user/account_check')?.token as string
+  emulator.tokens.kick(first)
+  emulator.advanceClock(1) // else the replacement, minted in the same second, is the very same JWT
+  const results = await Promise.all(Array.from({ length: 5 }, () => openim.accountCheck(['a'], 'op')))
+  t.equal(results.length, 5)
+  t.equal(emulator.callCount('/auth/get_admin_token'), 2, 'one replacement for all five')
+})
+
+t.test('a token error that persists after one replacement is the caller\'s error', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim } = client(t, emulator.url)
+  await openim.accountCheck(['a'], 'op')
+  emulator.injectFault('/user/account_check', { kind: 'errCode', errCode: 1507 }, 2)
+  const error = await failure(openim.accountCheck(['a'], 'op'))
+  t.equal(error.kind, 'rejected')
+  t.equal(error.errCode, 1507)
+  t.equal(emulator.callCount('/auth/get_admin_token'), 2)
+})
+
+t.test('every failure mode is typed', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim } = client(t, emulator.url, { timeoutMs: 300 })
+  await openim.accountCheck(['a'], 'op')
+  const cases = [
+    [{ kind: 'errCode', errCode: 1001 }, 'rejected'],
+    [{ kind: 'errCode', errCode: 14 }, 'rejected'],
+    [{ kind: 'html' }, 'bad_response'],
+    [{ kind: 'empty' }, 'bad_response'],
+    [{ kind: 'text', body: '' }, 'bad_response'],
+    [{ kind: 'text', body: 'not json' }, 'bad_response'],
+    [{ kind: 'text', body: '{"data":{}}' }, 'bad_response'],
+    [{ kind: 'text', status: 404, body: '404 page not found' }, 'bad_response'],
+    [{ kind: 'drop' }, 'unavailable'],
+    [{ kind: 'hang' }, 'timeout']
+  ] as const
+  for (const [fault, kind] of cases) {
+    emulator.injectFault('/user/account_check', fault)
+    const error = await failure(openim.accountCheck(['a'], 'op'))
+    t.equal(error.kind, kind, JSON.stringify(fault))
+    t.equal(error.path, '/user/account_check')
+  }
+})
+
+t.test('an unexpected result shape is a bad response', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim } = client(t, emulator.url)
+  await openim.accountCheck(['a'], 'op')
+  emulator.injectFault('/user/account_check', { kind: 'text', body: '{"errCode":0,"data":{"results":[{"userID":"a","accountStatus":"maybe"}]}}' })
+  t.equal((await failure(openim.accountCheck(['a'], 'op'))).kind, 'bad_response')
+  emulator.injectFault('/user/account_check', { kind: 'text', body: '{"errCode":0,"data":{"results":null}}' })
+  t.equal((await failure(openim.accountCheck(['a'], 'op'))).kind, 'bad_response', 'a userID left out')
+  emulator.injectFault('/auth/get_user_token', { kind: 'text', body: '{"errCode":0,"data":{"token":""}}' })
+  t.equal((await failure(openim.mintUserToken('a', 5, 'op'))).kind, 'bad_response')
+})
+
+t.test('connection refused is unavailable', async (t) => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  const { openim } = client(t, `http://127.0.0.1:${port}`)
+  const error = await failure(openim.connectedGeneration('op'))
+  t.equal(error.kind, 'unavailable')
+  t.match(error.message, /ECONNREFUSED/)
+})
+
+t.test('auto mode detects again when the generation it knew stops answering (404)', async (t) => {
+  const legacy = await startOpenIm(t, { mode: 'legacy' })
+  const { openim } = client(t, legacy.url)
+  t.equal(await openim.connectedGeneration('op'), 'legacy')
+  legacy.injectFault('/user/account_check', { kind: 'text', status: 404, body: '404 page not found' })
+  await failure(openim.accountCheck(['a'], 'op'))
+  await openim.accountCheck(['a'], 'op')
+  t.equal(legacy.callCount('/auth/get_admin_token'), 2, 'probed again after the 404')
+})
+
+t.test('every call carries the operationID; the secret goes only into the calls that need it', async (t) => {
+  for (const mode of ['current', 'legacy'] as const) {
+    const emulator = await startOpenIm(t, { mode })
+    const { openim } = client(t, emulator.url, { apiMode: mode })
+    await openim.registerUsers([{ userID: 'alice', nickname: 'A' }], 'trace-1')
+    await openim.mintUserToken('alice', 5, 'trace-1')
+    await openim.accountCheck(['alice'], 'trace-1')
+    await openim.forceLogout('alice', 5, 'trace-1')
+    for (const call of emulator.recentCalls) {
+      t.equal(call.operationID, 'trace-1', `${mode} ${call.path}`)
+      const needsSecret = call.path === '/auth/get_admin_token' || (mode === 'legacy' && (call.path === '/auth/user_token' || call.path === '/user/user_register'))
+      t.equal(call.body.includes(SECRET), needsSecret, `${mode} ${call.path} ${needsSecret ? 'has' : 'has no'} secret`)
+    }
+  }
+})
+
+t.test('the base URL may carry a path prefix (OpenIM behind a reverse proxy)', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim, calls } = client(t, emulator.url)
+  await openim.accountCheck(['a'], 'op')
+  t.equal(calls.at(-1)?.outcome, 'ok')
+  t.equal(calls.at(-1)?.path, '/user/account_check')
+})
