@@ -25,7 +25,10 @@ export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 3000 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   SHUTDOWN_TIMEOUT_MS: positiveInt(100, 600_000, 10_000),
-  READINESS_CACHE_MS: positiveInt(0, 600_000, 3000)
+  READINESS_CACHE_MS: positiveInt(0, 600_000, 3000),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(1000, 600_000, 60_000),
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt(1000, 600_000, 10_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000)
 })
 
 export type Env = Type.Static<typeof EnvSchema>
@@ -47,6 +50,7 @@ export interface Config {
   logLevel: string
   shutdownTimeoutMs: number
   readinessCacheMs: number
+  http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
   /** Set when the secret is one OpenIM ships as a default: the server logs a warning. */
   usesDefaultSecret: boolean
 }
@@ -69,6 +73,10 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   } catch (error) {
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`)
   }
+  // Node refuses a headers timeout longer than the request timeout.
+  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
+  }
   return {
     openim: {
       apiUrl: parsed.OPENIM_API_URL.replace(/\/+$/, ''),
@@ -90,6 +98,11 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     logLevel: parsed.LOG_LEVEL,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT_MS,
     readinessCacheMs: parsed.READINESS_CACHE_MS,
+    http: {
+      requestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: parsed.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: parsed.HTTP_KEEP_ALIVE_TIMEOUT_MS
+    },
     usesDefaultSecret: DEFAULT_SECRET_HASHES.has(secretFingerprint(parsed.OPENIM_SECRET))
   }
 }

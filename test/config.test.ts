@@ -59,3 +59,8 @@ t.test('the secrets OpenIM ships with are flagged', async (t) => {
   t.equal(loadConfig({ ...required, OPENIM_SECRET: 'openIM123' }).usesDefaultSecret, true)
   t.equal(loadConfig({ ...required, OPENIM_SECRET: 'tuoyun' }).usesDefaultSecret, true)
 })
+
+t.test('server timeouts are validated together', async (t) => {
+  t.match(loadConfig(required).http, { requestTimeoutMs: 60_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000 })
+  t.throws(() => loadConfig({ ...required, HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '5000' }), /HTTP_HEADERS_TIMEOUT_MS/)
+})

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../config.js'
 import { OpenImClient } from '../openim/client.js'
 import { OpenImTransport } from '../openim/transport.js'
+import { Metrics } from '../operations/metrics.js'
 import { ProvisioningService } from '../provisioning/service.js'
 import { registerErrorHandling } from './error-handler.js'
 import { registerSwagger } from './plugins/swagger.js'
-import health from './routes/health.js'
+import operations from './routes/health.js'
 import provision from './routes/provision.js'
 import { ErrorResponse } from './schemas.js'
 
@@ -17,6 +18,7 @@ declare module 'fastify' {
     config: Config
     openim: OpenImClient
     provisioning: ProvisioningService
+    metrics: Metrics
   }
 }
 
@@ -39,20 +41,34 @@ export const REDACTED_PATHS = [
   'secret', 'token', 'adminToken', '*.secret', '*.token', '*.adminToken'
 ]
 
+// Probes and scrapes arrive every few seconds: their request lines are debug, not info.
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
+
 /** The gateway as a Fastify instance, not listening: server.ts listens, tests inject. */
 export async function buildApp ({ config, logger }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
     genReqId: requestId,
     requestIdHeader: false,
+    // Our own onResponse hook writes the one line per request (with caller and latency).
+    logController: new LogController({ disableRequestLogging: true }),
+    // Deliberate server timeouts (README "Operating it"): a request, however slow OpenIM is, ends; a client
+    // that trickles its headers is cut off; idle keep-alive outlives a load balancer's usual 60 s.
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: { headersTimeout: config.http.headersTimeoutMs },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  const metrics = new Metrics()
   const transport = new OpenImTransport({
     baseUrl: config.openim.apiUrl,
     timeoutMs: config.openim.timeoutMs,
     ...config.openim.pool,
-    onCall: (call) => app.log.debug({ openim: call }, 'OpenIM call')
+    onCall: ({ operationID, ...call }) => {
+      metrics.openimCallDuration.observe({ path: call.path, outcome: call.outcome }, call.durationMs / 1000)
+      app.log.debug({ reqId: operationID, openim: { ...call, durationMs: Math.round(call.durationMs * 100) / 100 } }, 'OpenIM call')
+    }
   })
   const openim = new OpenImClient({
     transport,
@@ -62,21 +78,41 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     adminTokenTtlMs: config.openim.adminTokenTtlMs,
     events: {
       generationDetected: (generation) => app.log.info({ generation }, 'OpenIM API generation detected'),
-      adminTokenMinted: (generation) => app.log.debug({ generation }, 'OpenIM admin token minted')
+      adminTokenMinted: (generation) => {
+        metrics.adminTokenMints.inc({ generation })
+        app.log.debug({ generation }, 'OpenIM admin token minted')
+      }
     }
+  })
+  const provisioning = new ProvisioningService({
+    openim,
+    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' })
   })
   app.decorate('config', config)
   app.decorate('openim', openim)
-  app.decorate('provisioning', new ProvisioningService({ openim }))
+  app.decorate('provisioning', provisioning)
+  app.decorate('metrics', metrics)
   app.addHook('onClose', async () => { await openim.close() })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  // Once shutdown starts, answers close their connection: a keep-alive socket would otherwise hold
+  // server.close() open until it idles out, long after the last request finished.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
+    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100, caller: request.ip }
+    if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request completed')
+    else request.log.info(line, 'request completed')
+  })
 
   // A JSON API: anything but application/json is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)
   registerErrorHandling(app)
   await registerSwagger(app)
-  await app.register(health)
+  await app.register(operations)
   await app.register(provision)
   return app
 }

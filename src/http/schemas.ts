@@ -46,6 +46,15 @@ export const ErrorResponse = Type.Object({
 
 export const HealthResponse = Type.Object({ status: Type.Literal('ok') })
 
+export const ReadinessResponse = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  reason: Type.Optional(Type.Union([
+    Type.Literal('openim_unreachable'), Type.Literal('openim_auth_failed'), Type.Literal('openim_timeout'),
+    Type.Literal('openim_bad_response'), Type.Literal('openim_rejected')
+  ], { description: 'Why the gateway cannot serve (503 only).' })),
+  message: Type.Optional(Type.String())
+})
+
 const errorDescriptions: Record<number, string> = {
   400: 'INVALID_REQUEST (schema violation, malformed JSON) or INVALID_USER_ID (breaks the connected OpenIM\'s userID rules)',
   404: 'NOT_FOUND',

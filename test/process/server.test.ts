@@ -57,3 +57,39 @@ t.test('the server provisions against the emulator', async (t) => {
   t.equal(response.status, 201)
   t.notMatch(output(), SECRET)
 })
+
+t.test('SIGTERM lets an in-flight request finish, refuses new connections, then exits 0', async (t) => {
+  const emulator = await startOpenIm(t, { latencyMs: 300 })
+  const { child, output } = startServer({ OPENIM_API_URL: emulator.url, OPENIM_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1' })
+  t.teardown(() => { child.kill('SIGKILL') })
+  await waitFor(() => /Server listening at/.test(output()), 'listening')
+  const address = /Server listening at (http:\/\/[\d.:]+)/.exec(output())?.[1]
+  const inFlight = fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userID":"sam","platformID":5}' })
+  await waitFor(() => emulator.callCount() > 0, 'the request to reach OpenIM')
+  child.kill('SIGTERM')
+  await waitFor(() => /shutting down/.test(output()), 'shutdown to start')
+  await t.rejects(fetch(`${address}/healthz`), 'no new connections once shutting down')
+  const response = await inFlight
+  t.equal(response.status, 201, 'the in-flight provision completed')
+  t.equal(((await response.json()) as { userID: string }).userID, 'sam')
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0)
+})
+
+t.test('a shutdown that outlasts SHUTDOWN_TIMEOUT_MS is cut short', async (t) => {
+  const emulator = await startOpenIm(t)
+  emulator.injectFault('*', { kind: 'hang' }, Infinity)
+  const { child, output } = startServer({
+    OPENIM_API_URL: emulator.url, OPENIM_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_TIMEOUT_MS: '300', OPENIM_TIMEOUT_MS: '60000'
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  await waitFor(() => /Server listening at/.test(output()), 'listening')
+  const address = /Server listening at (http:\/\/[\d.:]+)/.exec(output())?.[1]
+  fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userID":"tom","platformID":5}' }).catch(() => {})
+  await waitFor(() => emulator.callCount() > 0, 'the request to reach OpenIM')
+  const started = Date.now()
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit')
+  t.not(code, 0, 'exits in error when requests were cut')
+  t.ok(Date.now() - started < 5000, 'within the shutdown timeout, not the OpenIM timeout')
+})

@@ -1,0 +1,49 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+const PREFIX = 'openim_gateway_'
+
+/** The gateway's Prometheus metrics, in a registry of its own (one per app instance). */
+export class Metrics {
+  readonly registry = new Registry()
+
+  readonly httpRequestDuration = new Histogram({
+    name: `${PREFIX}http_request_duration_seconds`,
+    help: 'Duration of HTTP requests served by the gateway, by route and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry]
+  })
+
+  readonly openimCallDuration = new Histogram({
+    name: `${PREFIX}openim_call_duration_seconds`,
+    help: 'Duration of calls to OpenIM, by OpenIM path and outcome (ok, an errCode, or a failure kind)',
+    labelNames: ['path', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry]
+  })
+
+  readonly provisions = new Counter({
+    name: `${PREFIX}provisions_total`,
+    help: 'Provisions by outcome (created, existing, failed) and, for failures, the error code',
+    labelNames: ['outcome', 'code'] as const,
+    registers: [this.registry]
+  })
+
+  readonly adminTokenMints = new Counter({
+    name: `${PREFIX}admin_token_mints_total`,
+    help: 'Admin tokens minted from OpenIM, by API generation',
+    labelNames: ['generation'] as const,
+    registers: [this.registry]
+  })
+
+  readonly rateLimitRejections = new Counter({
+    name: `${PREFIX}rate_limit_rejections_total`,
+    help: 'Requests refused with 429 by the rate limiter, by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry]
+  })
+
+  constructor () {
+    collectDefaultMetrics({ register: this.registry, prefix: PREFIX })
+  }
+}
