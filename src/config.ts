@@ -28,7 +28,19 @@ export const EnvSchema = Type.Object({
   READINESS_CACHE_MS: positiveInt(0, 600_000, 3000),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt(1000, 600_000, 60_000),
   HTTP_HEADERS_TIMEOUT_MS: positiveInt(1000, 600_000, 10_000),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000),
+  GATEWAY_API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_JWKS_URL: Type.Optional(Type.String({ pattern: httpUrl })),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '-----BEGIN PUBLIC KEY-----' })),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_ALGORITHMS: Type.Optional(Type.String({ pattern: '^(RS|PS|ES)(256|384|512)(,(RS|PS|ES)(256|384|512))*$|^EdDSA$' })),
+  JWT_USER_ID_CLAIM: Type.String({ minLength: 1, default: 'sub' }),
+  JWT_JWKS_COOLDOWN_MS: positiveInt(0, 3_600_000, 30_000),
+  JWT_USER_ID_MAPPING: Type.Union([Type.Literal('none'), Type.Literal('hash')], { default: 'none' }),
+  AUTH_DISABLED: Type.Boolean({ default: false }),
+  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1 }))
 })
 
 export type Env = Type.Static<typeof EnvSchema>
@@ -51,11 +63,93 @@ export interface Config {
   shutdownTimeoutMs: number
   readinessCacheMs: number
   http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
+  auth: AuthConfig
+  /** Exact origins allowed to call the API from a browser. */
+  corsOrigins: string[]
   /** Set when the secret is one OpenIM ships as a default: the server logs a warning. */
   usesDefaultSecret: boolean
 }
 
+export interface ApiKey { name: string, key: string }
+
+export type JwtKeySource =
+  | { kind: 'jwks', url: string, cooldownMs: number }
+  | { kind: 'publicKey', pem: string }
+  | { kind: 'secret', secret: string }
+
+export interface AuthConfig {
+  disabled: boolean
+  apiKeys: ApiKey[]
+  jwt?: {
+    source: JwtKeySource
+    algorithms: string[]
+    issuer?: string
+    audience?: string[]
+    userIdClaim: string
+    /** 'hash': subjects OpenIM refuses become "h_" + 40 hex digits of their sha256. */
+    userIdMapping: 'none' | 'hash'
+  }
+}
+
 export class ConfigError extends Error {}
+
+const fail = (message: string): never => { throw new ConfigError(`invalid configuration: ${message}`) }
+
+const MIN_API_KEY_LENGTH = 16
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
+
+function parseApiKeys (value: string | undefined): ApiKey[] {
+  if (value === undefined) return []
+  const keys = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').map((entry) => {
+    const separator = entry.indexOf(':')
+    const name = entry.slice(0, separator)
+    const key = entry.slice(separator + 1)
+    if (separator <= 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail('GATEWAY_API_KEYS must be a comma-separated list of name:key pairs (names: letters, digits, "_", "-", ".")')
+    if (key.length < MIN_API_KEY_LENGTH) fail(`GATEWAY_API_KEYS: the key of "${name}" is shorter than ${MIN_API_KEY_LENGTH} characters`)
+    if (/\s/.test(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" contains white space`)
+    return { name, key }
+  })
+  if (new Set(keys.map((entry) => entry.name)).size !== keys.length) fail('GATEWAY_API_KEYS: a name appears twice')
+  if (new Set(keys.map((entry) => entry.key)).size !== keys.length) fail('GATEWAY_API_KEYS: two callers share a key')
+  return keys
+}
+
+function parseJwt (env: Env): AuthConfig['jwt'] {
+  const sources: JwtKeySource[] = []
+  if (env.JWT_JWKS_URL !== undefined) {
+    const url = new URL(env.JWT_JWKS_URL)
+    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) fail('JWT_JWKS_URL must use https (plain http only for loopback addresses)')
+    sources.push({ kind: 'jwks', url: env.JWT_JWKS_URL, cooldownMs: env.JWT_JWKS_COOLDOWN_MS })
+  }
+  // PEM in one environment line often arrives with literal "\n" separators.
+  if (env.JWT_PUBLIC_KEY !== undefined) sources.push({ kind: 'publicKey', pem: env.JWT_PUBLIC_KEY.replaceAll('\\n', '\n') })
+  if (env.JWT_SECRET !== undefined) sources.push({ kind: 'secret', secret: env.JWT_SECRET })
+  if (sources.length > 1) fail('set only one of JWT_JWKS_URL, JWT_PUBLIC_KEY and JWT_SECRET')
+  const source = sources[0]
+  if (source === undefined) {
+    if (env.JWT_ISSUER !== undefined || env.JWT_AUDIENCE !== undefined || env.JWT_ALGORITHMS !== undefined) {
+      fail('JWT_ISSUER, JWT_AUDIENCE and JWT_ALGORITHMS need one of JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET')
+    }
+    return undefined
+  }
+  if (source.kind === 'secret' && env.JWT_ALGORITHMS !== undefined) fail('JWT_ALGORITHMS does not apply to JWT_SECRET (always HS256)')
+  return {
+    source,
+    algorithms: source.kind === 'secret' ? ['HS256'] : (env.JWT_ALGORITHMS ?? (source.kind === 'jwks' ? 'RS256,ES256,PS256' : 'RS256')).split(','),
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE?.split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''),
+    userIdClaim: env.JWT_USER_ID_CLAIM,
+    userIdMapping: env.JWT_USER_ID_MAPPING
+  }
+}
+
+function parseOrigins (value: string | undefined): string[] {
+  if (value === undefined) return []
+  return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').map((origin) => {
+    if (!/^https?:\/\/[^\s/?#]+$/.test(origin)) fail(`CORS_ORIGINS: "${origin}" is not an exact origin like https://app.example.com`)
+    return origin
+  })
+}
 
 // sha256 of the defaults OpenIM ships (v3.0.0's and v3.1+'s), so src/ holds no usable secret.
 const DEFAULT_SECRET_HASHES = new Set([
@@ -69,13 +163,17 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   try {
     // Empty strings mean "unset" for optional variables: compose files often pass VAR= through.
     const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''))
-    parsed = envSchema<Env>({ schema: EnvSchema, data, dotenv: false })
+    parsed = envSchema<Env>({ schema: EnvSchema, data, env: false, dotenv: false })
   } catch (error) {
     throw new ConfigError(`invalid configuration: ${(error as Error).message}`)
   }
   // Node refuses a headers timeout longer than the request timeout.
-  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) {
-    throw new ConfigError('invalid configuration: HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
+  if (parsed.HTTP_HEADERS_TIMEOUT_MS > parsed.HTTP_REQUEST_TIMEOUT_MS) fail('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
+  const auth: AuthConfig = { disabled: parsed.AUTH_DISABLED, apiKeys: parseApiKeys(parsed.GATEWAY_API_KEYS), jwt: parseJwt(parsed) }
+  // Secure by default: a gateway anyone can ask for any user's token is impersonation as a service.
+  if (!auth.disabled && auth.apiKeys.length === 0 && auth.jwt === undefined) {
+    fail('no caller authentication is configured: set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET ' +
+      '(or AUTH_DISABLED=true for local development only)')
   }
   return {
     openim: {
@@ -103,6 +201,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       headersTimeoutMs: parsed.HTTP_HEADERS_TIMEOUT_MS,
       keepAliveTimeoutMs: parsed.HTTP_KEEP_ALIVE_TIMEOUT_MS
     },
+    auth,
+    corsOrigins: parseOrigins(parsed.CORS_ORIGINS),
     usesDefaultSecret: DEFAULT_SECRET_HASHES.has(secretFingerprint(parsed.OPENIM_SECRET))
   }
 }

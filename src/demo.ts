@@ -1,18 +1,20 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { ConfigError } from './config.js'
-import { demoConfig } from './demo-config.js'
+import { DEMO_KEY_NAME, demoConfig, randomApiKey } from './demo-config.js'
 import { startEmulator } from './emulator/emulator.js'
 import { buildApp } from './http/app.js'
 
 // `npm run demo`: the OpenIM emulator and the gateway wired to it, in one process, for a first try.
 const mode = process.env.OPENIM_EMULATOR_MODE === 'legacy' ? 'legacy' : 'current'
 const secret = randomBytes(16).toString('hex')
+const apiKey = randomApiKey()
 let app: FastifyInstance | undefined
 try {
   const emulator = await startEmulator({ mode, secret })
   const config = demoConfig(emulator.url, {
     OPENIM_SECRET: secret,
+    GATEWAY_API_KEYS: `${DEMO_KEY_NAME}:${apiKey}`,
     PORT: process.env.PORT ?? '3000',
     HOST: process.env.HOST ?? '127.0.0.1',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info'
@@ -23,9 +25,10 @@ try {
   console.log(`
   openim-gateway demo: gateway ${address}, OpenIM emulator (${mode} API) ${emulator.url}
 
-  Swagger UI:  ${address}/docs
+  Swagger UI:  ${address}/docs   (Authorize → apiKey: ${apiKey})
+  API key:     ${apiKey}   (caller "${DEMO_KEY_NAME}", new on every start)
   Provision:   curl -s -X POST ${address}/provision -H 'content-type: application/json' \\
-                 -d '{"userID":"alice_42","platformID":5,"nickname":"Alice"}'
+                 -H 'x-api-key: ${apiKey}' -d '{"userID":"alice_42","platformID":5,"nickname":"Alice"}'
   Stop:        Ctrl+C
 `)
 } catch (error) {

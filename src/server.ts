@@ -24,6 +24,9 @@ try {
 }
 
 const app = await buildApp({ config, logger: loggerOptions(config) })
+if (config.auth.disabled) {
+  app.log.warn('AUTH_DISABLED=true: anyone who can reach this gateway can obtain any user\'s OpenIM token; use it for local development only')
+}
 if (config.usesDefaultSecret) {
   app.log.warn('OPENIM_SECRET is one of the defaults OpenIM ships with: change it on the OpenIM server and here before production')
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.js'
 
-const required = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret' }
+const required = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret', GATEWAY_API_KEYS: 'billing:0123456789abcdef' }
 
 t.test('defaults', async (t) => {
   const config = loadConfig(required)
@@ -63,4 +63,33 @@ t.test('the secrets OpenIM ships with are flagged', async (t) => {
 t.test('server timeouts are validated together', async (t) => {
   t.match(loadConfig(required).http, { requestTimeoutMs: 60_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000 })
   t.throws(() => loadConfig({ ...required, HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '5000' }), /HTTP_HEADERS_TIMEOUT_MS/)
+})
+
+t.test('caller authentication settings', async (t) => {
+  const base = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret' }
+  t.throws(() => loadConfig(base), /GATEWAY_API_KEYS.*JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET.*AUTH_DISABLED/, 'secure by default')
+  t.equal(loadConfig({ ...base, AUTH_DISABLED: 'true' }).auth.disabled, true)
+  t.same(loadConfig({ ...base, GATEWAY_API_KEYS: 'billing:0123456789abcdef, bff:fedcba9876543210' }).auth.apiKeys,
+    [{ name: 'billing', key: '0123456789abcdef' }, { name: 'bff', key: 'fedcba9876543210' }])
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ GATEWAY_API_KEYS: 'billing:short' }, /"billing" is shorter than 16/],
+    [{ GATEWAY_API_KEYS: '0123456789abcdef' }, /name:key pairs/],
+    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,a:fedcba9876543210' }, /name appears twice/],
+    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,b:0123456789abcdef' }, /share a key/],
+    [{ JWT_JWKS_URL: 'http://id.example.com/jwks.json' }, /JWT_JWKS_URL must use https/],
+    [{ JWT_SECRET: 'too-short' }, /JWT_SECRET/],
+    [{ JWT_SECRET: 'x'.repeat(32), JWT_JWKS_URL: 'https://id.example.com/jwks.json' }, /only one of/],
+    [{ JWT_SECRET: 'x'.repeat(32), JWT_ALGORITHMS: 'RS256' }, /always HS256/],
+    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef', JWT_ISSUER: 'https://id.example.com' }, /JWT_ISSUER.*need/],
+    [{ JWT_JWKS_URL: 'https://id.example.com/jwks.json', JWT_ALGORITHMS: 'none' }, /JWT_ALGORITHMS/],
+    [{ JWT_PUBLIC_KEY: 'not a pem' }, /JWT_PUBLIC_KEY/],
+    [{ AUTH_DISABLED: 'maybe' }, /AUTH_DISABLED/],
+    [{ AUTH_DISABLED: 'true', CORS_ORIGINS: 'https://app.example.com/path' }, /CORS_ORIGINS/],
+    [{ AUTH_DISABLED: 'true', JWT_USER_ID_MAPPING: 'sanitize' }, /JWT_USER_ID_MAPPING/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...base, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+  const jwks = loadConfig({ ...base, JWT_JWKS_URL: 'http://localhost:8080/jwks.json', JWT_AUDIENCE: 'chat, admin' }).auth.jwt
+  t.match(jwks, { source: { kind: 'jwks', url: 'http://localhost:8080/jwks.json', cooldownMs: 30_000 }, algorithms: ['RS256', 'ES256', 'PS256'], audience: ['chat', 'admin'], userIdClaim: 'sub', userIdMapping: 'none' })
+  t.same(loadConfig({ ...base, AUTH_DISABLED: 'true', CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins,
+    ['https://app.example.com', 'http://localhost:5173'])
 })

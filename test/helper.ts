@@ -9,6 +9,8 @@ interface Teardown { teardown (fn: () => unknown): void }
 
 export const SECRET = 'openIM123'
 export const ADMIN = 'imAdmin'
+/** The service key every test gateway accepts (as `tests`), unless a test configures its own auth. */
+export const SERVICE_KEY = 'test-service-key-0123456789'
 
 /** A real OpenIM emulator on a loopback port, closed when the test ends. */
 export async function startOpenIm (t: Teardown, options: Partial<EmulatorOptions> = {}): Promise<OpenImEmulator> {
@@ -18,7 +20,9 @@ export async function startOpenIm (t: Teardown, options: Partial<EmulatorOptions
 }
 
 export function gatewayConfig (openimUrl: string, env: Record<string, string> = {}): Config {
-  return loadConfig({ OPENIM_API_URL: openimUrl, OPENIM_SECRET: SECRET, LOG_LEVEL: 'debug', OPENIM_TIMEOUT_MS: '1000', ...env })
+  return loadConfig({
+    OPENIM_API_URL: openimUrl, OPENIM_SECRET: SECRET, LOG_LEVEL: 'debug', OPENIM_TIMEOUT_MS: '1000', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, ...env
+  })
 }
 
 /** Every log line the app wrote, parsed, plus the raw text (to search for leaked secrets). */
@@ -63,6 +67,12 @@ export async function adminToken (emulator: OpenImEmulator): Promise<string> {
   return json?.data.token
 }
 
+/** POST /provision as the test service (pass an authorization or x-api-key header to call as someone else). */
 export function provision (app: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
-  return app.inject({ method: 'POST', url: '/provision', payload: body as Record<string, unknown>, headers })
+  return post(app, '/provision', body, headers)
+}
+
+export function post (app: FastifyInstance, url: string, body: unknown, headers: Record<string, string> = {}) {
+  const credentials = 'authorization' in headers || 'x-api-key' in headers ? {} : { 'x-api-key': SERVICE_KEY }
+  return app.inject({ method: 'POST', url, payload: body as Record<string, unknown>, headers: { ...credentials, ...headers } })
 }

@@ -7,10 +7,13 @@ import { OpenImClient } from '../openim/client.js'
 import { OpenImTransport } from '../openim/transport.js'
 import { Metrics } from '../operations/metrics.js'
 import { ProvisioningService } from '../provisioning/service.js'
+import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
+import { registerSecurity } from './plugins/security.js'
 import { registerSwagger } from './plugins/swagger.js'
 import operations from './routes/health.js'
 import provision from './routes/provision.js'
+import revoke from './routes/revoke.js'
 import { ErrorResponse } from './schemas.js'
 
 declare module 'fastify' {
@@ -19,6 +22,10 @@ declare module 'fastify' {
     openim: OpenImClient
     provisioning: ProvisioningService
     metrics: Metrics
+  }
+  interface FastifyRequest {
+    /** Set by the authentication hook on protected routes. */
+    caller: Caller
   }
 }
 
@@ -102,7 +109,14 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
     metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
-    const line = { method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100, caller: request.ip }
+    const line = {
+      method: request.method,
+      url: request.url,
+      statusCode: reply.statusCode,
+      responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
+      caller: request.caller === undefined ? undefined : callerLabel(request.caller),
+      ip: request.ip
+    }
     if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request completed')
     else request.log.info(line, 'request completed')
   })
@@ -111,8 +125,17 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)
   registerErrorHandling(app)
+  await registerSecurity(app, config.corsOrigins)
   await registerSwagger(app)
   await app.register(operations)
-  await app.register(provision)
+
+  const authenticator = await Authenticator.create(config.auth)
+  app.decorateRequest('caller', null as unknown as { getter: () => Caller })
+  // Everything that can reach OpenIM on a caller's behalf sits behind authentication.
+  await app.register(async (protectedRoutes) => {
+    protectedRoutes.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })
+    await protectedRoutes.register(provision)
+    await protectedRoutes.register(revoke)
+  })
   return app
 }

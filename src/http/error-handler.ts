@@ -39,7 +39,7 @@ export function errorBody (error: GatewayError, requestId: string) {
 }
 
 export function sendError (reply: FastifyReply, error: GatewayError) {
-  return reply.code(error.statusCode).send(errorBody(error, reply.request.id))
+  return reply.code(error.statusCode).headers(error.headers).send(errorBody(error, reply.request.id))
 }
 
 /** One error shape everywhere: never a stack trace, OpenIM's errDlt, the secret or a token. */

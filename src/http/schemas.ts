@@ -1,27 +1,32 @@
 import Type from 'typebox'
 
 // Written once: these give request validation, the TypeScript types and the OpenAPI document.
-export const PlatformID = Type.Integer({
-  minimum: 1,
-  maximum: 9,
-  description: 'OpenIM platform: 1 iOS, 2 Android, 3 Windows, 4 OSX, 5 Web, 6 MiniWeb, 7 Linux, 8 AndroidPad, 9 iPad. 10 (Admin) is refused.',
-  examples: [5]
-})
+const PLATFORMS = 'OpenIM platform: 1 iOS, 2 Android, 3 Windows, 4 OSX, 5 Web, 6 MiniWeb, 7 Linux, 8 AndroidPad, 9 iPad. 10 (Admin) is refused.'
+const USER_ID_RULES = 'The OpenIM userID. OpenIM v3.8.1+ accepts only letters, digits and "_"; v3.0–v3.8.0 anything without ":".'
 
-export const UserID = Type.String({
-  minLength: 1,
-  maxLength: 64,
-  description: 'The OpenIM userID. OpenIM v3.8.1+ accepts only letters, digits and "_"; v3.0–v3.8.0 anything without ":".',
-  examples: ['alice_42']
-})
+const platformId = (description: string) => Type.Integer({ minimum: 1, maximum: 9, description, examples: [5] })
+const userId = (description: string) => Type.String({ minLength: 1, maxLength: 64, description, examples: ['alice_42'] })
+
+export const PlatformID = platformId(PLATFORMS)
+export const UserID = userId(USER_ID_RULES)
 
 export const ProvisionBody = Type.Object({
-  userID: UserID,
+  userID: Type.Optional(userId(`${USER_ID_RULES} Required for API-key callers; an end user's token implies it (and a different one is 403).`)),
   platformID: PlatformID,
   nickname: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Used only when the user is created; defaults to the userID.', examples: ['Alice'] })),
   faceURL: Type.Optional(Type.String({ maxLength: 2048, description: 'Avatar URL, used only when the user is created.', examples: ['https://example.com/alice.png'] })),
   ex: Type.Optional(Type.String({ maxLength: 8192, description: 'Free-form extra data, used only when the user is created.' }))
 }, { additionalProperties: false })
+
+export const RevokeBody = Type.Object({
+  userID: Type.Optional(userId('The user to log out. Required for API-key callers; an end user may only revoke themself.')),
+  platformID: Type.Optional(platformId(`${PLATFORMS} Only this platform; every platform 1–9 when omitted.`))
+}, { additionalProperties: false })
+
+export const RevokeResponse = Type.Object({
+  userID: UserID,
+  platformIDs: Type.Array(PlatformID, { description: 'The platforms logged out: their earlier tokens stop working (OpenIM v3.8+).' })
+})
 
 export const ProvisionResponse = Type.Object({
   userID: UserID,
@@ -57,14 +62,20 @@ export const ReadinessResponse = Type.Object({
 
 const errorDescriptions: Record<number, string> = {
   400: 'INVALID_REQUEST (schema violation, malformed JSON) or INVALID_USER_ID (breaks the connected OpenIM\'s userID rules)',
+  401: 'UNAUTHENTICATED: missing or bad credentials (x-api-key or Bearer token)',
+  403: 'FORBIDDEN: an end user asked for another user',
   404: 'NOT_FOUND',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED: too many requests from this caller; retry after Retry-After seconds',
   500: 'INTERNAL_ERROR',
   502: 'OPENIM_AUTH_FAILED (OpenIM refused the gateway\'s secret or admin account), OPENIM_REJECTED (any other errCode), OPENIM_BAD_RESPONSE (non-JSON, HTML, wrong status, unexpected shape)',
-  503: 'OPENIM_UNAVAILABLE (connection refused/reset, DNS failure)',
+  503: 'OPENIM_UNAVAILABLE (connection refused/reset, DNS failure), AUTH_UNAVAILABLE (the identity provider\'s keys cannot be fetched) or OVERLOADED (the gateway is saturated; retry after Retry-After seconds)',
   504: 'OPENIM_TIMEOUT'
 }
+
+/** Both ways to call a protected operation, as declared in the OpenAPI document's securitySchemes. */
+export const callerSecurity: Array<Record<string, string[]>> = [{ apiKey: [] }, { bearerAuth: [] }]
 
 /** The documented error responses of an operation, all in the one ErrorResponse shape. */
 export function errorResponses (...statuses: number[]) {

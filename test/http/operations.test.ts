@@ -76,7 +76,7 @@ t.test('one info log line per request with status, latency and caller; OpenIM ca
   const mine = logs.records.filter((line) => line.reqId === 'trace-77')
   const completed = mine.filter((line) => line.msg === 'request completed')
   t.equal(completed.length, 1)
-  t.match(completed[0], { level: 30, statusCode: 201, method: 'POST', url: '/provision', caller: '127.0.0.1' })
+  t.match(completed[0], { level: 30, statusCode: 201, method: 'POST', url: '/provision', caller: 'service:tests', ip: '127.0.0.1' })
   t.type(completed[0]?.responseTimeMs, 'number')
   const calls = mine.filter((line) => line.msg === 'OpenIM call')
   t.equal(calls.length, 4)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SECRET, buildGateway, openImCall, provision, startOpenIm } from '../helper.js'
+import { SECRET, SERVICE_KEY, buildGateway, openImCall, provision, startOpenIm } from '../helper.js'
 
 const ERROR_KEYS = ['code', 'error', 'message', 'requestId', 'statusCode']
 
@@ -91,13 +91,14 @@ t.test('schema violations are 400 INVALID_REQUEST and reach no OpenIM', async (t
 t.test('malformed JSON, an empty body and a wrong content type have clear errors', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
-  const bad = await app.inject({ method: 'POST', url: '/provision', payload: '{"userID":', headers: { 'content-type': 'application/json' } })
+  const headers = { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }
+  const bad = await app.inject({ method: 'POST', url: '/provision', payload: '{"userID":', headers })
   t.equal(bad.statusCode, 400)
   t.same(Object.keys(bad.json()).sort(), ERROR_KEYS)
   t.equal(bad.json().message, 'the body is not valid JSON')
-  const empty = await app.inject({ method: 'POST', url: '/provision', headers: { 'content-type': 'application/json' } })
+  const empty = await app.inject({ method: 'POST', url: '/provision', headers })
   t.equal(empty.json().code, 'INVALID_REQUEST')
-  const text = await app.inject({ method: 'POST', url: '/provision', payload: 'userID=a', headers: { 'content-type': 'text/plain' } })
+  const text = await app.inject({ method: 'POST', url: '/provision', payload: 'userID=a', headers: { ...headers, 'content-type': 'text/plain' } })
   t.equal(text.statusCode, 415)
   t.equal(text.json().code, 'UNSUPPORTED_MEDIA_TYPE')
 })

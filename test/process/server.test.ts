@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
-import { SECRET, startOpenIm } from '../helper.js'
+import { SECRET, SERVICE_KEY, startOpenIm } from '../helper.js'
 
 // The built server as operators run it (`npm start` = node dist/server.js); `npm test` builds first.
 const serverEntry = new URL('../../dist/server.js', import.meta.url).pathname
 
 function startServer (env: Record<string, string>) {
-  const child = spawn(process.execPath, [serverEntry], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [serverEntry], {
+    env: { PATH: process.env.PATH ?? '', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, ...env }, stdio: ['ignore', 'pipe', 'pipe']
+  })
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })
   child.stderr.on('data', (chunk) => { output += chunk })
@@ -21,6 +23,22 @@ async function waitFor (check: () => boolean, what: string, ms = 10_000) {
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+t.test('without any caller authentication the process refuses to start, naming the variables', async (t) => {
+  const { child, output } = startServer({ OPENIM_API_URL: 'http://127.0.0.1:1', OPENIM_SECRET: SECRET, GATEWAY_API_KEYS: '' })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  for (const variable of ['GATEWAY_API_KEYS', 'JWT_JWKS_URL', 'JWT_PUBLIC_KEY', 'JWT_SECRET', 'AUTH_DISABLED']) t.match(output(), variable)
+})
+
+t.test('AUTH_DISABLED=true starts, with a warning', async (t) => {
+  const { child, output } = startServer({ OPENIM_API_URL: 'http://127.0.0.1:9', OPENIM_SECRET: 'x', GATEWAY_API_KEYS: '', AUTH_DISABLED: 'true', PORT: '0', HOST: '127.0.0.1' })
+  t.teardown(() => { child.kill('SIGKILL') })
+  await waitFor(() => /Server listening at/.test(output()), 'listening')
+  t.match(output(), /"level":40.*AUTH_DISABLED/)
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+})
 
 t.test('a bad setting stops the process with a message naming the variable', async (t) => {
   const { child, output } = startServer({ OPENIM_API_URL: 'http://127.0.0.1:1', OPENIM_SECRET: SECRET, OPENIM_TIMEOUT_MS: 'fast' })
@@ -38,7 +56,7 @@ t.test('the server starts with OpenIM down, answers /healthz, warns about a defa
   const health = await fetch(`${address}/healthz`)
   t.equal(health.status, 200)
   t.same(await health.json(), { status: 'ok' })
-  const provision = await fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userID":"a","platformID":5}' })
+  const provision = await fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }, body: '{"userID":"a","platformID":5}' })
   t.equal(provision.status, 503)
   t.match(output(), /default/)
   child.kill('SIGTERM')
@@ -53,7 +71,7 @@ t.test('the server provisions against the emulator', async (t) => {
   t.teardown(() => { child.kill('SIGKILL') })
   await waitFor(() => /Server listening at/.test(output()), 'listening')
   const address = /Server listening at (http:\/\/[\d.:]+)/.exec(output())?.[1]
-  const response = await fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userID":"a","platformID":5}' })
+  const response = await fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }, body: '{"userID":"a","platformID":5}' })
   t.equal(response.status, 201)
   t.notMatch(output(), SECRET)
 })
@@ -64,7 +82,7 @@ t.test('SIGTERM lets an in-flight request finish, refuses new connections, then 
   t.teardown(() => { child.kill('SIGKILL') })
   await waitFor(() => /Server listening at/.test(output()), 'listening')
   const address = /Server listening at (http:\/\/[\d.:]+)/.exec(output())?.[1]
-  const inFlight = fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userID":"sam","platformID":5}' })
+  const inFlight = fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }, body: '{"userID":"sam","platformID":5}' })
   await waitFor(() => emulator.callCount() > 0, 'the request to reach OpenIM')
   child.kill('SIGTERM')
   await waitFor(() => /shutting down/.test(output()), 'shutdown to start')
@@ -85,7 +103,7 @@ t.test('a shutdown that outlasts SHUTDOWN_TIMEOUT_MS is cut short', async (t) =>
   t.teardown(() => { child.kill('SIGKILL') })
   await waitFor(() => /Server listening at/.test(output()), 'listening')
   const address = /Server listening at (http:\/\/[\d.:]+)/.exec(output())?.[1]
-  fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userID":"tom","platformID":5}' }).catch(() => {})
+  fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }, body: '{"userID":"tom","platformID":5}' }).catch(() => {})
   await waitFor(() => emulator.callCount() > 0, 'the request to reach OpenIM')
   const started = Date.now()
   child.kill('SIGTERM')

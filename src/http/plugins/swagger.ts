@@ -15,6 +15,12 @@ export async function registerSwagger (app: FastifyInstance) {
     openapi: {
       openapi: '3.0.3',
       info: openApiInfo,
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'A service\'s key from GATEWAY_API_KEYS' },
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An end user\'s token from the application\'s identity provider' }
+        }
+      },
       tags: [
         { name: 'provisioning', description: 'OpenIM users and tokens' },
         { name: 'operations', description: 'Health, readiness and metrics' }
@@ -22,5 +28,5 @@ export async function registerSwagger (app: FastifyInstance) {
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
 }
