@@ -93,3 +93,30 @@ t.test('caller authentication settings', async (t) => {
   t.same(loadConfig({ ...base, AUTH_DISABLED: 'true', CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins,
     ['https://app.example.com', 'http://localhost:5173'])
 })
+
+t.test('limits, proxies and Redis settings', async (t) => {
+  const defaults = loadConfig(required)
+  t.same(defaults.rateLimit, { max: 60, windowMs: 60_000, redisUrl: undefined })
+  t.equal(defaults.trustProxy, false)
+  t.equal(defaults.bodyLimitBytes, 65_536)
+  t.equal(defaults.overloadMaxEventLoopDelayMs, 1000)
+  for (const [window, ms] of [['30s', 30_000], ['2 minutes', 120_000], ['1 hour', 3_600_000], ['5000', 5000], ['1500 ms', 1500]] as const) {
+    t.equal(loadConfig({ ...required, RATE_LIMIT_WINDOW: window }).rateLimit.windowMs, ms, window)
+  }
+  t.equal(loadConfig({ ...required, TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ ...required, TRUST_PROXY: '2' }).trustProxy, 2)
+  t.same(loadConfig({ ...required, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
+  t.equal(loadConfig({ ...required, REDIS_URL: 'rediss://:pw@redis:6380/0' }).rateLimit.redisUrl, 'rediss://:pw@redis:6380/0')
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ RATE_LIMIT_MAX: '0' }, /RATE_LIMIT_MAX/],
+    [{ RATE_LIMIT_WINDOW: 'a while' }, /RATE_LIMIT_WINDOW/],
+    [{ RATE_LIMIT_WINDOW: '10 ms' }, /RATE_LIMIT_WINDOW must be between/],
+    [{ RATE_LIMIT_WINDOW: '2 fortnights' }, /RATE_LIMIT_WINDOW/],
+    [{ REDIS_URL: 'http://redis:6379' }, /REDIS_URL/],
+    [{ TRUST_PROXY: 'yes' }, /TRUST_PROXY/],
+    [{ TRUST_PROXY: '10.0.0.0/8/1' }, /TRUST_PROXY/],
+    [{ BODY_LIMIT_BYTES: '100' }, /BODY_LIMIT_BYTES/],
+    [{ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' }, /OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+})

@@ -9,6 +9,8 @@ import { Metrics } from '../operations/metrics.js'
 import { ProvisioningService } from '../provisioning/service.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
+import { registerOverloadProtection } from './plugins/overload.js'
+import { registerRateLimit } from './plugins/rate-limit.js'
 import { registerSecurity } from './plugins/security.js'
 import { registerSwagger } from './plugins/swagger.js'
 import operations from './routes/health.js'
@@ -64,6 +66,9 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     requestTimeout: config.http.requestTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     http: { headersTimeout: config.http.headersTimeoutMs },
+    bodyLimit: config.bodyLimitBytes,
+    // Fastify documents a hop count for trustProxy; its type declaration leaves numbers out.
+    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -125,6 +130,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)
   registerErrorHandling(app)
+  await registerOverloadProtection(app, config.overloadMaxEventLoopDelayMs)
   await registerSecurity(app, config.corsOrigins)
   await registerSwagger(app)
   await app.register(operations)
@@ -134,6 +140,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   // Everything that can reach OpenIM on a caller's behalf sits behind authentication.
   await app.register(async (protectedRoutes) => {
     protectedRoutes.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })
+    await registerRateLimit(protectedRoutes, app, config)
     await protectedRoutes.register(provision)
     await protectedRoutes.register(revoke)
   })

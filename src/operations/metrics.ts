@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 const PREFIX = 'openim_gateway_'
 
@@ -40,6 +40,12 @@ export class Metrics {
     name: `${PREFIX}rate_limit_rejections_total`,
     help: 'Requests refused with 429 by the rate limiter, by route',
     labelNames: ['route'] as const,
+    registers: [this.registry]
+  })
+
+  readonly rateLimitDegraded = new Gauge({
+    name: `${PREFIX}rate_limit_degraded`,
+    help: '1 while Redis is unreachable and rate limits are kept per replica in memory, else 0',
     registers: [this.registry]
   })
 

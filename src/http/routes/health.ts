@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { ReadinessCheck } from '../../operations/readiness.js'
+import { notShedUnderLoad } from '../plugins/overload.js'
 import { HealthResponse, ReadinessResponse } from '../schemas.js'
 
 const operations: FastifyPluginAsyncTypebox = async (app) => {
   const readiness = new ReadinessCheck(app.openim, app.config.readinessCacheMs)
 
   app.get('/healthz', {
+    config: notShedUnderLoad,
     schema: { tags: ['operations'], summary: 'Liveness: answers as soon as the server listens (no OpenIM call)', response: { 200: HealthResponse } }
   }, async () => ({ status: 'ok' as const }))
 
@@ -24,6 +26,7 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/metrics', {
+    config: notShedUnderLoad,
     schema: {
       tags: ['operations'],
       summary: 'Prometheus metrics (text format)',

@@ -1,0 +1,28 @@
+import fastifyUnderPressure from '@fastify/under-pressure'
+import type { FastifyInstance } from 'fastify'
+import { GatewayError } from '../../errors.js'
+
+const RETRY_AFTER_SECONDS = 5
+
+class OverloadedError extends GatewayError {
+  constructor () {
+    super(503, 'OVERLOADED', 'the gateway is overloaded; retry shortly', {}, { 'retry-after': String(RETRY_AFTER_SECONDS) })
+  }
+}
+
+/**
+ * When the event loop lags past the threshold, answer 503 OVERLOADED at once instead of queueing requests
+ * that would time out anyway. Liveness and metrics stay exempt (a busy process is not a dead one).
+ */
+export async function registerOverloadProtection (app: FastifyInstance, maxEventLoopDelayMs: number) {
+  if (maxEventLoopDelayMs === 0) return
+  await app.register(fastifyUnderPressure, {
+    maxEventLoopDelay: maxEventLoopDelayMs,
+    sampleInterval: 200,
+    retryAfter: RETRY_AFTER_SECONDS,
+    customError: OverloadedError
+  })
+}
+
+/** Route config that exempts a route from overload protection. */
+export const notShedUnderLoad = { pressureHandler: () => undefined }
