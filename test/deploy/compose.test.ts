@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { parse } from 'yaml'
+
+const root = new URL('../../', import.meta.url).pathname
+const text = readFileSync(`${root}docker-compose.yml`, 'utf8')
+const compose = parse(text)
+const services = compose.services as Record<string, any>
+const environment = (service: string): Record<string, string> => services[service].environment
+
+t.test('dclint finds nothing', async (t) => {
+  const lint = spawnSync(process.execPath, [`${root}node_modules/dclint/bin/dclint.cjs`, `${root}docker-compose.yml`], { encoding: 'utf8' })
+  t.equal(lint.status, 0, lint.stdout + lint.stderr)
+})
+
+t.test('the stack: OpenIM\'s dependencies, openim-server, openim-chat and the gateway, all on one network', async (t) => {
+  t.same(Object.keys(services).sort(), ['etcd', 'kafka', 'minio', 'mongo', 'openim-chat', 'openim-gateway', 'openim-server', 'redis'])
+  t.equal(services['openim-server'].image, 'openim/openim-server:v3.8.3-patch.15')
+  t.equal(services['openim-chat'].image, 'openim/openim-chat:v1.8.4-patch.5')
+  t.equal(services.mongo.image, 'mongo:7.0.28')
+  t.equal(services.redis.image, 'redis:7.0.0')
+  t.equal(services.kafka.image, 'bitnamilegacy/kafka:3.5.1')
+  t.equal(services.etcd.image, 'bitnamilegacy/etcd:3.5.13')
+  t.equal(services.minio.image, 'minio/minio:RELEASE.2024-01-11T07-46-16Z')
+  t.equal(services['openim-gateway'].build, '.')
+  t.same(Object.keys(compose.networks), ['openim'])
+  t.equal(compose.networks.openim.driver, 'bridge')
+  for (const [name, service] of Object.entries(services)) t.same(service.networks, ['openim'], name)
+})
+
+t.test('one variable, OPENIM_SECRET, is the secret of the server, chat and gateway', async (t) => {
+  t.match(environment('openim-server').IMENV_SHARE_SECRET, /^\$\{OPENIM_SECRET(:\?[^}]*)?\}$/)
+  t.equal(environment('openim-chat').CHATENV_SHARE_OPENIM_SECRET, '${OPENIM_SECRET}')
+  t.equal(environment('openim-gateway').OPENIM_SECRET, '${OPENIM_SECRET}')
+  t.match(text, /\$\{OPENIM_SECRET:\?/, 'compose refuses to start without it')
+  const secretLike = Object.values(services).flatMap((service) => Object.values(service.environment ?? {}) as string[])
+    .filter((value) => /openIM123|tuoyun/.test(String(value)))
+  t.same(secretLike, [], 'no default secret in the file')
+})
+
+t.test('the gateway is wired to openim-server, its public addresses and the stack\'s Redis', async (t) => {
+  const gateway = services['openim-gateway']
+  const env = environment('openim-gateway')
+  t.equal(env.OPENIM_API_URL, 'http://openim-server:10002')
+  t.ok(env.OPENIM_PUBLIC_API_URL)
+  t.ok(env.OPENIM_PUBLIC_WS_URL)
+  t.match(env.REDIS_URL, /^redis:\/\/:\$\{REDIS_PASSWORD\}@redis:6379/)
+  t.match(env.GATEWAY_API_KEYS, /^\$\{GATEWAY_API_KEYS:\?/, 'secure by default: keys are required')
+  t.same(gateway.depends_on['openim-server'], { condition: 'service_healthy' })
+  t.equal(environment('openim-chat').CHATENV_SHARE_OPENIM_APIURL, 'http://openim-server:10002')
+  t.match(gateway.ports, ['0.0.0.0:${GATEWAY_PORT:-3000}:3000'])
+  t.equal(gateway.init, true)
+})
+
+t.test('data lives in named volumes', async (t) => {
+  for (const service of ['mongo', 'redis', 'etcd', 'kafka', 'minio']) {
+    const dataVolume = (services[service].volumes as string[]).find((volume) => !volume.startsWith('./'))!
+    const name = dataVolume.split(':')[0]!
+    t.ok(name in compose.volumes, `${service} uses the named volume ${name}`)
+  }
+})
+
+t.test('.env.example lists every variable the compose file uses, with a loud note about the secret', async (t) => {
+  const example = readFileSync(`${root}.env.example`, 'utf8')
+  const defined = new Set([...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((match) => match[1]))
+  const used = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((match) => match[1]))
+  for (const variable of used) t.ok(defined.has(variable), `${variable} is in .env.example`)
+  t.match(example, /CHANGE EVERY SECRET/)
+  t.match(example, /OPENIM_SECRET=change-me/)
+})

@@ -1,0 +1,60 @@
+import { readFileSync, readdirSync } from 'node:fs'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+
+const dir = new URL('../../deploy/kubernetes/', import.meta.url).pathname
+const manifests = readdirSync(dir).filter((file) => file.endsWith('.yaml')).flatMap((file) =>
+  parseAllDocuments(readFileSync(dir + file, 'utf8')).map((document) => document.toJS()))
+const byKind = (kind: string) => manifests.filter((manifest) => manifest.kind === kind)
+const deployment = byKind('Deployment')[0]
+const pod = deployment.spec.template.spec
+const container = pod.containers[0]
+
+t.test('every manifest parses and has a kind, a name and the app label', async (t) => {
+  t.same(byKind('Kustomization').length, 1)
+  for (const manifest of manifests.filter((m) => m.kind !== 'Kustomization')) {
+    t.equal(manifest.metadata.name, 'openim-gateway', manifest.kind)
+    t.equal(manifest.metadata.labels['app.kubernetes.io/name'], 'openim-gateway', manifest.kind)
+  }
+  const listed = byKind('Kustomization')[0].resources as string[]
+  t.same(listed.sort(), readdirSync(dir).filter((file) => file.endsWith('.yaml') && file !== 'kustomization.yaml').sort())
+})
+
+t.test('Deployment: 2+ replicas, probes on /healthz and /readyz, resources, non-root', async (t) => {
+  t.ok(deployment.spec.replicas >= 2)
+  t.equal(container.livenessProbe.httpGet.path, '/healthz')
+  t.equal(container.readinessProbe.httpGet.path, '/readyz')
+  t.equal(container.ports[0].containerPort, 3000)
+  for (const kind of ['requests', 'limits']) for (const resource of ['cpu', 'memory']) t.ok(container.resources[kind][resource], `${kind}.${resource}`)
+  t.equal(pod.securityContext.runAsNonRoot, true)
+  t.equal(pod.securityContext.runAsUser, 1000, 'the node user of the image')
+  t.equal(container.securityContext.allowPrivilegeEscalation, false)
+  t.equal(container.securityContext.readOnlyRootFilesystem, true)
+  t.same(container.securityContext.capabilities.drop, ['ALL'])
+  t.ok(pod.terminationGracePeriodSeconds * 1000 > 10_000 + 5000, 'grace period outlasts SHUTDOWN_TIMEOUT_MS and preStop')
+})
+
+t.test('the secret comes from a Secret, the rest from the ConfigMap', async (t) => {
+  const fromSecret = Object.fromEntries((container.env as any[]).map((entry) => [entry.name, entry.valueFrom?.secretKeyRef?.name]))
+  t.equal(fromSecret.OPENIM_SECRET, 'openim-gateway')
+  t.equal(fromSecret.GATEWAY_API_KEYS, 'openim-gateway')
+  t.same(container.envFrom, [{ configMapRef: { name: 'openim-gateway' } }])
+  const configMap = byKind('ConfigMap')[0]
+  t.equal(configMap.data.OPENIM_API_URL, 'http://openim-server:10002')
+  for (const key of Object.keys(configMap.data)) t.notMatch(key, /SECRET|API_KEYS|PASSWORD/, `${key} is not secret`)
+  t.ok(Object.values(configMap.data).every((value) => typeof value === 'string'), 'ConfigMap values are strings')
+})
+
+t.test('selectors match the pod labels: Service, PodDisruptionBudget, HorizontalPodAutoscaler', async (t) => {
+  const podLabels = deployment.spec.template.metadata.labels
+  const matches = (selector: Record<string, string>) => Object.entries(selector).every(([key, value]) => podLabels[key] === value)
+  t.ok(matches(deployment.spec.selector.matchLabels), 'Deployment')
+  const service = byKind('Service')[0]
+  t.ok(matches(service.spec.selector), 'Service')
+  t.equal(service.spec.ports[0].targetPort, 'http')
+  t.ok(matches(byKind('PodDisruptionBudget')[0].spec.selector.matchLabels), 'PodDisruptionBudget')
+  const hpa = byKind('HorizontalPodAutoscaler')[0]
+  t.same(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name })
+  t.ok(hpa.spec.minReplicas >= 2)
+  t.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas)
+})
