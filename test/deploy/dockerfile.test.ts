@@ -47,6 +47,13 @@ t.test('the runtime runs unprivileged, in production mode, on port 3000, as PID 
   t.same(inFinalStage('STOPSIGNAL').map(argumentsOf), ['SIGTERM'])
 })
 
+t.test('the image caps the V8 heap as `npm start` does', async (t) => {
+  const start = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).scripts.start as string
+  const heapFlag = /--max-old-space-size=\d+/.exec(start)?.[0]
+  t.ok(heapFlag, 'npm start caps the heap')
+  t.match(inFinalStage('ENV').map(argumentsOf).join(' '), `NODE_OPTIONS=${heapFlag}`)
+})
+
 t.test('the healthcheck needs no curl: Node\'s fetch against /healthz', async (t) => {
   const [healthcheck] = inFinalStage('HEALTHCHECK').map(argumentsOf)
   t.ok(healthcheck)

@@ -1,0 +1,231 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import autocannon, { type Result } from 'autocannon'
+
+// `npm run bench`: the gateway against a hand-written naive implementation and against the limit (the
+// emulator alone answering the two calls an existing user needs), in one run, runs alternated so machine
+// noise hits all of them; then the gateway's memory through many provisions of distinct users.
+const setting = (name: string, fallback: number) => {
+  const value = Number(process.env[name] ?? fallback)
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number`)
+  return value
+}
+const LATENCY_MS = setting('BENCH_OPENIM_LATENCY_MS', 2)
+const CONNECTIONS = setting('BENCH_CONNECTIONS', 32)
+const DURATION_S = setting('BENCH_DURATION_SECONDS', 8)
+const ROUNDS = setting('BENCH_ROUNDS', 2)
+const EXISTING_USERS = setting('BENCH_EXISTING_USERS', 4000)
+const MEMORY_PROVISIONS = setting('BENCH_MEMORY_PROVISIONS', 100_000)
+/** A folder: the gateway runs with --cpu-prof and writes its profile there on exit. */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE
+
+const dist = new URL('../', import.meta.url).pathname
+const HEAP_FLAGS = ['--max-old-space-size=128']
+const secret = randomBytes(16).toString('hex')
+const apiKey = randomBytes(18).toString('base64url')
+const children: ChildProcess[] = []
+
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  return port
+}
+
+async function startChild (script: string, env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
+  const child = fork(dist + script, [], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  children.push(child)
+  const [message] = await once(child, 'message') as [{ url: string }]
+  return { child, url: message.url }
+}
+
+async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, url: string }> {
+  const port = await freePort()
+  const child = fork(dist + 'server.js', [], {
+    // As `npm start` and the image run it (see package.json "start"), so the memory figures are production's.
+    execArgv: [...HEAP_FLAGS, ...(CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR])],
+    env: {
+      PATH: process.env.PATH ?? '',
+      OPENIM_API_URL: openimUrl,
+      OPENIM_SECRET: secret,
+      GATEWAY_API_KEYS: `bench:${apiKey}`,
+      RATE_LIMIT_MAX: '1000000',
+      HOST: '127.0.0.1',
+      PORT: String(port)
+    },
+    // Request logs at info, as in production, written to /dev/null.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
+  })
+  children.push(child)
+  const url = `http://127.0.0.1:${port}`
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { child, url }
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error('the gateway did not start')
+}
+
+let messageId = 0
+async function openimCalls (emulator: ChildProcess): Promise<number> {
+  const id = ++messageId
+  emulator.send({ id, type: 'calls' })
+  for (;;) {
+    const [message] = await once(emulator, 'message') as [{ id: number, calls: number }]
+    if (message.id === id) return message.calls
+  }
+}
+
+interface Figures { name: string, perSecond: number, p50: number, p99: number, callsPerProvision: number, failures: number }
+
+function figures (name: string, result: Result, calls: number, provisionsPerRequest = 1, latencyFactor = 1): Figures {
+  const provisions = result['2xx'] / provisionsPerRequest
+  return {
+    name,
+    perSecond: provisions / result.duration,
+    p50: result.latency.p50 * latencyFactor,
+    p99: result.latency.p99 * latencyFactor,
+    callsPerProvision: provisions === 0 ? 0 : calls / provisions,
+    failures: result.non2xx + result.errors + result.timeouts
+  }
+}
+
+/** Drives POST /provision; `userFor(i)` names the i-th request's user, so no two in-flight requests share one. */
+async function provisionLoad (url: string, headers: Record<string, string>, userFor: (i: number) => string, amount?: number): Promise<Result> {
+  let i = 0
+  return autocannon({
+    url,
+    connections: CONNECTIONS,
+    ...(amount === undefined ? { duration: DURATION_S } : { amount }),
+    requests: [{
+      method: 'POST',
+      path: '/provision',
+      headers: { 'content-type': 'application/json', ...headers },
+      setupRequest: (request) => ({ ...request, body: JSON.stringify({ userID: userFor(i++), platformID: 5 }) })
+    }]
+  })
+}
+
+async function measure (name: string, emulator: ChildProcess, run: () => Promise<Result>, provisionsPerRequest = 1, latencyFactor = 1) {
+  const before = await openimCalls(emulator)
+  const result = await run()
+  return figures(name, result, (await openimCalls(emulator)) - before, provisionsPerRequest, latencyFactor)
+}
+
+async function adminToken (openimUrl: string): Promise<string> {
+  const response = await fetch(`${openimUrl}/auth/get_admin_token`, {
+    method: 'POST', headers: { operationID: 'bench' }, body: JSON.stringify({ secret, userID: 'imAdmin' })
+  })
+  return ((await response.json()) as { data: { token: string } }).data.token
+}
+
+/** The limit: the emulator alone, answering account_check then get_user_token for existing users. */
+async function limitLoad (openimUrl: string, token: string): Promise<Result> {
+  let i = 0
+  const headers = { 'content-type': 'application/json', operationID: 'bench', token }
+  return autocannon({
+    url: openimUrl,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    requests: [
+      { method: 'POST', path: '/user/account_check', headers, setupRequest: (request) => ({ ...request, body: JSON.stringify({ checkUserIDs: [`existing_${i % EXISTING_USERS}`] }) }) },
+      { method: 'POST', path: '/auth/get_user_token', headers, setupRequest: (request) => ({ ...request, body: JSON.stringify({ userID: `existing_${i++ % EXISTING_USERS}`, platformID: 5 }) }) }
+    ]
+  })
+}
+
+/** The gateway's resident set and V8 heap in use, in MB, from its own /metrics. */
+async function memoryMb (gatewayUrl: string): Promise<{ rss: number, heap: number }> {
+  const metrics = await (await fetch(`${gatewayUrl}/metrics`)).text()
+  const read = (name: string) => Number(new RegExp(`^openim_gateway_${name} (\\S+)$`, 'm').exec(metrics)?.[1]) / 1024 / 1024
+  return { rss: read('process_resident_memory_bytes'), heap: read('nodejs_heap_size_used_bytes') }
+}
+
+const mean = (rows: Figures[], name: string): Figures => {
+  const mine = rows.filter((row) => row.name === name)
+  const avg = (pick: (row: Figures) => number) => mine.reduce((sum, row) => sum + pick(row), 0) / mine.length
+  return { name, perSecond: avg((r) => r.perSecond), p50: avg((r) => r.p50), p99: avg((r) => r.p99), callsPerProvision: avg((r) => r.callsPerProvision), failures: avg((r) => r.failures) }
+}
+
+function table (title: string, rows: Figures[]) {
+  console.log(`\n${title}`)
+  console.log('| run | provisions/s | p50 ms | p99 ms | OpenIM calls/provision | failed |')
+  console.log('|---|---:|---:|---:|---:|---:|')
+  for (const row of rows) {
+    console.log(`| ${row.name} | ${row.perSecond.toFixed(0)} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ${row.callsPerProvision.toFixed(2)} | ${row.failures} |`)
+  }
+}
+
+async function main () {
+  console.log(`openim-gateway bench: ${CONNECTIONS} connections, ${DURATION_S} s per run, ${ROUNDS} rounds, OpenIM latency ${LATENCY_MS} ms, node ${process.version}`)
+  const { child: emulator, url: openimUrl } = await startChild('bench/emulator-process.js', { OPENIM_SECRET: secret, OPENIM_EMULATOR_LATENCY_MS: String(LATENCY_MS) })
+  const { url: gatewayUrl } = await startGateway(openimUrl)
+  const { url: naiveUrl } = await startChild('bench/naive.js', { OPENIM_API_URL: openimUrl, OPENIM_SECRET: secret })
+  const gatewayHeaders = { 'x-api-key': apiKey }
+
+  // Existing users for the "existing" runs, created through the gateway.
+  const seeded = await provisionLoad(gatewayUrl, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
+  if (seeded['2xx'] !== EXISTING_USERS) throw new Error(`seeding failed: ${seeded['2xx']} of ${EXISTING_USERS}`)
+
+  if (ROUNDS > 0) await compare(emulator, openimUrl, gatewayUrl, naiveUrl, gatewayHeaders)
+  if (MEMORY_PROVISIONS > 0) await memory(gatewayUrl, gatewayHeaders)
+}
+
+async function compare (emulator: ChildProcess, openimUrl: string, gatewayUrl: string, naiveUrl: string, gatewayHeaders: Record<string, string>) {
+  const token = await adminToken(openimUrl)
+  const existing: Figures[] = []
+  const fresh: Figures[] = []
+  let newUser = 0
+  for (let round = 1; round <= ROUNDS; round++) {
+    process.stderr.write(`round ${round}/${ROUNDS}…\n`)
+    existing.push(await measure('limit (emulator alone, 2 calls)', emulator, () => limitLoad(openimUrl, token), 2, 2))
+    existing.push(await measure('gateway', emulator, () => provisionLoad(gatewayUrl, gatewayHeaders, (i) => `existing_${i % EXISTING_USERS}`)))
+    existing.push(await measure('naive', emulator, () => provisionLoad(naiveUrl, {}, (i) => `existing_${i % EXISTING_USERS}`)))
+    fresh.push(await measure('gateway', emulator, () => provisionLoad(gatewayUrl, gatewayHeaders, () => `new_gw_${newUser++}`)))
+    fresh.push(await measure('naive', emulator, () => provisionLoad(naiveUrl, {}, () => `new_naive_${newUser++}`)))
+  }
+
+  const limit = mean(existing, 'limit (emulator alone, 2 calls)')
+  const gateway = mean(existing, 'gateway')
+  const naive = mean(existing, 'naive')
+  table('Existing users (mean of rounds)', [limit, gateway, naive])
+  console.log(`\n- gateway / naive throughput: ${(gateway.perSecond / naive.perSecond).toFixed(2)}× (target ≥ 2)`)
+  console.log(`- gateway / limit throughput: ${(gateway.perSecond / limit.perSecond).toFixed(2)} (target ≥ 0.5)`)
+  console.log(`- gateway p99 / limit p99: ${(gateway.p99 / limit.p99).toFixed(2)} (target < 3); the limit's latency is 2 × one call's`)
+  const freshGateway = mean(fresh, 'gateway')
+  const freshNaive = mean(fresh, 'naive')
+  table('New users (mean of rounds)', [freshGateway, freshNaive])
+  console.log(`\n- gateway / naive throughput: ${(freshGateway.perSecond / freshNaive.perSecond).toFixed(2)}×`)
+
+}
+
+/** Resident memory through MEMORY_PROVISIONS provisions of distinct users, sampled every tenth. */
+async function memory (gatewayUrl: string, gatewayHeaders: Record<string, string>) {
+  const step = Math.max(1, Math.floor(MEMORY_PROVISIONS / 10))
+  const samples = [{ done: 0, ...(await memoryMb(gatewayUrl)) }]
+  let distinct = 0
+  let failed = 0
+  process.stderr.write(`memory: ${MEMORY_PROVISIONS} provisions of distinct users…\n`)
+  while (distinct < MEMORY_PROVISIONS) {
+    const result = await provisionLoad(gatewayUrl, gatewayHeaders, () => `memory_${distinct++}`, Math.min(step, MEMORY_PROVISIONS - distinct))
+    failed += result.non2xx + result.errors + result.timeouts
+    samples.push({ done: distinct, ...(await memoryMb(gatewayUrl)) })
+  }
+  const half = samples.find((sample) => sample.done >= MEMORY_PROVISIONS / 2)!
+  const end = samples.at(-1)!
+  const peak = Math.max(...samples.map((sample) => sample.rss))
+  const growth = end.rss - half.rss
+  console.log(`\nMemory: gateway resident set (V8 heap in use) through ${MEMORY_PROVISIONS} provisions of distinct users (${failed} failed)`)
+  console.log(samples.map((sample) => `${sample.done}: ${sample.rss.toFixed(0)} MB (${sample.heap.toFixed(0)})`).join(', '))
+  console.log(`- peak ${peak.toFixed(1)} MB (target < 150); from ${half.done} to ${end.done}: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB (target: no growth)`)
+}
+
+try {
+  await main()
+} finally {
+  for (const child of children) child.kill('SIGTERM')
+}
