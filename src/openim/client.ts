@@ -1,5 +1,5 @@
 import { ErrCode, OpenImError, isTokenErrCode } from './errors.js'
-import { dialects, parseAccountStatus, type Dialect, type Generation, type RegisterUser, type TokenData } from './generations.js'
+import { dialects, parseAccountStatus, type Dialect, type DialectRequest, type Generation, type RegisterUser, type TokenData } from './generations.js'
 import type { OpenImTransport } from './transport.js'
 
 export interface OpenImClientOptions {
@@ -13,7 +13,6 @@ export interface OpenImClientOptions {
   events?: {
     adminTokenMinted?: (generation: Generation) => void
     generationDetected?: (generation: Generation) => void
-    authFailed?: (error: OpenImError) => void
   }
 }
 
@@ -61,18 +60,12 @@ export class OpenImClient {
   }
 
   async registerUsers (users: RegisterUser[], operationID: string): Promise<void> {
-    const request = (await this.dialect(operationID)).register(users, this.options.secret)
-    await this.withAdminToken(operationID, (token) =>
-      this.options.transport.post(request.path, request.body, { operationID, token: request.needsAdminToken ? token : undefined }),
-    request.needsAdminToken)
+    await this.send((await this.dialect(operationID)).register(users, this.options.secret), operationID)
   }
 
   async mintUserToken (userID: string, platformID: number, operationID: string): Promise<TokenData> {
     const request = (await this.dialect(operationID)).userToken(userID, platformID, this.options.secret)
-    const data = await this.withAdminToken(operationID, (token) =>
-      this.options.transport.post(request.path, request.body, { operationID, token: request.needsAdminToken ? token : undefined }),
-    request.needsAdminToken)
-    return tokenData(request.path, data)
+    return tokenData(request.path, await this.send(request, operationID))
   }
 
   async forceLogout (userID: string, platformID: number, operationID: string): Promise<void> {
@@ -89,12 +82,24 @@ export class OpenImClient {
     return dialects[await this.connectedGeneration(operationID)]
   }
 
+  /** A generation's request: with the admin token where it needs one, with the secret in its body where not. */
+  private async send (request: DialectRequest, operationID: string): Promise<unknown> {
+    if (request.needsAdminToken) {
+      return this.withAdminToken(operationID, (token) => this.options.transport.post(request.path, request.body, { operationID, token }))
+    }
+    try {
+      return await this.options.transport.post(request.path, request.body, { operationID })
+    } catch (error) {
+      this.forgetGenerationOnUnknownRoute(error)
+      throw error
+    }
+  }
+
   /**
    * Runs an admin call. When OpenIM says the admin token is expired, kicked or gone (1501–1507), the token
    * is replaced once and the call retried; a second refusal is the caller's error.
    */
-  private async withAdminToken<T> (operationID: string, call: (token: string) => Promise<T>, needsToken = true): Promise<T> {
-    if (!needsToken) return call('')
+  private async withAdminToken<T> (operationID: string, call: (token: string) => Promise<T>): Promise<T> {
     const token = await this.currentAdminToken(operationID)
     try {
       return await call(token)
@@ -134,7 +139,6 @@ export class OpenImClient {
     } catch (error) {
       // A failed admin mint may mean OpenIM was upgraded or replaced: detect again next time.
       this.forgetGeneration()
-      if (error instanceof OpenImError && error.kind === 'auth_failed') this.options.events?.authFailed?.(error)
       throw error
     }
     if (this.generation !== minted.generation) {
@@ -153,7 +157,7 @@ export class OpenImClient {
     try {
       return tokenData(request.path, await this.options.transport.post(request.path, request.body, { operationID }))
     } catch (error) {
-      if (error instanceof OpenImError && error.kind === 'rejected' &&
+      if (error instanceof OpenImError && error.kind === 'rejected' && !isUnknownRoute(error) &&
         (error.errCode === ErrCode.NoPermission || error.errCode === ErrCode.Args)) {
         throw authFailure(request.path, error)
       }
@@ -168,29 +172,26 @@ export class OpenImClient {
    * Nothing is remembered from a failed probe: the next call detects again.
    */
   private async detect (operationID: string): Promise<{ generation: Generation, data: TokenData }> {
-    const probe = current.adminToken(this.options.secret, this.options.adminUserID)
     let currentRefusal: OpenImError
     try {
-      return { generation: 'current', data: tokenData(probe.path, await this.options.transport.post(probe.path, probe.body, { operationID })) }
+      return { generation: 'current', data: await this.mintAdminTokenAs(current, operationID) }
     } catch (error) {
-      if (!(error instanceof OpenImError)) throw error
-      if (error.kind === 'rejected' && error.errCode === ErrCode.NoPermission) throw authFailure(probe.path, error)
-      if (!isUnknownRoute(error) && !(error.kind === 'rejected' && error.errCode === ErrCode.Args)) throw error
+      // 1002 (wrong secret) is a current server refusing us; anything but a missing route or 1001 is a failure.
+      const adminRefused = error instanceof OpenImError && error.kind === 'auth_failed' && error.errCode === ErrCode.Args
+      if (!(error instanceof OpenImError) || !(isUnknownRoute(error) || adminRefused)) throw error
       currentRefusal = error
     }
     try {
       return { generation: 'legacy', data: await this.mintAdminTokenAs(legacy, operationID) }
     } catch (error) {
-      // A current server has no /auth/user_token: it answers 404, or 1001 because the route is not on its
-      // token whitelist. Then get_admin_token's 1001 was a refusal of our admin userID, unless that too
-      // was a route the server does not know (a wrong OPENIM_API_URL path).
-      const noLegacyRoute = error instanceof OpenImError && (isUnknownRoute(error) || (error.kind === 'auth_failed' && error.errCode === ErrCode.Args))
-      if (!noLegacyRoute) throw error
+      // No /auth/user_token either. Then get_admin_token's 1001 was a current server refusing our admin
+      // userID, unless that route was missing too (a wrong OPENIM_API_URL path).
+      if (!(error instanceof OpenImError) || !isUnknownRoute(error)) throw error
       if (isUnknownRoute(currentRefusal)) {
-        throw new OpenImError('bad_response', probe.path,
+        throw new OpenImError('bad_response', currentRefusal.path,
           'OpenIM knows neither /auth/get_admin_token nor /auth/user_token: check OPENIM_API_URL', { httpStatus: 404 })
       }
-      throw authFailure(probe.path, currentRefusal)
+      throw currentRefusal
     }
   }
 

@@ -17,13 +17,13 @@ export interface RegisterUser {
   ex?: string
 }
 
-interface Request { path: string, body: Record<string, unknown>, needsAdminToken: boolean }
+export interface DialectRequest { path: string, body: Record<string, unknown>, needsAdminToken: boolean }
 
 export interface Dialect {
   generation: Generation
-  adminToken (secret: string, adminUserID: string): Request
-  register (users: RegisterUser[], secret: string): Request
-  userToken (userID: string, platformID: number, secret: string): Request
+  adminToken (secret: string, adminUserID: string): DialectRequest
+  register (users: RegisterUser[], secret: string): DialectRequest
+  userToken (userID: string, platformID: number, secret: string): DialectRequest
 }
 
 export const current: Dialect = {

@@ -202,3 +202,20 @@ t.test('the base URL may carry a path prefix (OpenIM behind a reverse proxy)', a
   t.equal(calls.at(-1)?.outcome, 'ok')
   t.equal(calls.at(-1)?.path, '/user/account_check')
 })
+
+t.test('a v3.8.0 server (1001 "header must have token" on get_admin_token) is detected as legacy', async (t) => {
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  emulator.injectFault('/auth/get_admin_token', { kind: 'errCode', errCode: 1001, errDlt: 'header must have token' })
+  const { openim } = client(t, emulator.url)
+  t.equal(await openim.connectedGeneration('op'), 'legacy')
+})
+
+t.test('a 404 on a legacy call made with the secret (no token) also makes auto mode detect again', async (t) => {
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  const { openim } = client(t, emulator.url)
+  t.equal(await openim.connectedGeneration('op'), 'legacy')
+  emulator.injectFault('/user/user_register', { kind: 'text', status: 404, body: '404 page not found' })
+  t.equal((await failure(openim.registerUsers([{ userID: 'a', nickname: 'A' }], 'op'))).kind, 'bad_response')
+  await openim.connectedGeneration('op')
+  t.equal(emulator.callCount('/auth/get_admin_token'), 2, 'probed again')
+})
