@@ -26,8 +26,8 @@ declare module 'fastify' {
     metrics: Metrics
   }
   interface FastifyRequest {
-    /** Set by the authentication hook on protected routes. */
-    caller: Caller
+    /** Set by the authentication hook on protected routes; undefined elsewhere and when it refused. */
+    caller: Caller | undefined
   }
 }
 
@@ -119,7 +119,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
       url: request.url,
       statusCode: reply.statusCode,
       responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
-      caller: request.caller === undefined ? undefined : callerLabel(request.caller),
+      caller: callerLabel(request.caller),
       ip: request.ip
     }
     if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request completed')
@@ -136,7 +136,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   await app.register(operations)
 
   const authenticator = await Authenticator.create(config.auth)
-  app.decorateRequest('caller', null as unknown as { getter: () => Caller })
+  app.decorateRequest('caller', undefined)
   // Everything that can reach OpenIM on a caller's behalf sits behind authentication.
   await app.register(async (protectedRoutes) => {
     protectedRoutes.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })

@@ -11,9 +11,10 @@ export type Caller =
   | { kind: 'user', subject: string, userID: string }
   | { kind: 'anonymous' }
 
-/** How a caller appears in logs and rate-limit keys. */
-export function callerLabel (caller: Caller): string {
-  switch (caller.kind) {
+/** How a caller appears in logs and rate-limit keys; undefined before (or without) authentication. */
+export function callerLabel (caller: Caller | undefined): string | undefined {
+  switch (caller?.kind) {
+    case undefined: return undefined
     case 'service': return `service:${caller.name}`
     case 'user': return `user:${caller.userID}`
     case 'anonymous': return 'anonymous'
@@ -24,7 +25,9 @@ export function callerLabel (caller: Caller): string {
  * The userID a caller may act on. Services (and anyone when auth is disabled) name it; an end user is the
  * userID of their token, and naming another is forbidden.
  */
-export function userIdFor (caller: Caller, requested: string | undefined): string {
+export function userIdFor (caller: Caller | undefined, requested: string | undefined): string {
+  // Only routes in the authenticated scope call this; without a caller the route was registered wrongly.
+  if (caller === undefined) throw new Error('userIdFor called on a route outside the authenticated scope')
   if (caller.kind === 'user') {
     if (requested !== undefined && requested !== caller.userID) {
       throw new GatewayError(403, 'FORBIDDEN', 'an end user may only act on their own userID (the one in their token)')

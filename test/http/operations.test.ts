@@ -94,3 +94,13 @@ t.test('probes log at debug, not info', async (t) => {
   await app.inject({ url: '/metrics' })
   t.equal(logs.records.filter((line) => line.msg === 'request completed').length, 0)
 })
+
+t.test('refused requests get their request line too, without a caller', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url)
+  await app.inject({ method: 'POST', url: '/provision', payload: {}, headers: { 'x-request-id': 'no-creds' } })
+  const completed = logs.records.filter((line) => line.reqId === 'no-creds' && line.msg === 'request completed')
+  t.equal(completed.length, 1)
+  t.match(completed[0], { statusCode: 401, ip: '127.0.0.1' })
+  t.notOk('caller' in completed[0]!)
+})

@@ -19,10 +19,10 @@ export async function registerRateLimit (scope: FastifyInstance, app: FastifyIns
     max: rateLimit.max,
     timeWindow: rateLimit.windowMs,
     ...(store !== undefined && { store }),
-    keyGenerator: (request) => request.caller?.kind === 'anonymous' || request.caller === undefined ? `ip:${request.ip}` : callerLabel(request.caller),
+    keyGenerator: (request) => request.caller?.kind === 'anonymous' ? `ip:${request.ip}` : callerLabel(request.caller) ?? `ip:${request.ip}`,
     onExceeded: (request) => {
       app.metrics.rateLimitRejections.inc({ route: request.routeOptions.url ?? 'unmatched' })
-      request.log.warn({ caller: request.caller === undefined ? undefined : callerLabel(request.caller) }, 'rate limit exceeded')
+      request.log.warn({ caller: callerLabel(request.caller) }, 'rate limit exceeded')
     },
     errorResponseBuilder: (_request, context) =>
       new GatewayError(429, 'RATE_LIMITED', `rate limit exceeded: ${context.max} requests per ${context.after === '' ? 'window' : 'window; retry in ' + context.after}`)

@@ -28,7 +28,7 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
       // An end user does not choose their userID: point the operator at the mapping option.
-      if (error instanceof GatewayError && error.code === 'INVALID_USER_ID' && request.caller.kind === 'user' && auth.jwt?.userIdMapping === 'none') {
+      if (error instanceof GatewayError && error.code === 'INVALID_USER_ID' && request.caller?.kind === 'user' && auth.jwt?.userIdMapping === 'none') {
         throw new GatewayError(400, 'INVALID_USER_ID', `${error.message}; this userID is the token's "${auth.jwt.userIdClaim}" claim: ` +
           'set JWT_USER_ID_MAPPING=hash to map such subjects to valid OpenIM userIDs')
       }
