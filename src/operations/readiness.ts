@@ -2,17 +2,17 @@ import { randomUUID } from 'node:crypto'
 import type { OpenImClient } from '../openim/client.js'
 import { OpenImError, type OpenImFailureKind } from '../openim/errors.js'
 
-export type ReadinessReason = 'openim_unreachable' | 'openim_auth_failed' | 'openim_timeout' | 'openim_bad_response' | 'openim_rejected'
-
-export type Readiness = { ready: true } | { ready: false, reason: ReadinessReason, message: string }
-
-const REASONS: Record<OpenImFailureKind, ReadinessReason> = {
+const REASONS = {
   unavailable: 'openim_unreachable',
   auth_failed: 'openim_auth_failed',
   timeout: 'openim_timeout',
   bad_response: 'openim_bad_response',
   rejected: 'openim_rejected'
-}
+} as const satisfies Record<OpenImFailureKind, string>
+
+export type ReadinessReason = (typeof REASONS)[OpenImFailureKind]
+
+export type Readiness = { ready: true } | { ready: false, reason: ReadinessReason, message: string }
 
 /**
  * Whether OpenIM answers and accepts our admin token. Answers are reused for `cacheMs` and concurrent probes
