@@ -76,3 +76,12 @@ export function post (app: FastifyInstance, url: string, body: unknown, headers:
   const credentials = 'authorization' in headers || 'x-api-key' in headers ? {} : { 'x-api-key': SERVICE_KEY }
   return app.inject({ method: 'POST', url, payload: body as Record<string, unknown>, headers: { ...credentials, ...headers } })
 }
+
+/** Polls `check` (sync or async) every 5 ms until it holds; fails naming `what` after `ms`. */
+export async function waitFor (check: () => boolean | Promise<boolean>, what: string, ms = 10_000) {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}

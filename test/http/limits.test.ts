@@ -1,17 +1,9 @@
 import t from 'tap'
-import { SERVICE_KEY, buildGateway, post, provision, startOpenIm } from '../helper.js'
+import { SERVICE_KEY, buildGateway, post, provision, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
 
 const OTHER_KEY = 'other-service-key-0123456789'
 const KEYS = `tests:${SERVICE_KEY},other:${OTHER_KEY}`
-
-async function waitFor (check: () => Promise<boolean>, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 t.test('RATE_LIMIT_MAX=5: five successes, then 429 RATE_LIMITED with Retry-After; another caller is unaffected', async (t) => {
   const emulator = await startOpenIm(t)

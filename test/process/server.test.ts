@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
-import { SECRET, SERVICE_KEY, startOpenIm } from '../helper.js'
+import { SECRET, SERVICE_KEY, startOpenIm, waitFor } from '../helper.js'
 
 // The built server as operators run it (`npm start` = node dist/server.js); `npm test` builds first.
 const serverEntry = new URL('../../dist/server.js', import.meta.url).pathname
@@ -14,14 +14,6 @@ function startServer (env: Record<string, string>) {
   child.stdout.on('data', (chunk) => { output += chunk })
   child.stderr.on('data', (chunk) => { output += chunk })
   return { child, output: () => output }
-}
-
-async function waitFor (check: () => boolean, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 t.test('without any caller authentication the process refuses to start, naming the variables', async (t) => {
