@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { loadConfig, type Config } from './config.js'
+import { loadConfig, type Config } from './config/index.js'
 
 export const DEMO_KEY_NAME = 'demo'
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { ConfigError } from './config.js'
+import { ConfigError } from './config/index.js'
 import { DEMO_KEY_NAME, demoConfig, randomApiKey } from './demo-config.js'
 import { startEmulator } from './emulator/emulator.js'
 import { buildApp } from './http/app.js'

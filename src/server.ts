@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config/index.js'
 import { REDACTED_PATHS, buildApp } from './http/app.js'
 
 function loggerOptions (config: Config) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { ConfigError, loadConfig } from '../src/config/index.js'
 
 const required = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret', GATEWAY_API_KEYS: 'billing:0123456789abcdef' }
 

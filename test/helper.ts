@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { loadConfig, type Config } from '../src/config.js'
+import { loadConfig, type Config } from '../src/config/index.js'
 import { startEmulator, type EmulatorOptions, type OpenImEmulator } from '../src/emulator/emulator.js'
 import { buildApp } from '../src/http/app.js'
 

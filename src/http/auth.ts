@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload } from 'jose'
-import type { AuthConfig } from '../config.js'
+import type { AuthConfig } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import { userIdProblem } from '../openim/generations.js'
 

@@ -1,6 +1,6 @@
 import { ErrCode, OpenImError, isTokenErrCode } from './errors.js'
 import { dialects, parseAccountStatus, type Dialect, type DialectRequest, type Generation, type RegisterUser, type TokenData } from './generations.js'
-import type { OpenImTransport } from './transport.js'
+import type { CallContext, OpenImTransport } from './transport.js'
 
 export interface OpenImClientOptions {
   transport: OpenImTransport
@@ -20,7 +20,7 @@ interface CachedToken { token: string, expiresAt: number }
 
 /**
  * The only code that speaks OpenIM's protocol. It picks (or detects) the API generation, holds the admin
- * token, and exposes the handful of calls provisioning needs. Every call carries the caller's operationID.
+ * token, and exposes the handful of calls provisioning needs. Every call carries the caller's context (its context).
  */
 export class OpenImClient {
   private generation?: Generation
@@ -34,15 +34,15 @@ export class OpenImClient {
   }
 
   /** The generation of the connected OpenIM; in auto mode the first call detects it (and mints the admin token). */
-  async connectedGeneration (operationID: string): Promise<Generation> {
-    if (this.generation === undefined) await this.currentAdminToken(operationID)
+  async connectedGeneration (context: CallContext): Promise<Generation> {
+    if (this.generation === undefined) await this.currentAdminToken(context)
     return this.generation as Generation
   }
 
-  async accountCheck (userIDs: string[], operationID: string): Promise<Map<string, boolean>> {
-    const data = await this.withAdminToken(operationID, (token) =>
+  async accountCheck (userIDs: string[], context: CallContext): Promise<Map<string, boolean>> {
+    const data = await this.withAdminToken(context, (token) =>
       this.options.transport.post<{ results?: Array<{ userID?: unknown, accountStatus?: unknown }> | null }>(
-        '/user/account_check', { checkUserIDs: userIDs }, { operationID, token }))
+        '/user/account_check', { checkUserIDs: userIDs }, { ...context, token }))
     const statuses = new Map<string, boolean>()
     for (const result of data?.results ?? []) {
       const registered = parseAccountStatus(result.accountStatus)
@@ -59,36 +59,36 @@ export class OpenImClient {
     return statuses
   }
 
-  async registerUsers (users: RegisterUser[], operationID: string): Promise<void> {
-    await this.send((await this.dialect(operationID)).register(users, this.options.secret), operationID)
+  async registerUsers (users: RegisterUser[], context: CallContext): Promise<void> {
+    await this.send((await this.dialect(context)).register(users, this.options.secret), context)
   }
 
-  async mintUserToken (userID: string, platformID: number, operationID: string): Promise<TokenData> {
-    const request = (await this.dialect(operationID)).userToken(userID, platformID, this.options.secret)
-    return tokenData(request.path, await this.send(request, operationID))
+  async mintUserToken (userID: string, platformID: number, context: CallContext): Promise<TokenData> {
+    const request = (await this.dialect(context)).userToken(userID, platformID, this.options.secret)
+    return tokenData(request.path, await this.send(request, context))
   }
 
-  async forceLogout (userID: string, platformID: number, operationID: string): Promise<void> {
-    await this.withAdminToken(operationID, (token) =>
-      this.options.transport.post('/auth/force_logout', { platformID, userID }, { operationID, token }))
+  async forceLogout (userID: string, platformID: number, context: CallContext): Promise<void> {
+    await this.withAdminToken(context, (token) =>
+      this.options.transport.post('/auth/force_logout', { platformID, userID }, { ...context, token }))
   }
 
   /** One cheap admin call that proves OpenIM answers and accepts our admin token (for /readyz). */
-  async checkReady (operationID: string): Promise<void> {
-    await this.accountCheck([this.options.adminUserID], operationID)
+  async checkReady (context: CallContext): Promise<void> {
+    await this.accountCheck([this.options.adminUserID], context)
   }
 
-  private async dialect (operationID: string): Promise<Dialect> {
-    return dialects[await this.connectedGeneration(operationID)]
+  private async dialect (context: CallContext): Promise<Dialect> {
+    return dialects[await this.connectedGeneration(context)]
   }
 
   /** A generation's request: with the admin token where it needs one, with the secret in its body where not. */
-  private async send (request: DialectRequest, operationID: string): Promise<unknown> {
+  private async send (request: DialectRequest, context: CallContext): Promise<unknown> {
     if (request.needsAdminToken) {
-      return this.withAdminToken(operationID, (token) => this.options.transport.post(request.path, request.body, { operationID, token }))
+      return this.withAdminToken(context, (token) => this.options.transport.post(request.path, request.body, { ...context, token }))
     }
     try {
-      return await this.options.transport.post(request.path, request.body, { operationID })
+      return await this.options.transport.post(request.path, request.body, context)
     } catch (error) {
       this.forgetGenerationOnUnknownRoute(error)
       throw error
@@ -99,43 +99,43 @@ export class OpenImClient {
    * Runs an admin call. When OpenIM says the admin token is expired, kicked or gone (1501–1507), the token
    * is replaced once and the call retried; a second refusal is the caller's error.
    */
-  private async withAdminToken<T> (operationID: string, call: (token: string) => Promise<T>): Promise<T> {
-    const token = await this.currentAdminToken(operationID)
+  private async withAdminToken<T> (context: CallContext, call: (token: string) => Promise<T>): Promise<T> {
+    const token = await this.currentAdminToken(context)
     try {
       return await call(token)
     } catch (error) {
       if (error instanceof OpenImError && error.kind === 'rejected' && isTokenErrCode(error.errCode)) {
-        return call(await this.replaceAdminToken(operationID, token))
+        return call(await this.replaceAdminToken(context, token))
       }
       this.forgetGenerationOnUnknownRoute(error)
       throw error
     }
   }
 
-  private async currentAdminToken (operationID: string): Promise<string> {
+  private async currentAdminToken (context: CallContext): Promise<string> {
     const cached = this.adminToken
     if (cached !== undefined && cached.expiresAt > this.now()) return cached.token
-    return this.replaceAdminToken(operationID)
+    return this.replaceAdminToken(context)
   }
 
   /** One mint in flight at a time; callers holding a token someone already replaced get the new one. */
-  private replaceAdminToken (operationID: string, stale?: string): Promise<string> {
+  private replaceAdminToken (context: CallContext, stale?: string): Promise<string> {
     if (this.refreshing !== undefined) return this.refreshing
     const cached = this.adminToken
     if (stale !== undefined && cached !== undefined && cached.token !== stale && cached.expiresAt > this.now()) {
       return Promise.resolve(cached.token)
     }
-    this.refreshing = this.mintAdminToken(operationID).finally(() => { this.refreshing = undefined })
+    this.refreshing = this.mintAdminToken(context).finally(() => { this.refreshing = undefined })
     return this.refreshing
   }
 
-  private async mintAdminToken (operationID: string): Promise<string> {
+  private async mintAdminToken (context: CallContext): Promise<string> {
     this.adminToken = undefined
     let minted: { generation: Generation, data: TokenData }
     try {
       minted = this.generation === undefined
-        ? await this.detect(operationID)
-        : { generation: this.generation, data: await this.mintAdminTokenAs(dialects[this.generation], operationID) }
+        ? await this.detect(context)
+        : { generation: this.generation, data: await this.mintAdminTokenAs(dialects[this.generation], context) }
     } catch (error) {
       // A failed admin mint may mean OpenIM was upgraded or replaced: detect again next time.
       this.forgetGeneration()
@@ -152,10 +152,10 @@ export class OpenImClient {
     return minted.data.token
   }
 
-  private async mintAdminTokenAs (dialect: Dialect, operationID: string): Promise<TokenData> {
+  private async mintAdminTokenAs (dialect: Dialect, context: CallContext): Promise<TokenData> {
     const request = dialect.adminToken(this.options.secret, this.options.adminUserID)
     try {
-      return tokenData(request.path, await this.options.transport.post(request.path, request.body, { operationID }))
+      return tokenData(request.path, await this.options.transport.post(request.path, request.body, context))
     } catch (error) {
       if (error instanceof OpenImError && error.kind === 'rejected' && !isUnknownRoute(error) &&
         (error.errCode === ErrCode.NoPermission || error.errCode === ErrCode.Args)) {
@@ -171,10 +171,10 @@ export class OpenImClient {
    * /auth/user_token with the secret answers instead. The admin token the probe obtains is the one used.
    * Nothing is remembered from a failed probe: the next call detects again.
    */
-  private async detect (operationID: string): Promise<{ generation: Generation, data: TokenData }> {
+  private async detect (context: CallContext): Promise<{ generation: Generation, data: TokenData }> {
     let currentRefusal: OpenImError
     try {
-      return { generation: 'current', data: await this.mintAdminTokenAs(current, operationID) }
+      return { generation: 'current', data: await this.mintAdminTokenAs(current, context) }
     } catch (error) {
       // 1002 (wrong secret) is a current server refusing us; anything but a missing route or 1001 is a failure.
       const adminRefused = error instanceof OpenImError && error.kind === 'auth_failed' && error.errCode === ErrCode.Args
@@ -182,7 +182,7 @@ export class OpenImClient {
       currentRefusal = error
     }
     try {
-      return { generation: 'legacy', data: await this.mintAdminTokenAs(legacy, operationID) }
+      return { generation: 'legacy', data: await this.mintAdminTokenAs(legacy, context) }
     } catch (error) {
       // No /auth/user_token either. Then get_admin_token's 1001 was a current server refusing our admin
       // userID, unless that route was missing too (a wrong OPENIM_API_URL path).

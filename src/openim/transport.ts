@@ -1,8 +1,13 @@
 import { Pool, errors as undiciErrors } from 'undici'
 import { OpenImError } from './errors.js'
 
-export interface CallOptions {
+/** What every OpenIM call made for one gateway request carries. */
+export interface CallContext {
+  /** Sent as OpenIM's operationID header: the gateway request's id, so OpenIM's logs can be searched by it. */
   operationID: string
+}
+
+export interface CallOptions extends CallContext {
   token?: string
 }
 

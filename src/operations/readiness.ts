@@ -33,7 +33,7 @@ export class ReadinessCheck {
   private async probe (): Promise<Readiness> {
     let answer: Readiness
     try {
-      await this.openim.checkReady(`readyz-${randomUUID()}`)
+      await this.openim.checkReady({ operationID: `readyz-${randomUUID()}` })
       answer = { ready: true }
     } catch (error) {
       if (!(error instanceof OpenImError)) throw error

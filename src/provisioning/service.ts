@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
+import type { CallContext } from '../openim/transport.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
 import { userIdProblem, type RegisterUser } from '../openim/generations.js'
 
@@ -41,24 +42,24 @@ export class ProvisioningService {
     this.now = options.now ?? Date.now
   }
 
-  provision (input: ProvisionInput, operationID: string): Promise<ProvisionResult> {
+  provision (input: ProvisionInput, context: CallContext): Promise<ProvisionResult> {
     const key = `${input.platformID}\u0000${input.userID}`
     const running = this.inFlight.get(key)
     if (running !== undefined) return running
-    const flow = this.run(input, operationID).finally(() => this.inFlight.delete(key))
+    const flow = this.run(input, context).finally(() => this.inFlight.delete(key))
     this.inFlight.set(key, flow)
     return flow
   }
 
-  async revoke (userID: string, platformIDs: number[], operationID: string): Promise<void> {
-    await this.assertValidUserID(userID, operationID)
-    for (const platformID of platformIDs) await this.options.openim.forceLogout(userID, platformID, operationID)
+  async revoke (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
+    await this.assertValidUserID(userID, context)
+    for (const platformID of platformIDs) await this.options.openim.forceLogout(userID, platformID, context)
   }
 
-  private async run (input: ProvisionInput, operationID: string): Promise<ProvisionResult> {
+  private async run (input: ProvisionInput, context: CallContext): Promise<ProvisionResult> {
     try {
-      const created = await this.ensureRegistered(input, operationID)
-      const minted = await this.options.openim.mintUserToken(input.userID, input.platformID, operationID)
+      const created = await this.ensureRegistered(input, context)
+      const minted = await this.options.openim.mintUserToken(input.userID, input.platformID, context)
       const result: ProvisionResult = {
         userID: input.userID,
         platformID: input.platformID,
@@ -76,37 +77,37 @@ export class ProvisioningService {
   }
 
   /** Returns whether this call created the user. Costs 1 OpenIM call for an existing user, 3 for a new one. */
-  private async ensureRegistered (input: ProvisionInput, operationID: string): Promise<boolean> {
-    await this.assertValidUserID(input.userID, operationID)
+  private async ensureRegistered (input: ProvisionInput, context: CallContext): Promise<boolean> {
+    await this.assertValidUserID(input.userID, context)
     const openim = this.options.openim
-    if (await this.isRegistered(input.userID, operationID)) return false
+    if (await this.isRegistered(input.userID, context)) return false
 
     const user: RegisterUser = { userID: input.userID, nickname: input.nickname ?? input.userID }
     if (input.faceURL !== undefined) user.faceURL = input.faceURL
     if (input.ex !== undefined) user.ex = input.ex
     try {
-      await openim.registerUsers([user], operationID)
+      await openim.registerUsers([user], context)
     } catch (error) {
       if (!(error instanceof OpenImError) || error.kind !== 'rejected') throw error
       // 1102: someone registered it first. 500 (1003 up to v3.4): most likely a concurrent registration
       // hit the unique index; the re-check below tells.
       const raced = error.errCode === ErrCode.RegisteredAlready || error.errCode === ErrCode.ServerInternal || error.errCode === ErrCode.DuplicateKey
-      if (!raced || !(await this.isRegistered(input.userID, operationID))) throw error
+      if (!raced || !(await this.isRegistered(input.userID, context))) throw error
       return false
     }
-    if (!(await this.isRegistered(input.userID, operationID))) {
+    if (!(await this.isRegistered(input.userID, context))) {
       throw new OpenImError('bad_response', '/user/account_check', 'OpenIM reports the user unregistered right after registering it')
     }
     return true
   }
 
-  private async isRegistered (userID: string, operationID: string): Promise<boolean> {
-    const statuses = await this.options.openim.accountCheck([userID], operationID)
+  private async isRegistered (userID: string, context: CallContext): Promise<boolean> {
+    const statuses = await this.options.openim.accountCheck([userID], context)
     return statuses.get(userID) === true
   }
 
-  private async assertValidUserID (userID: string, operationID: string): Promise<void> {
-    const problem = userIdProblem(userID, await this.options.openim.connectedGeneration(operationID))
+  private async assertValidUserID (userID: string, context: CallContext): Promise<void> {
+    const problem = userIdProblem(userID, await this.options.openim.connectedGeneration(context))
     if (problem !== undefined) throw new GatewayError(400, 'INVALID_USER_ID', problem)
   }
 }

@@ -71,7 +71,7 @@ t.test('an OpenIM failure is labelled by its errCode or kind', async (t) => {
 t.test('one info log line per request with status, latency and caller; OpenIM calls at debug with path, errCode and duration', async (t) => {
   const emulator = await startOpenIm(t)
   const { app, logs } = await buildGateway(t, emulator.url)
-  await app.openim.connectedGeneration('warm-up')
+  await app.openim.connectedGeneration({ operationID: 'warm-up' })
   await provision(app, { userID: 'pia', platformID: 5 }, { 'x-request-id': 'trace-77' })
   const mine = logs.records.filter((line) => line.reqId === 'trace-77')
   const completed = mine.filter((line) => line.msg === 'request completed')

@@ -7,7 +7,7 @@ for (const mode of ['current', 'legacy'] as const) {
   t.test(`${mode}: a new user costs 4 OpenIM calls and answers 201 with a token the emulator accepts`, async (t) => {
     const emulator = await startOpenIm(t, { mode })
     const { app } = await buildGateway(t, emulator.url)
-    await app.openim.connectedGeneration('warm-up')
+    await app.openim.connectedGeneration({ operationID: 'warm-up' })
     emulator.resetCounts()
     const before = Date.now()
     const response = await provision(app, { userID: 'alice_1', platformID: 5, nickname: 'Alice' })
@@ -180,7 +180,7 @@ t.test('a 500 on registration that is not a race is reported', async (t) => {
 t.test('a user account_check still calls unregistered after registering is a bad response, and no token is returned', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
-  await app.openim.connectedGeneration('warm-up')
+  await app.openim.connectedGeneration({ operationID: 'warm-up' })
   const unregistered = '{"errCode":0,"errMsg":"","errDlt":"","data":{"results":[{"userID":"ivy","accountStatus":0}]}}'
   emulator.injectFault('/user/account_check', { kind: 'text', body: unregistered }, 2)
   emulator.injectFault('/user/user_register', { kind: 'text', body: '{"errCode":0,"errMsg":"","errDlt":""}' })

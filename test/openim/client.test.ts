@@ -31,9 +31,9 @@ t.test('auto mode detects each generation once, and uses the probe\'s admin toke
   for (const mode of ['current', 'legacy'] as const) {
     const emulator = await startOpenIm(t, { mode })
     const { openim } = client(t, emulator.url)
-    t.equal(await openim.connectedGeneration('op'), mode)
-    await openim.accountCheck(['alice'], 'op')
-    await openim.accountCheck(['bob'], 'op')
+    t.equal(await openim.connectedGeneration({ operationID: 'op' }), mode)
+    await openim.accountCheck(['alice'], { operationID: 'op' })
+    await openim.accountCheck(['bob'], { operationID: 'op' })
     const probes = emulator.callCount('/auth/get_admin_token') + emulator.callCount('/auth/user_token')
     t.equal(probes, mode === 'current' ? 1 : 2, `${mode}: one probe per path tried, no separate admin mint`)
   }
@@ -42,7 +42,7 @@ t.test('auto mode detects each generation once, and uses the probe\'s admin toke
 t.test('an explicit mode skips detection', async (t) => {
   const emulator = await startOpenIm(t, { mode: 'legacy' })
   const { openim } = client(t, emulator.url, { apiMode: 'legacy' })
-  await openim.accountCheck(['alice'], 'op')
+  await openim.accountCheck(['alice'], { operationID: 'op' })
   t.equal(emulator.callCount('/auth/get_admin_token'), 0)
   t.equal(emulator.callCount('/auth/user_token'), 1)
 })
@@ -51,11 +51,11 @@ t.test('a wrong secret is an auth failure on both generations, and detection run
   for (const mode of ['current', 'legacy'] as const) {
     const emulator = await startOpenIm(t, { mode })
     const { openim } = client(t, emulator.url, { secret: 'wrong' })
-    const error = await failure(openim.accountCheck(['alice'], 'op'))
+    const error = await failure(openim.accountCheck(['alice'], { operationID: 'op' }))
     t.equal(error.kind, 'auth_failed', mode)
     t.equal(error.errCode, 1002)
     const before = emulator.callCount('/auth/get_admin_token')
-    await failure(openim.accountCheck(['alice'], 'op'))
+    await failure(openim.accountCheck(['alice'], { operationID: 'op' }))
     t.equal(emulator.callCount('/auth/get_admin_token'), before + 1, 'probed again')
   }
 })
@@ -63,7 +63,7 @@ t.test('a wrong secret is an auth failure on both generations, and detection run
 t.test('a userID the current server does not know as admin is an auth failure (1001), not a legacy server', async (t) => {
   const emulator = await startOpenIm(t)
   const { openim } = client(t, emulator.url, { adminUserID: 'notAdmin' })
-  const error = await failure(openim.connectedGeneration('op'))
+  const error = await failure(openim.connectedGeneration({ operationID: 'op' }))
   t.equal(error.kind, 'auth_failed')
   t.equal(error.errCode, 1001)
   t.equal(emulator.callCount('/auth/user_token'), 1, 'tried the legacy path, which the current server does not have')
@@ -73,7 +73,7 @@ t.test('a server with neither token route is a bad response naming OPENIM_API_UR
   for (const mode of ['current', 'legacy'] as const) {
     const emulator = await startOpenIm(t, { mode })
     const { openim } = client(t, emulator.url + '/not-openim')
-    const error = await failure(openim.connectedGeneration('op'))
+    const error = await failure(openim.connectedGeneration({ operationID: 'op' }))
     t.equal(error.kind, 'bad_response', mode)
     t.match(error.message, /OPENIM_API_URL/)
   }
@@ -83,30 +83,30 @@ t.test('the admin token is cached for the TTL and re-minted after it', async (t)
   const emulator = await startOpenIm(t)
   let now = 1_000_000
   const { openim } = client(t, emulator.url, { now: () => now, adminTokenTtlMs: 240_000 })
-  await openim.accountCheck(['a'], 'op')
+  await openim.accountCheck(['a'], { operationID: 'op' })
   now += 239_000
-  await openim.accountCheck(['a'], 'op')
+  await openim.accountCheck(['a'], { operationID: 'op' })
   t.equal(emulator.callCount('/auth/get_admin_token'), 1)
   now += 2000
-  await openim.accountCheck(['a'], 'op')
+  await openim.accountCheck(['a'], { operationID: 'op' })
   t.equal(emulator.callCount('/auth/get_admin_token'), 2)
 })
 
 t.test('concurrent calls share one admin-token mint', async (t) => {
   const emulator = await startOpenIm(t, { latencyMs: 20 })
   const { openim } = client(t, emulator.url, { apiMode: 'current' })
-  await Promise.all(Array.from({ length: 20 }, (_, i) => openim.accountCheck([`u${i}`], 'op')))
+  await Promise.all(Array.from({ length: 20 }, (_, i) => openim.accountCheck([`u${i}`], { operationID: 'op' })))
   t.equal(emulator.callCount('/auth/get_admin_token'), 1)
 })
 
 t.test('a kicked admin token (1506) is replaced once and the call retried; concurrent callers share the replacement', async (t) => {
   const emulator = await startOpenIm(t)
   const { openim } = client(t, emulator.url)
-  await openim.accountCheck(['a'], 'op')
+  await openim.accountCheck(['a'], { operationID: 'op' })
   const first = emulator.recentCalls.find((call) => call.path === '/user/account_check')?.token as string
   emulator.tokens.kick(first)
   emulator.advanceClock(1) // else the replacement, minted in the same second, is the very same JWT
-  const results = await Promise.all(Array.from({ length: 5 }, () => openim.accountCheck(['a'], 'op')))
+  const results = await Promise.all(Array.from({ length: 5 }, () => openim.accountCheck(['a'], { operationID: 'op' })))
   t.equal(results.length, 5)
   t.equal(emulator.callCount('/auth/get_admin_token'), 2, 'one replacement for all five')
 })
@@ -114,9 +114,9 @@ t.test('a kicked admin token (1506) is replaced once and the call retried; concu
 t.test('a token error that persists after one replacement is the caller\'s error', async (t) => {
   const emulator = await startOpenIm(t)
   const { openim } = client(t, emulator.url)
-  await openim.accountCheck(['a'], 'op')
+  await openim.accountCheck(['a'], { operationID: 'op' })
   emulator.injectFault('/user/account_check', { kind: 'errCode', errCode: 1507 }, 2)
-  const error = await failure(openim.accountCheck(['a'], 'op'))
+  const error = await failure(openim.accountCheck(['a'], { operationID: 'op' }))
   t.equal(error.kind, 'rejected')
   t.equal(error.errCode, 1507)
   t.equal(emulator.callCount('/auth/get_admin_token'), 2)
@@ -125,7 +125,7 @@ t.test('a token error that persists after one replacement is the caller\'s error
 t.test('every failure mode is typed', async (t) => {
   const emulator = await startOpenIm(t)
   const { openim } = client(t, emulator.url, { timeoutMs: 300 })
-  await openim.accountCheck(['a'], 'op')
+  await openim.accountCheck(['a'], { operationID: 'op' })
   const cases = [
     [{ kind: 'errCode', errCode: 1001 }, 'rejected'],
     [{ kind: 'errCode', errCode: 14 }, 'rejected'],
@@ -140,7 +140,7 @@ t.test('every failure mode is typed', async (t) => {
   ] as const
   for (const [fault, kind] of cases) {
     emulator.injectFault('/user/account_check', fault)
-    const error = await failure(openim.accountCheck(['a'], 'op'))
+    const error = await failure(openim.accountCheck(['a'], { operationID: 'op' }))
     t.equal(error.kind, kind, JSON.stringify(fault))
     t.equal(error.path, '/user/account_check')
   }
@@ -149,13 +149,13 @@ t.test('every failure mode is typed', async (t) => {
 t.test('an unexpected result shape is a bad response', async (t) => {
   const emulator = await startOpenIm(t)
   const { openim } = client(t, emulator.url)
-  await openim.accountCheck(['a'], 'op')
+  await openim.accountCheck(['a'], { operationID: 'op' })
   emulator.injectFault('/user/account_check', { kind: 'text', body: '{"errCode":0,"data":{"results":[{"userID":"a","accountStatus":"maybe"}]}}' })
-  t.equal((await failure(openim.accountCheck(['a'], 'op'))).kind, 'bad_response')
+  t.equal((await failure(openim.accountCheck(['a'], { operationID: 'op' }))).kind, 'bad_response')
   emulator.injectFault('/user/account_check', { kind: 'text', body: '{"errCode":0,"data":{"results":null}}' })
-  t.equal((await failure(openim.accountCheck(['a'], 'op'))).kind, 'bad_response', 'a userID left out')
+  t.equal((await failure(openim.accountCheck(['a'], { operationID: 'op' }))).kind, 'bad_response', 'a userID left out')
   emulator.injectFault('/auth/get_user_token', { kind: 'text', body: '{"errCode":0,"data":{"token":""}}' })
-  t.equal((await failure(openim.mintUserToken('a', 5, 'op'))).kind, 'bad_response')
+  t.equal((await failure(openim.mintUserToken('a', 5, { operationID: 'op' }))).kind, 'bad_response')
 })
 
 t.test('connection refused is unavailable', async (t) => {
@@ -164,7 +164,7 @@ t.test('connection refused is unavailable', async (t) => {
   const port = (server.address() as { port: number }).port
   await new Promise<void>((resolve) => server.close(() => resolve()))
   const { openim } = client(t, `http://127.0.0.1:${port}`)
-  const error = await failure(openim.connectedGeneration('op'))
+  const error = await failure(openim.connectedGeneration({ operationID: 'op' }))
   t.equal(error.kind, 'unavailable')
   t.match(error.message, /ECONNREFUSED/)
 })
@@ -172,10 +172,10 @@ t.test('connection refused is unavailable', async (t) => {
 t.test('auto mode detects again when the generation it knew stops answering (404)', async (t) => {
   const legacy = await startOpenIm(t, { mode: 'legacy' })
   const { openim } = client(t, legacy.url)
-  t.equal(await openim.connectedGeneration('op'), 'legacy')
+  t.equal(await openim.connectedGeneration({ operationID: 'op' }), 'legacy')
   legacy.injectFault('/user/account_check', { kind: 'text', status: 404, body: '404 page not found' })
-  await failure(openim.accountCheck(['a'], 'op'))
-  await openim.accountCheck(['a'], 'op')
+  await failure(openim.accountCheck(['a'], { operationID: 'op' }))
+  await openim.accountCheck(['a'], { operationID: 'op' })
   t.equal(legacy.callCount('/auth/get_admin_token'), 2, 'probed again after the 404')
 })
 
@@ -183,10 +183,10 @@ t.test('every call carries the operationID; the secret goes only into the calls 
   for (const mode of ['current', 'legacy'] as const) {
     const emulator = await startOpenIm(t, { mode })
     const { openim } = client(t, emulator.url, { apiMode: mode })
-    await openim.registerUsers([{ userID: 'alice', nickname: 'A' }], 'trace-1')
-    await openim.mintUserToken('alice', 5, 'trace-1')
-    await openim.accountCheck(['alice'], 'trace-1')
-    await openim.forceLogout('alice', 5, 'trace-1')
+    await openim.registerUsers([{ userID: 'alice', nickname: 'A' }], { operationID: 'trace-1' })
+    await openim.mintUserToken('alice', 5, { operationID: 'trace-1' })
+    await openim.accountCheck(['alice'], { operationID: 'trace-1' })
+    await openim.forceLogout('alice', 5, { operationID: 'trace-1' })
     for (const call of emulator.recentCalls) {
       t.equal(call.operationID, 'trace-1', `${mode} ${call.path}`)
       const needsSecret = call.path === '/auth/get_admin_token' || (mode === 'legacy' && (call.path === '/auth/user_token' || call.path === '/user/user_register'))
@@ -198,7 +198,7 @@ t.test('every call carries the operationID; the secret goes only into the calls 
 t.test('the base URL may carry a path prefix (OpenIM behind a reverse proxy)', async (t) => {
   const emulator = await startOpenIm(t)
   const { openim, calls } = client(t, emulator.url)
-  await openim.accountCheck(['a'], 'op')
+  await openim.accountCheck(['a'], { operationID: 'op' })
   t.equal(calls.at(-1)?.outcome, 'ok')
   t.equal(calls.at(-1)?.path, '/user/account_check')
 })
@@ -207,15 +207,15 @@ t.test('a v3.8.0 server (1001 "header must have token" on get_admin_token) is de
   const emulator = await startOpenIm(t, { mode: 'legacy' })
   emulator.injectFault('/auth/get_admin_token', { kind: 'errCode', errCode: 1001, errDlt: 'header must have token' })
   const { openim } = client(t, emulator.url)
-  t.equal(await openim.connectedGeneration('op'), 'legacy')
+  t.equal(await openim.connectedGeneration({ operationID: 'op' }), 'legacy')
 })
 
 t.test('a 404 on a legacy call made with the secret (no token) also makes auto mode detect again', async (t) => {
   const emulator = await startOpenIm(t, { mode: 'legacy' })
   const { openim } = client(t, emulator.url)
-  t.equal(await openim.connectedGeneration('op'), 'legacy')
+  t.equal(await openim.connectedGeneration({ operationID: 'op' }), 'legacy')
   emulator.injectFault('/user/user_register', { kind: 'text', status: 404, body: '404 page not found' })
-  t.equal((await failure(openim.registerUsers([{ userID: 'a', nickname: 'A' }], 'op'))).kind, 'bad_response')
-  await openim.connectedGeneration('op')
+  t.equal((await failure(openim.registerUsers([{ userID: 'a', nickname: 'A' }], { operationID: 'op' }))).kind, 'bad_response')
+  await openim.connectedGeneration({ operationID: 'op' })
   t.equal(emulator.callCount('/auth/get_admin_token'), 2, 'probed again')
 })

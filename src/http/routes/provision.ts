@@ -24,7 +24,7 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const userID = userIdFor(request.caller, request.body.userID)
     try {
-      const result = await app.provisioning.provision({ ...request.body, userID }, request.id)
+      const result = await app.provisioning.provision({ ...request.body, userID }, { operationID: request.id })
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
       // An end user does not choose their userID: point the operator at the mapping option.

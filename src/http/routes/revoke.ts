@@ -18,7 +18,7 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const userID = userIdFor(request.caller, request.body.userID)
     const platformIDs = request.body.platformID === undefined ? ALL_USER_PLATFORMS : [request.body.platformID]
-    await app.provisioning.revoke(userID, platformIDs, request.id)
+    await app.provisioning.revoke(userID, platformIDs, { operationID: request.id })
     return { userID, platformIDs }
   })
 }

@@ -1,0 +1,111 @@
+import Type from 'typebox'
+import { commaList, fail, httpUrl, positiveInt } from './shared.js'
+
+// Who may call the gateway: services with API keys, end users with JWTs, browsers from allowed origins.
+export const AuthEnv = Type.Object({
+  GATEWAY_API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_JWKS_URL: Type.Optional(Type.String({ pattern: httpUrl })),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '-----BEGIN PUBLIC KEY-----' })),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_ALGORITHMS: Type.Optional(Type.String({ pattern: '^(RS|PS|ES)(256|384|512)(,(RS|PS|ES)(256|384|512))*$|^EdDSA$' })),
+  JWT_USER_ID_CLAIM: Type.String({ minLength: 1, default: 'sub' }),
+  JWT_JWKS_COOLDOWN_MS: positiveInt(0, 3_600_000, 30_000),
+  JWT_USER_ID_MAPPING: Type.Union([Type.Literal('none'), Type.Literal('hash')], { default: 'none' }),
+  AUTH_DISABLED: Type.Boolean({ default: false }),
+  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1 }))
+})
+
+type AuthEnvValues = Type.Static<typeof AuthEnv>
+
+export interface ApiKey { name: string, key: string }
+
+export type JwtKeySource =
+  | { kind: 'jwks', url: string, cooldownMs: number }
+  | { kind: 'publicKey', pem: string }
+  | { kind: 'secret', secret: string }
+
+export interface AuthConfig {
+  disabled: boolean
+  apiKeys: ApiKey[]
+  jwt?: {
+    source: JwtKeySource
+    algorithms: string[]
+    issuer?: string
+    audience?: string[]
+    userIdClaim: string
+    /** 'hash': subjects OpenIM refuses become "h_" + 40 hex digits of their sha256. */
+    userIdMapping: 'none' | 'hash'
+  }
+}
+
+export interface AuthSettings {
+  auth: AuthConfig
+  /** Exact origins allowed to call the API from a browser. */
+  corsOrigins: string[]
+}
+
+const MIN_API_KEY_LENGTH = 16
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/
+
+function parseApiKeys (value: string | undefined): ApiKey[] {
+  const keys = commaList(value).map((entry) => {
+    const separator = entry.indexOf(':')
+    const name = entry.slice(0, separator)
+    const key = entry.slice(separator + 1)
+    if (separator <= 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail('GATEWAY_API_KEYS must be a comma-separated list of name:key pairs (names: letters, digits, "_", "-", ".")')
+    if (key.length < MIN_API_KEY_LENGTH) fail(`GATEWAY_API_KEYS: the key of "${name}" is shorter than ${MIN_API_KEY_LENGTH} characters`)
+    if (/\s/.test(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" contains white space`)
+    return { name, key }
+  })
+  if (new Set(keys.map((entry) => entry.name)).size !== keys.length) fail('GATEWAY_API_KEYS: a name appears twice')
+  if (new Set(keys.map((entry) => entry.key)).size !== keys.length) fail('GATEWAY_API_KEYS: two callers share a key')
+  return keys
+}
+
+function parseJwt (env: AuthEnvValues): AuthConfig['jwt'] {
+  const sources: JwtKeySource[] = []
+  if (env.JWT_JWKS_URL !== undefined) {
+    const url = new URL(env.JWT_JWKS_URL)
+    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) fail('JWT_JWKS_URL must use https (plain http only for loopback addresses)')
+    sources.push({ kind: 'jwks', url: env.JWT_JWKS_URL, cooldownMs: env.JWT_JWKS_COOLDOWN_MS })
+  }
+  // PEM in one environment line often arrives with literal "\n" separators.
+  if (env.JWT_PUBLIC_KEY !== undefined) sources.push({ kind: 'publicKey', pem: env.JWT_PUBLIC_KEY.replaceAll('\\n', '\n') })
+  if (env.JWT_SECRET !== undefined) sources.push({ kind: 'secret', secret: env.JWT_SECRET })
+  if (sources.length > 1) fail('set only one of JWT_JWKS_URL, JWT_PUBLIC_KEY and JWT_SECRET')
+  const source = sources[0]
+  if (source === undefined) {
+    if (env.JWT_ISSUER !== undefined || env.JWT_AUDIENCE !== undefined || env.JWT_ALGORITHMS !== undefined) {
+      fail('JWT_ISSUER, JWT_AUDIENCE and JWT_ALGORITHMS need one of JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET')
+    }
+    return undefined
+  }
+  if (source.kind === 'secret' && env.JWT_ALGORITHMS !== undefined) fail('JWT_ALGORITHMS does not apply to JWT_SECRET (always HS256)')
+  return {
+    source,
+    algorithms: source.kind === 'secret' ? ['HS256'] : (env.JWT_ALGORITHMS ?? (source.kind === 'jwks' ? 'RS256,ES256,PS256' : 'RS256')).split(','),
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE === undefined ? undefined : commaList(env.JWT_AUDIENCE),
+    userIdClaim: env.JWT_USER_ID_CLAIM,
+    userIdMapping: env.JWT_USER_ID_MAPPING
+  }
+}
+
+function parseOrigins (value: string | undefined): string[] {
+  return commaList(value).map((origin) => {
+    if (!/^https?:\/\/[^\s/?#]+$/.test(origin)) fail(`CORS_ORIGINS: "${origin}" is not an exact origin like https://app.example.com`)
+    return origin
+  })
+}
+
+export function authSettings (env: AuthEnvValues): AuthSettings {
+  const auth: AuthConfig = { disabled: env.AUTH_DISABLED, apiKeys: parseApiKeys(env.GATEWAY_API_KEYS), jwt: parseJwt(env) }
+  // Secure by default: a gateway anyone can ask for any user's token is impersonation as a service.
+  if (!auth.disabled && auth.apiKeys.length === 0 && auth.jwt === undefined) {
+    fail('no caller authentication is configured: set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET ' +
+      '(or AUTH_DISABLED=true for local development only)')
+  }
+  return { auth, corsOrigins: parseOrigins(env.CORS_ORIGINS) }
+}

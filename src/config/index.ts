@@ -1,0 +1,42 @@
+import envSchema from 'env-schema'
+import Type from 'typebox'
+import { AuthEnv, authSettings, type AuthSettings } from './auth.js'
+import { LimitsEnv, limitsSettings, type LimitsSettings } from './limits.js'
+import { OpenImEnv, openImSettings, type OpenImSettings } from './openim.js'
+import { ServerEnv, serverSettings, type ServerSettings } from './server.js'
+import { ConfigError } from './shared.js'
+
+// Every setting the gateway reads, in one schema assembled from one group per concern: env-schema (ajv)
+// validates it once at start-up and a bad value stops the process with a message naming the variable.
+// Nothing else reads process.env.
+export const EnvSchema = Type.Object({
+  ...OpenImEnv.properties,
+  ...ServerEnv.properties,
+  ...AuthEnv.properties,
+  ...LimitsEnv.properties
+})
+
+export type Env = Type.Static<typeof EnvSchema>
+
+export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings
+
+export { ConfigError } from './shared.js'
+export type { ApiKey, AuthConfig, JwtKeySource } from './auth.js'
+export { secretFingerprint } from './openim.js'
+
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  let parsed: Env
+  try {
+    // Empty strings mean "unset" for optional variables: compose files often pass VAR= through.
+    const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''))
+    parsed = envSchema<Env>({ schema: EnvSchema, data, env: false, dotenv: false })
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`)
+  }
+  return {
+    ...openImSettings(parsed),
+    ...serverSettings(parsed),
+    ...authSettings(parsed),
+    ...limitsSettings(parsed)
+  }
+}

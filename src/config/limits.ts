@@ -1,0 +1,54 @@
+import { isIP } from 'node:net'
+import Type from 'typebox'
+import { commaList, fail, positiveInt } from './shared.js'
+
+// What bounds the work one caller can cause, and what replicas share (Redis).
+export const LimitsEnv = Type.Object({
+  RATE_LIMIT_MAX: positiveInt(1, 1_000_000, 60),
+  RATE_LIMIT_WINDOW: Type.String({ pattern: '^\\s*\\d+\\s*(ms|s|sec|second|seconds|m|min|minute|minutes|h|hour|hours)?\\s*$', default: '1 minute' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
+  TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
+  BODY_LIMIT_BYTES: positiveInt(1024, 10 * 1024 * 1024, 64 * 1024),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: positiveInt(0, 60_000, 1000)
+})
+
+export interface LimitsSettings {
+  rateLimit: { max: number, windowMs: number, redisUrl?: string }
+  /** Fastify's trustProxy: false, true, a hop count, or the addresses/CIDRs of trusted proxies. */
+  trustProxy: boolean | number | string[]
+  bodyLimitBytes: number
+  /** Above this event-loop delay requests get 503 OVERLOADED; 0 disables the check. */
+  overloadMaxEventLoopDelayMs: number
+}
+
+const WINDOW_UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, second: 1000, seconds: 1000, m: 60_000, min: 60_000, minute: 60_000, minutes: 60_000, h: 3_600_000, hour: 3_600_000, hours: 3_600_000 }
+
+/** "1 minute", "30s", "500 ms", or a bare number of milliseconds. */
+function parseWindow (value: string): number {
+  const [, amount, unit] = /^\s*(\d+)\s*([a-z]*)\s*$/.exec(value) ?? []
+  const ms = Number(amount) * (WINDOW_UNITS[unit || 'ms'] ?? Number.NaN)
+  if (!(ms >= 1000 && ms <= 86_400_000)) fail('RATE_LIMIT_WINDOW must be between 1 second and 24 hours, e.g. "1 minute" or "30s"')
+  return ms
+}
+
+function parseTrustProxy (value: string): LimitsSettings['trustProxy'] {
+  if (value === 'true' || value === 'false') return value === 'true'
+  if (/^\d+$/.test(value)) return Number(value)
+  const entries = commaList(value)
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/')
+    if (rest.length > 0 || isIP(address ?? '') === 0 || (bits !== undefined && !/^\d{1,3}$/.test(bits))) {
+      fail(`TRUST_PROXY must be true, false, a hop count, or comma-separated proxy addresses/CIDRs ("${entry}" is none of these)`)
+    }
+  }
+  return entries
+}
+
+export function limitsSettings (env: Type.Static<typeof LimitsEnv>): LimitsSettings {
+  return {
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: parseWindow(env.RATE_LIMIT_WINDOW), redisUrl: env.REDIS_URL },
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    overloadMaxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS
+  }
+}

@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto'
+import Type from 'typebox'
+import { httpUrl, positiveInt, wsUrl } from './shared.js'
+
+// How the gateway reaches OpenIM, and what it tells clients about OpenIM.
+export const OpenImEnv = Type.Object({
+  OPENIM_API_URL: Type.String({ pattern: httpUrl }),
+  OPENIM_SECRET: Type.String({ minLength: 1, maxLength: 256 }),
+  OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, maxLength: 64, default: 'imAdmin' }),
+  OPENIM_API_MODE: Type.Union([Type.Literal('auto'), Type.Literal('current'), Type.Literal('legacy')], { default: 'auto' }),
+  OPENIM_TIMEOUT_MS: positiveInt(100, 120_000, 5000),
+  OPENIM_ADMIN_TOKEN_TTL_SECONDS: positiveInt(1, 86_400, 240),
+  OPENIM_PUBLIC_API_URL: Type.Optional(Type.String({ pattern: httpUrl })),
+  OPENIM_PUBLIC_WS_URL: Type.Optional(Type.String({ pattern: wsUrl })),
+  OPENIM_POOL_CONNECTIONS: positiveInt(1, 1024, 64),
+  OPENIM_POOL_PIPELINING: positiveInt(1, 16, 1),
+  OPENIM_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 30_000)
+})
+
+export interface OpenImSettings {
+  openim: {
+    apiUrl: string
+    secret: string
+    adminUserID: string
+    apiMode: 'auto' | 'current' | 'legacy'
+    timeoutMs: number
+    adminTokenTtlMs: number
+    pool: { connections: number, pipelining: number, keepAliveTimeoutMs: number }
+  }
+  publicApiUrl?: string
+  publicWsUrl?: string
+  /** Set when the secret is one OpenIM ships as a default: the server logs a warning. */
+  usesDefaultSecret: boolean
+}
+
+// sha256 of the defaults OpenIM ships (v3.0.0's and v3.1+'s), so src/ holds no usable secret.
+const DEFAULT_SECRET_HASHES = new Set([
+  'a67d156605e776e56363be1eb507ce3a1c360dcc93b48d487eca93be1215ec51',
+  '739907614639943f800498347f45f80183a557aea551d0da035fce98d743ff26'
+])
+export const secretFingerprint = (secret: string) => createHash('sha256').update(secret).digest('hex')
+
+export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSettings {
+  return {
+    openim: {
+      apiUrl: env.OPENIM_API_URL.replace(/\/+$/, ''),
+      secret: env.OPENIM_SECRET,
+      adminUserID: env.OPENIM_ADMIN_USER_ID,
+      apiMode: env.OPENIM_API_MODE,
+      timeoutMs: env.OPENIM_TIMEOUT_MS,
+      adminTokenTtlMs: env.OPENIM_ADMIN_TOKEN_TTL_SECONDS * 1000,
+      pool: {
+        connections: env.OPENIM_POOL_CONNECTIONS,
+        pipelining: env.OPENIM_POOL_PIPELINING,
+        keepAliveTimeoutMs: env.OPENIM_KEEP_ALIVE_TIMEOUT_MS
+      }
+    },
+    publicApiUrl: env.OPENIM_PUBLIC_API_URL,
+    publicWsUrl: env.OPENIM_PUBLIC_WS_URL,
+    usesDefaultSecret: DEFAULT_SECRET_HASHES.has(secretFingerprint(env.OPENIM_SECRET))
+  }
+}

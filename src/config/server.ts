@@ -1,0 +1,40 @@
+import Type from 'typebox'
+import { fail, positiveInt } from './shared.js'
+
+// The gateway's own listener: address, logs, timeouts, shutdown.
+export const ServerEnv = Type.Object({
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 3000 }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(100, 600_000, 10_000),
+  READINESS_CACHE_MS: positiveInt(0, 600_000, 3000),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(1000, 600_000, 60_000),
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt(1000, 600_000, 10_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000)
+})
+
+export interface ServerSettings {
+  host: string
+  port: number
+  logLevel: string
+  shutdownTimeoutMs: number
+  readinessCacheMs: number
+  http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
+}
+
+export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSettings {
+  // Node refuses a headers timeout longer than the request timeout.
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) fail('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
+  return {
+    host: env.HOST,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    readinessCacheMs: env.READINESS_CACHE_MS,
+    http: {
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS
+    }
+  }
+}
