@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto'
 import Type from 'typebox'
-import { httpUrl, positiveInt, wsUrl } from './shared.js'
+import { commaList, httpUrl, positiveInt, wsUrl } from './shared.js'
+
+// Provisional list: the security work (issue 10) checks it against OpenIM's and openim-chat's config files.
+const DEFAULT_RESERVED_USER_IDS = 'imAdmin,openIM123456,openIM654321,openIMAdmin'
 
 // How the gateway reaches OpenIM, and what it tells clients about OpenIM.
 export const OpenImEnv = Type.Object({
   OPENIM_API_URL: Type.String({ pattern: httpUrl }),
   OPENIM_SECRET: Type.String({ minLength: 1, maxLength: 256 }),
   OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, maxLength: 64, default: 'imAdmin' }),
+  // Admin and system accounts OpenIM and openim-chat ship with: never provisioned or revoked through the gateway.
+  OPENIM_RESERVED_USER_IDS: Type.String({ default: DEFAULT_RESERVED_USER_IDS }),
   OPENIM_API_MODE: Type.Union([Type.Literal('auto'), Type.Literal('current'), Type.Literal('legacy')], { default: 'auto' }),
   OPENIM_TIMEOUT_MS: positiveInt(100, 120_000, 5000),
   OPENIM_ADMIN_TOKEN_TTL_SECONDS: positiveInt(1, 86_400, 240),
@@ -22,6 +27,8 @@ export interface OpenImSettings {
     apiUrl: string
     secret: string
     adminUserID: string
+    /** OPENIM_RESERVED_USER_IDS plus the admin userID: IDs no caller may provision, revoke or otherwise name. */
+    reservedUserIDs: ReadonlySet<string>
     apiMode: 'auto' | 'current' | 'legacy'
     timeoutMs: number
     adminTokenTtlMs: number
@@ -46,6 +53,7 @@ export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSetti
       apiUrl: env.OPENIM_API_URL.replace(/\/+$/, ''),
       secret: env.OPENIM_SECRET,
       adminUserID: env.OPENIM_ADMIN_USER_ID,
+      reservedUserIDs: new Set([env.OPENIM_ADMIN_USER_ID, ...commaList(env.OPENIM_RESERVED_USER_IDS)]),
       apiMode: env.OPENIM_API_MODE,
       timeoutMs: env.OPENIM_TIMEOUT_MS,
       adminTokenTtlMs: env.OPENIM_ADMIN_TOKEN_TTL_SECONDS * 1000,
