@@ -3,10 +3,11 @@ import type { FastifyInstance } from 'fastify'
 import { ConfigError } from './config/index.js'
 import { DEMO_KEY_NAME, demoConfig, randomApiKey } from './demo-config.js'
 import { startEmulator } from './emulator/emulator.js'
+import { EMULATOR_MODES } from './emulator/modes.js'
 import { buildApp } from './http/app.js'
 
 // `npm run demo`: the OpenIM emulator and the gateway wired to it, in one process, for a first try.
-const mode = process.env.OPENIM_EMULATOR_MODE === 'legacy' ? 'legacy' : 'current'
+const mode = EMULATOR_MODES.find((candidate) => candidate === process.env.OPENIM_EMULATOR_MODE) ?? 'current'
 const secret = randomBytes(16).toString('hex')
 const apiKey = randomApiKey()
 let app: FastifyInstance | undefined

@@ -1,7 +1,8 @@
-import { OpenImError, errMsgName } from './openim/errors.js'
+import { ErrCode, OpenImError, errMsgName } from './openim/errors.js'
+import { STRICT_USER_ID_RULE } from './openim/generations.js'
 
 export type ErrorCode =
-  | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'USER_NOT_FOUND' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
   | 'OPENIM_AUTH_FAILED' | 'OPENIM_REJECTED' | 'OPENIM_BAD_RESPONSE' | 'OPENIM_UNAVAILABLE' | 'OPENIM_TIMEOUT'
   | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'AUTH_UNAVAILABLE' | 'RATE_LIMITED' | 'OVERLOADED'
   | 'INTERNAL_ERROR'
@@ -22,6 +23,13 @@ export class GatewayError extends Error {
   }
 }
 
+/** The gateway error a failure is answered with, when it is one the gateway knows (else it is a bug: 500). */
+export function asGatewayError (error: unknown): GatewayError | undefined {
+  if (error instanceof GatewayError) return error
+  if (error instanceof OpenImError) return fromOpenImError(error)
+  return undefined
+}
+
 /**
  * The one place where OpenIM failures become gateway errors. OpenIM's errDlt never leaves this process
  * (it may hold a stack trace); of errMsg only the error's name is kept.
@@ -31,9 +39,7 @@ export function fromOpenImError (error: OpenImError): GatewayError {
     case 'auth_failed':
       return new GatewayError(502, 'OPENIM_AUTH_FAILED', 'OpenIM refused the gateway\'s admin credentials; the operator must check OPENIM_SECRET and OPENIM_ADMIN_USER_ID')
     case 'rejected':
-      return new GatewayError(502, 'OPENIM_REJECTED', `OpenIM rejected ${error.path} with errCode ${error.errCode}`, {
-        openimErrCode: error.errCode ?? 0, openimErrMsg: errMsgName(error.details.errMsg)
-      })
+      return fromRejection(error)
     case 'bad_response':
       return new GatewayError(502, 'OPENIM_BAD_RESPONSE', `${error.message} to ${error.path}`)
     case 'unavailable':
@@ -41,4 +47,22 @@ export function fromOpenImError (error: OpenImError): GatewayError {
     case 'timeout':
       return new GatewayError(504, 'OPENIM_TIMEOUT', `${error.message} (${error.path})`)
   }
+}
+
+/**
+ * An errCode. Two are the caller's business rather than OpenIM's failure: an unknown user (1101 up to v3.8.2,
+ * 1004 from v3.8.3), and v3.8.0's refusal of a new userID that breaks its rule (a 1001 the gateway cannot
+ * prevent, since v3.8.0 speaks the legacy API like the versions that accept such IDs).
+ */
+function fromRejection (error: OpenImError): GatewayError {
+  if (error.errCode === ErrCode.UserIDNotFound || error.errCode === ErrCode.RecordNotFound) {
+    return new GatewayError(404, 'USER_NOT_FOUND', `OpenIM has no such user (errCode ${error.errCode} from ${error.path})`)
+  }
+  if (error.errCode === ErrCode.Args && error.path === '/user/user_register' &&
+    /userID is legal/.test(`${error.details.errMsg ?? ''} ${error.details.errDlt ?? ''}`)) {
+    return new GatewayError(400, 'INVALID_USER_ID', STRICT_USER_ID_RULE)
+  }
+  return new GatewayError(502, 'OPENIM_REJECTED', `OpenIM rejected ${error.path} with errCode ${error.errCode}`, {
+    openimErrCode: error.errCode ?? 0, openimErrMsg: errMsgName(error.details.errMsg)
+  })
 }

@@ -7,7 +7,7 @@ import { startEmulator } from './emulator.js'
 const EmulatorEnv = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 10002 }),
-  OPENIM_EMULATOR_MODE: Type.Union([Type.Literal('current'), Type.Literal('legacy')], { default: 'current' }),
+  OPENIM_EMULATOR_MODE: Type.Union([Type.Literal('current'), Type.Literal('v3.8.0'), Type.Literal('legacy')], { default: 'current' }),
   OPENIM_EMULATOR_LATENCY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 0 }),
   OPENIM_SECRET: Type.Optional(Type.String({ minLength: 1 })),
   OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, default: 'imAdmin' })

@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ApiError, DecodeError, errorEnvelope, objectOf, successEnvelope } from './envelope.js'
+import { errorEnvelope } from './envelope.js'
+import { BEHAVIOURS, type Behaviour, type EmulatorMode } from './modes.js'
+import { answer } from './pipeline.js'
 import { currentRoutes, legacyRoutes, type Route, type RouteContext, type StoredUser } from './routes.js'
-import { TokenStore, type Claims } from './tokens.js'
+import { TokenStore } from './tokens.js'
 
-export type EmulatorMode = 'current' | 'legacy'
+export type { EmulatorMode } from './modes.js'
 
 export interface EmulatorOptions {
   mode?: EmulatorMode
@@ -29,13 +31,23 @@ export interface ReceivedCall { path: string, operationID: string | undefined, t
 
 const RECENT_CALLS_KEPT = 1000
 const MAX_BODY_BYTES = 1024 * 1024
+// tools' mw.CorsHandler sets these (and the JSON content type, without a charset) on every answer.
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': '*',
+  'access-control-allow-headers': '*',
+  'access-control-max-age': '172800',
+  'access-control-allow-credentials': 'false'
+}
 
 /**
- * A stand-in OpenIM REST API for tests, the demo and front-end developers, faithful to shared
- * CONTRACT.md for both generations: `current` behaves like v3.8.3-patch, `legacy` like v3.7.x.
+ * A stand-in OpenIM REST API for tests, the demo and front-end developers, faithful to shared CONTRACT.md:
+ * `current` behaves like v3.8.3-patch, `v3.8.0` like v3.8.0 (legacy API, v3.8's rules), `legacy` like v3.7.x.
  */
 export class OpenImEmulator {
   readonly mode: EmulatorMode
+  /** The API generation the mode speaks. */
+  readonly api: Behaviour['api']
   readonly users = new Map<string, StoredUser>()
   readonly tokens: TokenStore
   /** The last calls received (bounded), oldest first. */
@@ -43,6 +55,7 @@ export class OpenImEmulator {
   private readonly counts = new Map<string, number>()
   private readonly faults: Array<{ path: string, fault: Fault, remaining: number }> = []
   private readonly sockets = new Set<Socket>()
+  private readonly behaviour: Behaviour
   private readonly routes: Record<string, Route>
   private readonly context: RouteContext
   private clockOffsetSeconds = 0
@@ -51,13 +64,21 @@ export class OpenImEmulator {
 
   constructor (options: EmulatorOptions) {
     this.mode = options.mode ?? 'current'
+    this.behaviour = BEHAVIOURS[this.mode]
+    this.api = this.behaviour.api
     this.latencyMs = options.latencyMs ?? 0
-    this.routes = this.mode === 'current' ? currentRoutes : legacyRoutes
+    this.routes = this.api === 'current' ? currentRoutes : legacyRoutes
     const nowSeconds = () => Math.floor(Date.now() / 1000) + this.clockOffsetSeconds
-    this.tokens = new TokenStore(this.mode, options.secret, options.tokenLifetimeSeconds ?? 90 * 86_400, nowSeconds)
-    this.context = {
-      mode: this.mode, secret: options.secret, adminUserID: options.adminUserID ?? 'imAdmin', users: this.users, tokens: this.tokens, nowSeconds
-    }
+    const adminUserID = options.adminUserID ?? 'imAdmin'
+    this.tokens = new TokenStore(this.behaviour, adminUserID, options.secret, options.tokenLifetimeSeconds ?? 90 * 86_400, nowSeconds)
+    this.context = { behaviour: this.behaviour, secret: options.secret, adminUserID, users: this.users, tokens: this.tokens, nowSeconds }
+    // OpenIM creates its admin account at start-up, as an app account (internal/rpc/user/user.go).
+    this.addUser(adminUserID, { appMangerLevel: 3 })
+  }
+
+  /** Puts a user in OpenIM's database directly, as an older version (or another tool) may have registered it. */
+  addUser (userID: string, fields: Partial<Omit<StoredUser, 'userID'>> = {}): void {
+    this.users.set(userID, { userID, nickname: userID, faceURL: '', ex: '', appMangerLevel: 0, createTime: this.context.nowSeconds(), ...fields })
   }
 
   get url (): string {
@@ -147,16 +168,16 @@ export class OpenImEmulator {
       this.answerFault(res, fault)
       return
     }
-    const [status, reply] = await this.dispatch(req.method ?? 'GET', path, operationID, token, body)
-    if (fault?.kind === 'errCode' && typeof reply === 'object') {
+    const reply = await answer({ method: req.method ?? 'GET', path, operationID, token, body }, this.routes, this.context)
+    if (fault?.kind === 'errCode' && 'json' in reply) {
       this.answerFault(res, fault)
       return
     }
-    if (typeof reply === 'string') {
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(reply)
+    if ('text' in reply) {
+      res.writeHead(reply.status, { ...CORS_HEADERS, 'content-type': 'text/plain' }).end(reply.text)
     } else {
-      const json = JSON.stringify(reply)
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) }).end(json)
+      const json = JSON.stringify(reply.json)
+      res.writeHead(reply.status, { ...CORS_HEADERS, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json)
     }
   }
 
@@ -180,40 +201,8 @@ export class OpenImEmulator {
       case 'errCode': {
         const envelope = errorEnvelope(fault.errCode, fault.errDlt)
         if (fault.errMsg !== undefined) envelope.errMsg = fault.errMsg
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(envelope))
+        res.writeHead(200, { ...CORS_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify(envelope))
       }
-    }
-  }
-
-  /** Returns [HTTP status, JSON envelope or plain text], in the order OpenIM's middleware checks things. */
-  private async dispatch (method: string, path: string, operationID: string | undefined, token: string | undefined,
-    rawBody: string): Promise<[number, Record<string, unknown> | string]> {
-    const route = method === 'POST' ? this.routes[path] : undefined
-    // Up to v3.7 the middleware sits on the route groups: an unknown route is gin's plain 404. From v3.8 it
-    // is global: operationID and token are checked before gin finds there is no such route.
-    if (route === undefined && (this.mode === 'legacy' || method !== 'POST')) return [404, '404 page not found']
-    if (operationID === undefined || operationID === '') return [200, errorEnvelope(1001, 'header must have operationID')]
-    let caller: Claims | undefined
-    if (route === undefined || !route.public) {
-      if (token === undefined || token === '') return [200, errorEnvelope(1001, 'header must have token')]
-      try {
-        caller = await this.tokens.verify(token)
-      } catch (error) {
-        return [200, errorEnvelope((error as ApiError).errCode, (error as ApiError).detail)]
-      }
-    }
-    if (route === undefined) return [404, '404 page not found']
-    try {
-      const body = objectOf(JSON.parse(rawBody), 'request')
-      return [200, successEnvelope(await route.handle(body, this.context, caller))]
-    } catch (error) {
-      if (error instanceof ApiError) return [200, errorEnvelope(error.errCode, error.detail)]
-      if (error instanceof SyntaxError || error instanceof DecodeError) {
-        // v3.8+ answers 1001 with the decoder's text in errMsg; v3.7 answers 500.
-        if (this.mode === 'legacy') return [200, errorEnvelope(500, error.message)]
-        return [200, { errCode: 1001, errMsg: `ArgsError: ${error.message}`, errDlt: '' }]
-      }
-      return [500, '']
     }
   }
 }

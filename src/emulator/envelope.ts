@@ -5,6 +5,7 @@ const ERROR_NAMES: Record<number, string> = {
   1002: 'NoPermissionError',
   1003: 'DuplicateKeyError',
   1004: 'RecordNotFoundError',
+  1101: 'UserIDNotFoundError',
   1102: 'RegisteredAlreadyError',
   1501: 'TokenExpiredError',
   1502: 'TokenInvalidError',
@@ -25,10 +26,14 @@ export function errorEnvelope (errCode: number, detail = ''): Record<string, unk
   return { errCode, errMsg: ERROR_NAMES[errCode] ?? 'UnknownError', errDlt: detail }
 }
 
-/** `data` is absent on empty successes (user_register, force_logout answer exactly the three keys). */
-export function successEnvelope (data: unknown): Record<string, unknown> {
+/**
+ * Empty successes (user_register, force_logout) carry `"data": null` up to v3.8.0 and answer exactly the
+ * three keys from v3.8.1 (tools apiresp/resp.go).
+ */
+export function successEnvelope (data: unknown, emptyDataIsNull: boolean): Record<string, unknown> {
   const envelope: Record<string, unknown> = { errCode: 0, errMsg: '', errDlt: '' }
   if (data !== undefined) envelope.data = data
+  else if (emptyDataIsNull) envelope.data = null
   return envelope
 }
 
@@ -57,15 +62,25 @@ export function intField (body: Record<string, unknown>, name: string): number {
   return value
 }
 
-export function arrayField (body: Record<string, unknown>, name: string): unknown[] {
+/** A JSON array as Go decodes it into a slice: absent or null is a nil slice (undefined), unlike `[]`. */
+export function arrayField (body: Record<string, unknown>, name: string): unknown[] | undefined {
   const value = field(body, name)
-  if (value === undefined || value === null) return []
+  if (value === undefined || value === null) return undefined
   if (!Array.isArray(value)) throw new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type []`)
   return value
 }
 
+export function stringArrayField (body: Record<string, unknown>, name: string): string[] | undefined {
+  return arrayField(body, name)?.map((value) => {
+    if (typeof value !== 'string') throw new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type string`)
+    return value
+  })
+}
+
+/** A JSON object decoded into a Go struct; `null` leaves the struct at its zero value. */
 export function objectOf (value: unknown, name: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (value === null) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) {
     throw new DecodeError(`json: cannot unmarshal ${Array.isArray(value) ? 'array' : typeof value} into Go value of type ${name}`)
   }
   return value as Record<string, unknown>

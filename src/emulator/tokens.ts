@@ -1,41 +1,39 @@
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose'
 import { ApiError } from './envelope.js'
-import type { EmulatorMode } from './emulator.js'
+import type { Behaviour } from './modes.js'
 
 export interface Claims { userID: string, platformID: number, exp: number }
 
 type Status = 'normal' | 'kicked'
 
-const ADMIN_PLATFORM_ID = 10
-
 /**
- * OpenIM's tokens: HS256 JWTs signed with the raw secret (claims UserID, PlatformID, exp, iat, and nbf up
- * to v3.8.2), whose status OpenIM also keeps in Redis. A valid signature is not enough (CONTRACT.md §6).
+ * OpenIM's tokens: HS256 JWTs signed with the raw secret (claims UserID, PlatformID, exp, and the mode's
+ * iat/nbf), whose status OpenIM also keeps in Redis. A valid signature is not enough (CONTRACT.md §6).
  */
 export class TokenStore {
   private readonly key: Uint8Array
   private readonly statuses = new Map<string, { claims: Claims, status: Status }>()
   private readonly byPair = new Map<string, Set<string>>()
-  // v3.8.2–v3.8.3-patch do not store admin tokens; they live until exp unless a test kicks them.
+  // v3.8.3 does not store the admin's tokens; they live until exp unless a test kicks them.
   private readonly kickedAdminTokens = new Set<string>()
 
-  constructor (private readonly mode: EmulatorMode, secret: string, private readonly lifetimeSeconds: number,
-    private readonly nowSeconds: () => number) {
+  constructor (private readonly behaviour: Behaviour, private readonly adminUserID: string, secret: string,
+    private readonly lifetimeSeconds: number, private readonly nowSeconds: () => number) {
     this.key = new TextEncoder().encode(secret)
   }
 
   get lifetime (): number { return this.lifetimeSeconds }
 
-  async mint (userID: string, platformID: number, isAdmin: boolean): Promise<string> {
-    const iat = this.nowSeconds()
-    const payload: Record<string, unknown> = { UserID: userID, PlatformID: platformID, exp: iat + this.lifetimeSeconds, iat }
-    if (this.mode === 'legacy') payload.nbf = iat
-    const token = await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(this.key)
-    const claims = { userID, platformID, exp: iat + this.lifetimeSeconds }
-    if (this.mode === 'current' && isAdmin && platformID === ADMIN_PLATFORM_ID) return token
-    // From v3.8.1 minting a token kicks every earlier token of the same (user, platform).
-    if (this.mode === 'current') this.kickPair(userID, platformID)
-    this.statuses.set(token, { claims, status: 'normal' })
+  async mint (userID: string, platformID: number): Promise<string> {
+    const now = this.nowSeconds()
+    const exp = now + this.lifetimeSeconds
+    // tools' BuildClaims: nbf = now − 5 min up to v3.8.2; from v3.8.3 iat = now − 5 s and no nbf.
+    const times = this.behaviour.notBeforeClaim ? { exp, nbf: now - 300, iat: now } : { exp, iat: now - 5 }
+    const token = await new SignJWT({ UserID: userID, PlatformID: platformID, ...times })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(this.key)
+    if (this.isUnstoredAdmin(userID)) return token
+    if (this.behaviour.mintKicks) this.kickPair(userID, platformID)
+    this.statuses.set(token, { claims: { userID, platformID, exp }, status: 'normal' })
     const pair = pairKey(userID, platformID)
     const tokens = this.byPair.get(pair) ?? new Set()
     tokens.add(token)
@@ -53,15 +51,17 @@ export class TokenStore {
     } else {
       claims = await this.verifySignature(token)
     }
-    if (stored?.status === 'kicked' || this.kickedAdminTokens.has(token)) throw new ApiError(1506, 'token has been kicked')
-    const unstoredAdmin = this.mode === 'current' && claims.platformID === ADMIN_PLATFORM_ID
-    if (stored === undefined && !unstoredAdmin) throw new ApiError(1507, 'token does not exist')
+    if (this.kickedAdminTokens.has(token)) throw new ApiError(1506, 'token has been kicked')
+    // The bypass is keyed on the admin userID, whatever the platform.
+    if (this.isUnstoredAdmin(claims.userID)) return claims
+    if (stored === undefined) throw new ApiError(1507, 'token does not exist')
+    if (stored.status === 'kicked') throw new ApiError(1506, 'token has been kicked')
     return claims
   }
 
-  /** /auth/force_logout: from v3.8 the platform's tokens are marked kicked; before, only connections drop. */
+  /** /auth/force_logout: from v3.8.0 the platform's tokens are marked kicked; before, only connections drop. */
   forceLogout (userID: string, platformID: number): void {
-    if (this.mode === 'current') this.kickPair(userID, platformID)
+    if (this.behaviour.forceLogoutKicks) this.kickPair(userID, platformID)
   }
 
   /** Test hook: every token is forgotten, as after OpenIM's Redis was flushed (answers become 1507). */
@@ -75,6 +75,10 @@ export class TokenStore {
     const stored = this.statuses.get(token)
     if (stored !== undefined) stored.status = 'kicked'
     else this.kickedAdminTokens.add(token)
+  }
+
+  private isUnstoredAdmin (userID: string): boolean {
+    return this.behaviour.adminTokensUnstored && userID === this.adminUserID
   }
 
   private kickPair (userID: string, platformID: number): void {

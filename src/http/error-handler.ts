@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError, fromOpenImError } from '../errors.js'
+import { GatewayError, asGatewayError } from '../errors.js'
 import { OpenImError } from '../openim/errors.js'
 
 /** Fastify's own errors, by code, as gateway errors. */
@@ -22,8 +22,8 @@ function validationMessage (error: FastifyError): string {
 }
 
 function toGatewayError (error: FastifyError | Error): GatewayError {
-  if (error instanceof GatewayError) return error
-  if (error instanceof OpenImError) return fromOpenImError(error)
+  const gatewayError = asGatewayError(error)
+  if (gatewayError !== undefined) return gatewayError
   const fastifyError = error as FastifyError
   if (fastifyError.validation !== undefined) return new GatewayError(400, 'INVALID_REQUEST', validationMessage(fastifyError))
   const known = fastifyError.code !== undefined ? FASTIFY_ERRORS[fastifyError.code] : undefined

@@ -2,7 +2,8 @@ import Type from 'typebox'
 
 // Written once: these give request validation, the TypeScript types and the OpenAPI document.
 const PLATFORMS = 'OpenIM platform: 1 iOS, 2 Android, 3 Windows, 4 OSX, 5 Web, 6 MiniWeb, 7 Linux, 8 AndroidPad, 9 iPad. 10 (Admin) is refused.'
-const USER_ID_RULES = 'The OpenIM userID. OpenIM v3.8.1+ accepts only letters, digits and "_"; v3.0–v3.8.0 anything without ":".'
+const USER_ID_RULES = 'The OpenIM userID, without ":". A user the call registers must follow OpenIM\'s rule for new IDs ' +
+  '(from v3.8.0 only letters, digits and "_"); an existing user keeps whatever ID OpenIM holds.'
 
 const platformId = (description: string) => Type.Integer({ minimum: 1, maximum: 9, description, examples: [5] })
 const userId = (description: string) => Type.String({ minLength: 1, maxLength: 64, description, examples: ['alice_42'] })
@@ -61,10 +62,10 @@ export const ReadinessResponse = Type.Object({
 })
 
 const errorDescriptions: Record<number, string> = {
-  400: 'INVALID_REQUEST (schema violation, malformed JSON) or INVALID_USER_ID (breaks the connected OpenIM\'s userID rules)',
+  400: 'INVALID_REQUEST (schema violation, malformed JSON) or INVALID_USER_ID (a userID OpenIM cannot hold, or a new one that breaks its rule for new IDs)',
   401: 'UNAUTHENTICATED: missing or bad credentials (x-api-key or Bearer token)',
   403: 'FORBIDDEN: an end user asked for another user',
-  404: 'NOT_FOUND',
+  404: 'USER_NOT_FOUND (OpenIM does not know the user when minting its token)',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED: too many requests from this caller; retry after Retry-After seconds',

@@ -157,8 +157,7 @@ export class OpenImClient {
     try {
       return tokenData(request.path, await this.options.transport.post(request.path, request.body, context))
     } catch (error) {
-      if (error instanceof OpenImError && error.kind === 'rejected' && !isUnknownRoute(error) &&
-        (error.errCode === ErrCode.NoPermission || error.errCode === ErrCode.Args)) {
+      if (error instanceof OpenImError && error.kind === 'rejected' && !isUnknownRoute(error) && ADMIN_REFUSALS.has(error.errCode)) {
         throw authFailure(request.path, error)
       }
       throw error
@@ -212,6 +211,10 @@ export class OpenImClient {
 }
 
 const { current, legacy } = dialects
+
+// Refusals of the admin credentials: wrong secret (1002), not the admin userID (1001), or no such user
+// (1101 up to v3.8.2, 1004 from v3.8.3): never the caller's "user not found".
+const ADMIN_REFUSALS = new Set<number | undefined>([ErrCode.NoPermission, ErrCode.Args, ErrCode.UserIDNotFound, ErrCode.RecordNotFound])
 
 /**
  * A route the server does not have: gin's plain 404, or (v3.8+, whose token middleware runs before

@@ -27,7 +27,8 @@ export const ErrCode = {
   Args: 1001,
   NoPermission: 1002,
   DuplicateKey: 1003,
-  RecordNotFound: 1004,
+  RecordNotFound: 1004, // an unknown user on v3.8.3+
+  UserIDNotFound: 1101, // an unknown user up to v3.8.2
   RegisteredAlready: 1102
 } as const
 

@@ -51,20 +51,29 @@ export function parseAccountStatus (value: unknown): boolean | undefined {
 
 export const MAX_USER_ID_LENGTH = 64
 
+/** OpenIM's rule for new userIDs from v3.8.0 (protocol v0.0.69 `UserRegisterReq.Check`), in words for callers. */
+export const STRICT_USER_ID_RULE = 'OpenIM v3.8.0+ accepts only letters, digits and "_" in a new userID (no "-", ".", "@", ":" or spaces)'
+
 /**
- * The userID rules upstream (CONTRACT.md §4), checked before registering because OpenIM's own rejection
- * is a misleading 1001. Returns what is wrong, or undefined when the ID is acceptable.
+ * What no OpenIM version holds in a userID, so it is refused before any call: empty, longer than v3.0–v3.4's
+ * varchar(64), or with ":" (refused at registration by every version). Returns what is wrong, or undefined.
  */
-export function userIdProblem (userID: string, generation: Generation): string | undefined {
+export function basicUserIdProblem (userID: string): string | undefined {
   if (userID.length === 0) return 'userID must not be empty'
   if ([...userID].length > MAX_USER_ID_LENGTH) return `userID must be at most ${MAX_USER_ID_LENGTH} characters`
-  if (generation === 'current') {
-    // Go's unicode.IsLetter / unicode.IsDigit, as OpenIM v3.8+ checks them.
-    if (!/^[\p{L}\p{Nd}_]+$/u.test(userID)) {
-      return 'OpenIM v3.8+ accepts only letters, digits and "_" in a userID (no "-", ".", "@", ":" or spaces)'
-    }
-  } else if (userID.includes(':')) {
-    return 'OpenIM up to v3.8.0 refuses ":" in a userID'
-  }
+  if (userID.includes(':')) return 'OpenIM refuses ":" in a userID'
   return undefined
+}
+
+/**
+ * The rules for registering a new userID on a generation (CONTRACT.md §4), checked before user_register
+ * because OpenIM's own refusal is a misleading 1001. Existing users are never held to them: OpenIM checks the
+ * format only when registering, and a server upgraded from v3.7 keeps IDs such as "user-1". A legacy server
+ * may be v3.8.0, which has the strict rule too: its refusal is mapped in src/errors.ts.
+ */
+export function userIdProblem (userID: string, generation: Generation): string | undefined {
+  const problem = basicUserIdProblem(userID)
+  if (problem !== undefined || generation === 'legacy') return problem
+  // Go's unicode.IsLetter / unicode.IsDigit, as OpenIM checks them.
+  return /^[\p{L}\p{Nd}_]+$/u.test(userID) ? undefined : STRICT_USER_ID_RULE
 }

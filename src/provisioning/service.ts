@@ -2,7 +2,7 @@ import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import type { CallContext } from '../openim/transport.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
-import { userIdProblem, type RegisterUser } from '../openim/generations.js'
+import { basicUserIdProblem, userIdProblem, type RegisterUser } from '../openim/generations.js'
 
 export interface ProvisionInput {
   userID: string
@@ -52,7 +52,7 @@ export class ProvisioningService {
   }
 
   async revoke (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
-    await this.assertValidUserID(userID, context)
+    refuseUserId(basicUserIdProblem(userID))
     for (const platformID of platformIDs) await this.options.openim.forceLogout(userID, platformID, context)
   }
 
@@ -78,9 +78,11 @@ export class ProvisioningService {
 
   /** Returns whether this call created the user. Costs 1 OpenIM call for an existing user, 3 for a new one. */
   private async ensureRegistered (input: ProvisionInput, context: CallContext): Promise<boolean> {
-    await this.assertValidUserID(input.userID, context)
+    refuseUserId(basicUserIdProblem(input.userID))
     const openim = this.options.openim
     if (await this.isRegistered(input.userID, context)) return false
+    // Only a new user is held to the connected generation's format rule (OpenIM checks it only on register).
+    refuseUserId(userIdProblem(input.userID, await openim.connectedGeneration(context)))
 
     const user: RegisterUser = { userID: input.userID, nickname: input.nickname ?? input.userID }
     if (input.faceURL !== undefined) user.faceURL = input.faceURL
@@ -105,9 +107,8 @@ export class ProvisioningService {
     const statuses = await this.options.openim.accountCheck([userID], context)
     return statuses.get(userID) === true
   }
+}
 
-  private async assertValidUserID (userID: string, context: CallContext): Promise<void> {
-    const problem = userIdProblem(userID, await this.options.openim.connectedGeneration(context))
-    if (problem !== undefined) throw new GatewayError(400, 'INVALID_USER_ID', problem)
-  }
+function refuseUserId (problem: string | undefined) {
+  if (problem !== undefined) throw new GatewayError(400, 'INVALID_USER_ID', problem)
 }

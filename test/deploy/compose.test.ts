@@ -53,6 +53,19 @@ t.test('the gateway is wired to openim-server, its public addresses and the stac
   t.equal(gateway.init, true)
 })
 
+t.test('healthchecks run commands that exist in their images', async (t) => {
+  // openim-server's image installs mage in /usr/local/bin; chat v1.8.4-patch.5's copies it to its WORKDIR
+  // /openim-chat (COPY --from=builder /openim-chat/mage ./mage), where `mage` alone is not found.
+  t.same(services['openim-server'].healthcheck.test, ['CMD', 'sh', '-c', 'mage check'])
+  t.same(services['openim-chat'].healthcheck.test, ['CMD', 'sh', '-c', './mage check'])
+})
+
+t.test('Kafka is configured only through variables the Bitnami image reads', async (t) => {
+  const unread = Object.keys(environment('kafka')).filter((name) => !name.startsWith('KAFKA_CFG_'))
+  t.same(unread, [], 'the image maps only KAFKA_CFG_* to server.properties')
+  t.equal(environment('kafka').KAFKA_CFG_NUM_PARTITIONS, '8')
+})
+
 t.test('data lives in named volumes', async (t) => {
   for (const service of ['mongo', 'redis', 'etcd', 'kafka', 'minio']) {
     const dataVolume = (services[service].volumes as string[]).find((volume) => !volume.startsWith('./'))!

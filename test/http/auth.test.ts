@@ -200,7 +200,7 @@ t.test('POST /revoke: a service revokes anyone, on every platform by default; th
   const one = await post(app, '/revoke', { userID: 'hana', platformID: 2 })
   t.same(one.json().platformIDs, [2])
   t.equal((await post(app, '/revoke', { userID: 'hana', platformID: 10 })).statusCode, 400)
-  t.equal((await post(app, '/revoke', { userID: 'a-b' })).json().code, 'INVALID_USER_ID')
+  t.equal((await post(app, '/revoke', { userID: 'a:b' })).json().code, 'INVALID_USER_ID')
 })
 
 t.test('POST /revoke: an end user revokes only themself', async (t) => {

@@ -1,9 +1,10 @@
 import t from 'tap'
+import { EMULATOR_MODES } from '../../src/emulator/modes.js'
 import { SECRET, SERVICE_KEY, buildGateway, openImCall, provision, startOpenIm } from '../helper.js'
 
 const ERROR_KEYS = ['code', 'error', 'message', 'requestId', 'statusCode']
 
-for (const mode of ['current', 'legacy'] as const) {
+for (const mode of EMULATOR_MODES) {
   t.test(`${mode}: a new user costs 4 OpenIM calls and answers 201 with a token the emulator accepts`, async (t) => {
     const emulator = await startOpenIm(t, { mode })
     const { app } = await buildGateway(t, emulator.url)
@@ -35,7 +36,7 @@ for (const mode of ['current', 'legacy'] as const) {
     t.equal(response.statusCode, 200)
     t.equal(response.json().created, false)
     t.equal(emulator.callCount(), 2)
-    t.same(emulator.recentCalls.map((call) => call.path).sort(), ['/user/account_check', mode === 'current' ? '/auth/get_user_token' : '/auth/user_token'].sort())
+    t.same(emulator.recentCalls.map((call) => call.path).sort(), ['/user/account_check', emulator.api === 'current' ? '/auth/get_user_token' : '/auth/user_token'].sort())
   })
 }
 

@@ -1,5 +1,6 @@
 import { createServer } from 'node:net'
 import t from 'tap'
+import { EMULATOR_MODES } from '../../src/emulator/modes.js'
 import { OpenImClient, type OpenImClientOptions } from '../../src/openim/client.js'
 import { OpenImError } from '../../src/openim/errors.js'
 import { OpenImTransport, type CallRecord } from '../../src/openim/transport.js'
@@ -27,15 +28,15 @@ async function failure (promise: Promise<unknown>): Promise<OpenImError> {
   throw new Error('expected an OpenImError')
 }
 
-t.test('auto mode detects each generation once, and uses the probe\'s admin token', async (t) => {
-  for (const mode of ['current', 'legacy'] as const) {
+t.test('auto mode detects each generation once (v3.8.0 as legacy), and uses the probe\'s admin token', async (t) => {
+  for (const mode of EMULATOR_MODES) {
     const emulator = await startOpenIm(t, { mode })
     const { openim } = client(t, emulator.url)
-    t.equal(await openim.connectedGeneration({ operationID: 'op' }), mode)
+    t.equal(await openim.connectedGeneration({ operationID: 'op' }), emulator.api, mode)
     await openim.accountCheck(['alice'], { operationID: 'op' })
     await openim.accountCheck(['bob'], { operationID: 'op' })
     const probes = emulator.callCount('/auth/get_admin_token') + emulator.callCount('/auth/user_token')
-    t.equal(probes, mode === 'current' ? 1 : 2, `${mode}: one probe per path tried, no separate admin mint`)
+    t.equal(probes, emulator.api === 'current' ? 1 : 2, `${mode}: one probe per path tried, no separate admin mint`)
   }
 })
 
@@ -48,7 +49,7 @@ t.test('an explicit mode skips detection', async (t) => {
 })
 
 t.test('a wrong secret is an auth failure on both generations, and detection runs again next time', async (t) => {
-  for (const mode of ['current', 'legacy'] as const) {
+  for (const mode of EMULATOR_MODES) {
     const emulator = await startOpenIm(t, { mode })
     const { openim } = client(t, emulator.url, { secret: 'wrong' })
     const error = await failure(openim.accountCheck(['alice'], { operationID: 'op' }))
@@ -70,7 +71,7 @@ t.test('a userID the current server does not know as admin is an auth failure (1
 })
 
 t.test('a server with neither token route is a bad response naming OPENIM_API_URL', async (t) => {
-  for (const mode of ['current', 'legacy'] as const) {
+  for (const mode of EMULATOR_MODES) {
     const emulator = await startOpenIm(t, { mode })
     const { openim } = client(t, emulator.url + '/not-openim')
     const error = await failure(openim.connectedGeneration({ operationID: 'op' }))

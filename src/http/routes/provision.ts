@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { GatewayError } from '../../errors.js'
+import { GatewayError, asGatewayError } from '../../errors.js'
 import { userIdFor } from '../auth.js'
 import { ProvisionBody, ProvisionResponse, callerSecurity, errorResponses } from '../schemas.js'
 
@@ -19,7 +19,7 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
         'user\'s earlier token on the same platform (OpenIM v3.8.1+); concurrent calls for one user and platform share one token.',
       security: callerSecurity,
       body: ProvisionBody,
-      response: { 200: ProvisionResponse, 201: ProvisionResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
+      response: { 200: ProvisionResponse, 201: ProvisionResponse, ...errorResponses(400, 401, 403, 404, 413, 415, 429, 500, 502, 503, 504) }
     }
   }, async (request, reply) => {
     const userID = userIdFor(request.caller, request.body.userID)
@@ -27,9 +27,11 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
       const result = await app.provisioning.provision({ ...request.body, userID }, { operationID: request.id })
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
-      // An end user does not choose their userID: point the operator at the mapping option.
-      if (error instanceof GatewayError && error.code === 'INVALID_USER_ID' && request.caller?.kind === 'user' && auth.jwt?.userIdMapping === 'none') {
-        throw new GatewayError(400, 'INVALID_USER_ID', `${error.message}; this userID is the token's "${auth.jwt.userIdClaim}" claim: ` +
+      // An end user does not choose their userID: point the operator at the mapping option. The refusal may
+      // be the gateway's own or OpenIM v3.8.0's.
+      const refusal = asGatewayError(error)
+      if (refusal?.code === 'INVALID_USER_ID' && request.caller?.kind === 'user' && auth.jwt?.userIdMapping === 'none') {
+        throw new GatewayError(400, 'INVALID_USER_ID', `${refusal.message}; this userID is the token's "${auth.jwt.userIdClaim}" claim: ` +
           'set JWT_USER_ID_MAPPING=hash to map such subjects to valid OpenIM userIDs')
       }
       throw error
