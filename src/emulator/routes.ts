@@ -1,6 +1,7 @@
 import { ApiError, arrayField, intField, objectOf, stringField } from './envelope.js'
 import type { EmulatorMode } from './emulator.js'
 import type { Claims, TokenStore } from './tokens.js'
+import { profileRoutes } from './profile-routes.js'
 
 export interface StoredUser { userID: string, nickname: string, faceURL: string, ex: string, createTime: number }
 
@@ -65,6 +66,7 @@ function register (ctx: RouteContext, body: Record<string, unknown>) {
 }
 
 const sharedRoutes: Record<string, Route> = {
+  ...profileRoutes,
   '/user/account_check': {
     public: false,
     handle (body, ctx, caller) {
