@@ -1,7 +1,7 @@
 import { GatewayError, fromOpenImError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
-import { userIdProblem, type Generation, type RegisterUser } from '../openim/generations.js'
+import { userIdProblem, type RegisterUser } from '../openim/generations.js'
 import type { CallContext } from '../openim/transport.js'
 import { Deadline, DeadlineExceeded } from './deadline.js'
 
@@ -106,7 +106,7 @@ class ImportRun {
         this.settle(index, 'existing')
         continue
       }
-      const problem = userIdProblem(user.userID, generation as Generation)
+      const problem = userIdProblem(user.userID, generation)
       if (problem !== undefined) {
         this.results[index] = { userID: user.userID, status: 'failed', code: 'INVALID_USER_ID', message: problem }
         continue
