@@ -30,7 +30,7 @@ t.test('a registration race: someone registers a user between account_check and 
   t.equal(emulator.callCount('/user/user_register'), 7)
 })
 
-t.test('a 1102 for the whole chunk splits it until the existing user is alone', async (t) => {
+t.test('a 1102 for the whole chunk splits it and retries the halves', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
   emulator.injectFault('/user/user_register', { kind: 'errCode', errCode: 1102 })
