@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'USER_NOT_FOUND' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
   | 'OPENIM_AUTH_FAILED' | 'OPENIM_REJECTED' | 'OPENIM_BAD_RESPONSE' | 'OPENIM_UNAVAILABLE' | 'OPENIM_TIMEOUT'
   | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'AUTH_UNAVAILABLE' | 'RATE_LIMITED' | 'OVERLOADED'
+  | 'RESERVED_USER_ID' | 'DEADLINE_EXCEEDED'
   | 'INTERNAL_ERROR'
 
 /** An error the gateway answers with, in the one shape `{statusCode, code, error, message, requestId}`. */

@@ -120,3 +120,17 @@ t.test('limits, proxies and Redis settings', async (t) => {
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
 })
+
+t.test('user import settings', async (t) => {
+  t.same(loadConfig(required).import, { maxUsers: 1000, bodyLimitBytes: 4 * 1024 * 1024, rateLimitMax: 120, deadlineMs: 30_000 })
+  t.same(loadConfig({ ...required, IMPORT_MAX_USERS: '5000', IMPORT_BODY_LIMIT_BYTES: '65536', IMPORT_RATE_LIMIT_MAX: '1', IMPORT_DEADLINE_MS: '1000' }).import,
+    { maxUsers: 5000, bodyLimitBytes: 65_536, rateLimitMax: 1, deadlineMs: 1000 })
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ IMPORT_MAX_USERS: '0' }, /IMPORT_MAX_USERS/],
+    [{ IMPORT_MAX_USERS: '5001' }, /IMPORT_MAX_USERS/],
+    [{ IMPORT_BODY_LIMIT_BYTES: '1024' }, /IMPORT_BODY_LIMIT_BYTES/],
+    [{ IMPORT_RATE_LIMIT_MAX: 'lots' }, /IMPORT_RATE_LIMIT_MAX/],
+    [{ IMPORT_DEADLINE_MS: '999' }, /IMPORT_DEADLINE_MS/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+})

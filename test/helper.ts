@@ -19,6 +19,8 @@ export async function startOpenIm (t: Teardown, options: Partial<EmulatorOptions
   return emulator
 }
 
+// Load shedding is off unless a test turns it on: on a machine busy with other test runs the event loop
+// lags past any threshold, and requests would be shed at random.
 export function gatewayConfig (openimUrl: string, env: Record<string, string> = {}): Config {
   return loadConfig({
     OPENIM_API_URL: openimUrl,
@@ -93,3 +95,6 @@ export async function waitFor (check: () => boolean | Promise<boolean>, what: st
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+/** How many users the emulator holds besides its admin account (which exists from the start, as in OpenIM). */
+export const userCount = (emulator: OpenImEmulator) => [...emulator.users.keys()].filter((userID) => userID !== ADMIN).length

@@ -30,3 +30,19 @@ t.test('Swagger UI is served at /docs and the document at /docs/json', async (t)
   const json = await app.inject({ url: '/docs/json' })
   t.ok(json.json().paths['/provision'])
 })
+
+t.test('the /users routes have operationIds, named schemas with examples, and service-only security', async (t) => {
+  const document = JSON.parse(await generateOpenApi())
+  const operations = { importUsers: document.paths['/users/import'].post, getUser: document.paths['/users/{userID}'].get, updateUser: document.paths['/users/{userID}'].patch }
+  for (const [operationId, operation] of Object.entries(operations)) {
+    t.equal(operation.operationId, operationId)
+    t.same(operation.security, [{ apiKey: [] }], `${operationId}: API keys only`)
+    t.match(operation.responses['403'].description, /RESERVED_USER_ID|FORBIDDEN/)
+  }
+  t.equal(operations.importUsers.requestBody.content['application/json'].schema.$ref, '#/components/schemas/ImportRequest')
+  t.equal(operations.importUsers.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/ImportResponse')
+  t.equal(operations.updateUser.requestBody.content['application/json'].schema.$ref, '#/components/schemas/UpdateUserRequest')
+  t.equal(operations.getUser.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/UserProfile')
+  for (const name of ['ImportRequest', 'ImportResponse', 'UpdateUserRequest', 'UserProfile']) t.ok(document.components.schemas[name].example, `${name} has an example`)
+  t.equal(document.components.schemas.ImportRequest.properties.users.maxItems, 1000, 'IMPORT_MAX_USERS')
+})

@@ -30,6 +30,12 @@ export interface Behaviour {
   adminTokensUnstored: boolean
   /** An unknown user on mint: ErrUserIDNotFound 1101 up to v3.8.2, ErrRecordNotFound 1004 from v3.8.3. */
   unknownUserErrCode: number
+  /**
+   * The profile routes as v3.8.2+ answer them: get_users_info leaves unknown users out (#2792), and
+   * update_user_info_ex checks its request (protocol v0.0.73) and loads the user first. Before: 1004 for an
+   * unknown user on get_users_info, and a nil userInfo panics.
+   */
+  profilesV382: boolean
   /** tools up to v0.0.49 answer empty successes with `"data": null`; later ones leave `data` out. */
   emptyDataIsNull: boolean
   /** JWT time claims: `nbf` = now − 5 min (up to v3.8.2), or `iat` = now − 5 s and no `nbf` (v3.8.3+). */
@@ -52,6 +58,7 @@ export const BEHAVIOURS: Record<EmulatorMode, Behaviour> = {
     refusesAppAccounts: true,
     adminTokensUnstored: true,
     unknownUserErrCode: 1004,
+    profilesV382: true,
     emptyDataIsNull: false,
     notBeforeClaim: false,
     badJson: (text) => ({ errCode: 1001, errMsg: text, errDlt: '' })
@@ -69,6 +76,7 @@ export const BEHAVIOURS: Record<EmulatorMode, Behaviour> = {
     refusesAppAccounts: false,
     adminTokensUnstored: false,
     unknownUserErrCode: 1101,
+    profilesV382: false,
     emptyDataIsNull: true,
     notBeforeClaim: true,
     badJson: (text) => ({ errCode: 1001, errMsg: text, errDlt: `1001 ${text}` })
@@ -86,6 +94,7 @@ export const BEHAVIOURS: Record<EmulatorMode, Behaviour> = {
     refusesAppAccounts: false,
     adminTokensUnstored: false,
     unknownUserErrCode: 1101,
+    profilesV382: false,
     emptyDataIsNull: true,
     notBeforeClaim: true,
     badJson: (text) => ({ errCode: 500, errMsg: text, errDlt: '' })

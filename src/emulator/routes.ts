@@ -1,6 +1,7 @@
 import { ApiError, arrayField, intField, objectOf, stringArrayField, stringField } from './envelope.js'
 import type { Behaviour } from './modes.js'
 import type { Claims, TokenStore } from './tokens.js'
+import { profileRoutes } from './profile-routes.js'
 
 export interface StoredUser { userID: string, nickname: string, faceURL: string, ex: string, appMangerLevel: number, createTime: number }
 
@@ -104,6 +105,7 @@ function register (ctx: RouteContext, users: NewUser[]) {
 }
 
 const sharedRoutes: Record<string, Route> = {
+  ...profileRoutes,
   '/user/account_check': route({
     decode: (body) => stringArrayField(body, 'checkUserIDs'),
     check (userIDs) {

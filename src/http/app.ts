@@ -6,6 +6,9 @@ import type { Config } from '../config/index.js'
 import { OpenImClient } from '../openim/client.js'
 import { OpenImTransport } from '../openim/transport.js'
 import { Metrics } from '../operations/metrics.js'
+import { UserImporter } from '../provisioning/import.js'
+import { ProfileService } from '../provisioning/profiles.js'
+import { isReservedUserID } from '../provisioning/reserved.js'
 import { ProvisioningService } from '../provisioning/service.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
@@ -16,13 +19,18 @@ import { registerSwagger } from './plugins/swagger.js'
 import operations from './routes/operations.js'
 import provision from './routes/provision.js'
 import revoke from './routes/revoke.js'
+import users from './routes/users.js'
+import usersImport from './routes/users-import.js'
 import { ErrorResponse } from './schemas.js'
+import { userSchemas, importValueProblem } from './user-schemas.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     openim: OpenImClient
     provisioning: ProvisioningService
+    profiles: ProfileService
+    importer: UserImporter
     metrics: Metrics
   }
   interface FastifyRequest {
@@ -100,9 +108,19 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     openim,
     onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' })
   })
+  const isReserved = (userID: string) => isReservedUserID(config.openim.reservedUserIDs, userID)
+  const importer = new UserImporter({
+    openim,
+    isReserved,
+    profileProblem: importValueProblem,
+    deadlineMs: config.import.deadlineMs,
+    onOutcome: (outcome, code, count) => metrics.usersImported.inc({ outcome, code }, count)
+  })
   app.decorate('config', config)
   app.decorate('openim', openim)
   app.decorate('provisioning', provisioning)
+  app.decorate('profiles', new ProfileService({ openim, isReserved }))
+  app.decorate('importer', importer)
   app.decorate('metrics', metrics)
   app.addHook('onClose', async () => { await openim.close() })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
@@ -129,6 +147,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   // A JSON API: anything but application/json is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)
+  for (const schema of userSchemas(config.import.maxUsers)) app.addSchema(schema)
   registerErrorHandling(app)
   await registerOverloadProtection(app, config.overloadMaxEventLoopDelayMs)
   await registerSecurity(app, config.corsOrigins)
@@ -143,6 +162,8 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     await registerRateLimit(protectedRoutes, app, config)
     await protectedRoutes.register(provision)
     await protectedRoutes.register(revoke)
+    await protectedRoutes.register(users)
+    await protectedRoutes.register(usersImport)
   })
   return app
 }

@@ -82,3 +82,24 @@ export const callerSecurity: Array<Record<string, string[]>> = [{ apiKey: [] }, 
 export function errorResponses (...statuses: number[]) {
   return Object.fromEntries(statuses.map((status) => [status, Type.Ref('ErrorResponse', { description: errorDescriptions[status] })]))
 }
+
+// Value rules for profile fields. The security work (issue 10) adds the same names for /provision; the
+// two are reconciled at merge. Nicknames are shown to other people: no control characters, no bidi
+// overrides or isolates (which can make a name read as another), not only white space.
+export const Nickname = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^(?!\\s*$)[^\\p{Cc}\\u202A-\\u202E\\u2066-\\u2069]*$',
+  description: '1–255 characters, not only white space, without control characters or bidi overrides.',
+  examples: ['Alice']
+})
+
+/** Avatars are loaded by every client that shows the user: only http(s) URLs, nothing a client might execute. */
+export const FaceURL = Type.String({
+  maxLength: 2048,
+  pattern: '^https?://[^\\s\\p{Cc}]+$',
+  description: 'An http(s) URL of at most 2048 characters.',
+  examples: ['https://example.com/alice.png']
+})
+
+export const Ex = Type.String({ maxLength: 8192, description: 'Free-form extra data (often JSON), at most 8192 characters.', examples: ['{"team":"blue"}'] })

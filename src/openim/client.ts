@@ -1,6 +1,7 @@
 import { ErrCode, OpenImError, isTokenErrCode } from './errors.js'
 import { dialects, parseAccountStatus, type Dialect, type DialectRequest, type Generation, type RegisterUser, type TokenData } from './generations.js'
 import type { CallContext, OpenImTransport } from './transport.js'
+import { isUnknownUser, parseUsersInfo, updateUserInfoExBody, type ProfileChanges, type UserProfile } from './users.js'
 
 export interface OpenImClientOptions {
   transport: OpenImTransport
@@ -71,6 +72,30 @@ export class OpenImClient {
   async forceLogout (userID: string, platformID: number, context: CallContext): Promise<void> {
     await this.withAdminToken(context, (token) =>
       this.options.transport.post('/auth/force_logout', { platformID, userID }, { ...context, token }))
+  }
+
+  /** The user's profile, or undefined when OpenIM does not know the user. */
+  async userInfo (userID: string, context: CallContext): Promise<UserProfile | undefined> {
+    try {
+      const data = await this.withAdminToken(context, (token) =>
+        this.options.transport.post('/user/get_users_info', { userIDs: [userID] }, { ...context, token }))
+      return parseUsersInfo(data).find((user) => user.userID === userID)
+    } catch (error) {
+      if (isUnknownUser(error)) return undefined
+      throw error
+    }
+  }
+
+  /** Changes the profile as the admin; false when OpenIM does not know the user. */
+  async updateUserInfo (userID: string, changes: ProfileChanges, context: CallContext): Promise<boolean> {
+    try {
+      await this.withAdminToken(context, (token) =>
+        this.options.transport.post('/user/update_user_info_ex', updateUserInfoExBody(userID, changes), { ...context, token }))
+      return true
+    } catch (error) {
+      if (isUnknownUser(error)) return false
+      throw error
+    }
   }
 
   /** One cheap admin call that proves OpenIM answers and accepts our admin token (for /readyz). */

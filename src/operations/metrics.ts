@@ -29,6 +29,13 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  readonly usersImported = new Counter({
+    name: `${PREFIX}users_imported_total`,
+    help: 'Users sent to POST /users/import by outcome (created, existing, failed) and, for failures, the code',
+    labelNames: ['outcome', 'code'] as const,
+    registers: [this.registry]
+  })
+
   readonly adminTokenMints = new Counter({
     name: `${PREFIX}admin_token_mints_total`,
     help: 'Admin tokens minted from OpenIM, by API generation',

@@ -23,6 +23,7 @@ export async function registerSwagger (app: FastifyInstance) {
       },
       tags: [
         { name: 'provisioning', description: 'OpenIM users and tokens' },
+        { name: 'users', description: 'For services: bulk import, profiles and lookup of OpenIM users' },
         { name: 'operations', description: 'Health, readiness and metrics' }
       ]
     },

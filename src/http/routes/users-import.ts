@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { servicesOnly } from '../service-only.js'
+import { ImportResponse, importRequest } from '../user-schemas.js'
+import { userErrorResponses } from './users.js'
+
+const usersImport: FastifyPluginAsyncTypebox = async (app) => {
+  const { import: settings, rateLimit } = app.config
+  app.addHook('onRequest', servicesOnly)
+
+  app.post('/users/import', {
+    // A full batch does not fit the global body limit; imports have a budget of their own, apart from /provision's.
+    bodyLimit: settings.bodyLimitBytes,
+    config: { rateLimit: { max: settings.rateLimitMax, timeWindow: rateLimit.windowMs } },
+    schema: {
+      operationId: 'importUsers',
+      tags: ['users'],
+      summary: 'Create many users at once; users OpenIM already has are left as they are',
+      description: `Up to IMPORT_MAX_USERS (now ${settings.maxUsers}) users per call. Answers 200 with one result per user: ` +
+        'created, existing, or failed with a code (a bad row fails alone). One account_check for the batch, then ' +
+        'user_register for the missing users in chunks. Running the same import again is safe. Services only.',
+      security: [{ apiKey: [] }],
+      body: importRequest(settings.maxUsers).ref,
+      response: { 200: ImportResponse.ref, ...userErrorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
+    }
+  }, async (request) => app.importer.import(request.body.users, { operationID: request.id }))
+}
+
+export default usersImport
