@@ -16,7 +16,7 @@ import { registerSwagger } from './plugins/swagger.js'
 import operations from './routes/operations.js'
 import provision from './routes/provision.js'
 import revoke from './routes/revoke.js'
-import { ErrorResponse } from './schemas.js'
+import { ErrorResponse, ProvisionRequest, ProvisionResponse, RevokeRequest, RevokeResponse } from './schemas.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -128,11 +128,11 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
 
   // A JSON API: anything but application/json is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
-  app.addSchema(ErrorResponse)
+  for (const schema of [ErrorResponse, ProvisionRequest, ProvisionResponse, RevokeRequest, RevokeResponse]) app.addSchema(schema)
   registerErrorHandling(app)
   await registerOverloadProtection(app, config.overloadMaxEventLoopDelayMs)
   await registerSecurity(app, config.corsOrigins)
-  await registerSwagger(app)
+  await registerSwagger(app, config.publicBaseUrl)
   await app.register(operations)
 
   const authenticator = await Authenticator.create(config.auth)

@@ -6,15 +6,24 @@ export const openApiInfo = {
   title: 'openim-gateway',
   description: 'Keeps the OpenIM secret server-side: POST /provision makes sure a user exists in OpenIM and returns an OpenIM token. ' +
     'Every error has the shape {statusCode, code, error, message, requestId}.',
-  version: '0.1.0'
+  version: '0.1.0',
+  license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' }
 }
 
-/** OpenAPI 3 from the route schemas, Swagger UI at /docs and the document at /docs/json. */
-export async function registerSwagger (app: FastifyInstance) {
+// TLS is the proxy's job: with upgrade-insecure-requests a browser that reached /docs over plain http by any
+// name but loopback fetches every /docs/static asset over https, and the page stays blank.
+const withoutHttpsUpgrade = (csp: string) => csp.replace(/\s*upgrade-insecure-requests;?/g, '')
+
+/**
+ * OpenAPI 3 from the route schemas, Swagger UI at /docs and the document at /docs/json. `servers` is the
+ * gateway's public address (PUBLIC_BASE_URL) when known, else relative to wherever the document was fetched.
+ */
+export async function registerSwagger (app: FastifyInstance, publicBaseUrl: string | undefined) {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
       info: openApiInfo,
+      servers: [{ url: publicBaseUrl ?? '/', description: publicBaseUrl === undefined ? 'This gateway (set PUBLIC_BASE_URL for an absolute address)' : 'This gateway' }],
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'A service\'s key from GATEWAY_API_KEYS' },
@@ -28,5 +37,5 @@ export async function registerSwagger (app: FastifyInstance) {
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: withoutHttpsUpgrade })
 }
