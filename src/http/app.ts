@@ -13,6 +13,7 @@ import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import { registerSecurity } from './plugins/security.js'
 import { registerSwagger } from './plugins/swagger.js'
+import clientScript from './routes/client-script.js'
 import operations from './routes/operations.js'
 import provision from './routes/provision.js'
 import revoke from './routes/revoke.js'
@@ -134,6 +135,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   await registerSecurity(app, config.corsOrigins)
   await registerSwagger(app, config.publicBaseUrl)
   await app.register(operations)
+  await app.register(clientScript)
 
   const authenticator = await Authenticator.create(config.auth)
   app.decorateRequest('caller', undefined)
