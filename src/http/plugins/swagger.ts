@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
@@ -10,9 +11,13 @@ export const openApiInfo = {
   license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' }
 }
 
+// Swagger UI's top-bar logo is an SVG with an inline <style>: allowed by its hash, not by 'unsafe-inline'.
+const LOGO_STYLE = '.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}'
+const logoStyleSource = `'sha256-${createHash('sha256').update(LOGO_STYLE).digest('base64')}'`
+
 // TLS is the proxy's job: with upgrade-insecure-requests a browser that reached /docs over plain http by any
 // name but loopback fetches every /docs/static asset over https, and the page stays blank.
-const withoutHttpsUpgrade = (csp: string) => csp.replace(/\s*upgrade-insecure-requests;?/g, '')
+const docsCsp = (csp: string) => csp.replace(/\s*upgrade-insecure-requests;?/g, '').replace(/style-src 'self'/, `style-src 'self' ${logoStyleSource}`)
 
 /**
  * OpenAPI 3 from the route schemas, Swagger UI at /docs and the document at /docs/json. `servers` is the
@@ -37,5 +42,5 @@ export async function registerSwagger (app: FastifyInstance, publicBaseUrl: stri
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: withoutHttpsUpgrade })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: docsCsp })
 }
