@@ -12,7 +12,7 @@ builtClientScript()
 
 /** Starts the demo with `env` on a free port and waits for its banner; stopped when the test ends. */
 async function startDemo (t: Test, env: Record<string, string>) {
-  const child = spawn(process.execPath, [`${dist}main.js`], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [`${dist}main.js`], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { child.kill('SIGTERM') })
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })
