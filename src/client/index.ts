@@ -36,6 +36,8 @@ export interface TokenProviderOptions {
   maxRetries?: number
   /** The longest Retry-After that is waited out, in ms (default 60000); a longer one throws at once. */
   maxRetryWaitMs?: number
+  /** How long a tab without a token waits for another tab to share one before asking the gateway (default 150 ms). */
+  tabWaitMs?: number
 }
 
 export interface TokenProvider {
@@ -71,9 +73,8 @@ type Message =
   | { type: 'token', from: string, answer: ProvisionAnswer }
   | { type: 'clear', from: string }
 
-// How long a tab waits for another tab to answer before minting itself, and for a tab that said it is
-// already fetching. Peers answer at once when they can, so the first only delays a lone tab's first token.
-const ASK_WINDOW_MS = 150
+// How long a tab waits for a tab that said it is already fetching. Other tabs answer an ask at once when they
+// can, so the ask's own wait (tabWaitMs) only delays a lone tab's first token.
 const BUSY_PEER_WAIT_MS = 15_000
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -93,7 +94,7 @@ function retryAfterSeconds (value: string | null): number | undefined {
 }
 
 export function createTokenProvider (options: TokenProviderOptions): TokenProvider {
-  const { platformID, storage, maxRetries = 2, maxRetryWaitMs = 60_000 } = options
+  const { platformID, storage, maxRetries = 2, maxRetryWaitMs = 60_000, tabWaitMs = 150 } = options
   const endpoint = `${options.baseUrl.replace(/\/+$/, '')}/provision`
   const key = `openim-gateway-token:${endpoint}:${platformID}`
   const self = Math.random().toString(36).slice(2)
@@ -140,7 +141,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   function askOtherTabs (stale: string | undefined): Promise<ProvisionAnswer | undefined> {
     if (channel === undefined) return Promise.resolve(undefined)
     return new Promise((resolve) => {
-      let timer = setTimeout(done, ASK_WINDOW_MS)
+      let timer = setTimeout(done, tabWaitMs)
       function done (answer?: ProvisionAnswer) {
         clearTimeout(timer)
         listeners.delete(listen)

@@ -25,7 +25,8 @@ export async function browserForFile (t: Test): Promise<Browser | undefined> {
 
 /**
  * The emulator, a gateway accepting the test's JWTs from the app.test origin, and a fresh browser context (its
- * own storage and BroadcastChannels). `statuses` lists the gateway's answers to POST /provision.
+ * own storage and BroadcastChannels). `statuses` lists the gateway's answers to POST /provision, `requests`
+ * the same with the request id and Retry-After.
  */
 export async function setUp (t: Test, browser: Browser | undefined, env: Record<string, string> = {}) {
   if (browser === undefined) throw new Error('no browser: call skipWithoutChromium first')
@@ -35,12 +36,18 @@ export async function setUp (t: Test, browser: Browser | undefined, env: Record<
     JWT_SECRET, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, CORS_ORIGINS: pages.url('app.test'), LOG_LEVEL: 'warn', ...env
   })
   const statuses: number[] = []
-  app.addHook('onResponse', async (request, reply) => { if (request.method === 'POST' && request.url === '/provision') statuses.push(reply.statusCode) })
+  const requests: Array<{ id: string, status: number, retryAfter?: number }> = []
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'POST' || request.url !== '/provision') return
+    statuses.push(reply.statusCode)
+    const retryAfter = reply.getHeader('retry-after')
+    requests.push({ id: request.id, status: reply.statusCode, ...(retryAfter !== undefined && { retryAfter: Number(retryAfter) }) })
+  })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const gateway = `http://gateway.test:${(app.server.address() as AddressInfo).port}`
   const context = await browser.createBrowserContext()
   t.teardown(() => context.close())
-  return { pages, emulator, gateway, context, statuses }
+  return { pages, emulator, gateway, context, statuses, requests }
 }
 
 /** A tab on `origin` with a provider for `userID` in `globalThis.provider` (`extra`: more options, as code). */
@@ -51,7 +58,8 @@ export async function openTab (context: { newPage (): Promise<Page> }, origin: s
   await page.evaluate(async (gateway: string, jwt: string, extra: string) => {
     const { createTokenProvider } = await import(`${gateway}/client.js`)
     const options = Function(`return ${extra}`)()
-    ;(globalThis as any).provider = createTokenProvider({ baseUrl: gateway, platformID: 5, getAuthorization: () => `Bearer ${jwt}`, ...options })
+    // Tabs wait longer for each other than the default 150 ms: a starved test machine may be that slow.
+    ;(globalThis as any).provider = createTokenProvider({ baseUrl: gateway, platformID: 5, getAuthorization: () => `Bearer ${jwt}`, tabWaitMs: 1000, ...options })
   }, gateway, jwt, extra)
   return page
 }
