@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import { buildApp } from './http/app.js'
-import { demoConfig } from './demo-config.js'
+import { demoConfig } from './demo/config.js'
 
 // `npm run openapi`: writes the OpenAPI document the running app serves at /docs/json.
 export async function generateOpenApi (): Promise<string> {

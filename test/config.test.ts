@@ -65,6 +65,14 @@ t.test('server timeouts are validated together', async (t) => {
   t.throws(() => loadConfig({ ...required, HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '5000' }), /HTTP_HEADERS_TIMEOUT_MS/)
 })
 
+t.test('PUBLIC_BASE_URL: an http(s) address, kept without its trailing slash', async (t) => {
+  t.equal(loadConfig(required).publicBaseUrl, undefined)
+  t.equal(loadConfig({ ...required, PUBLIC_BASE_URL: 'https://chat.example.com/gateway/' }).publicBaseUrl, 'https://chat.example.com/gateway')
+  for (const value of ['chat.example.com', 'ftp://chat.example.com', 'https://chat.example.com/?x=1']) {
+    t.throws(() => loadConfig({ ...required, PUBLIC_BASE_URL: value }), { constructor: ConfigError, message: /PUBLIC_BASE_URL/ }, value)
+  }
+})
+
 t.test('caller authentication settings', async (t) => {
   const base = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret' }
   t.throws(() => loadConfig(base), /GATEWAY_API_KEYS.*JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET.*AUTH_DISABLED/, 'secure by default')

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { fail, positiveInt } from './shared.js'
+import { fail, httpUrl, positiveInt } from './shared.js'
 
 // The gateway's own listener: address, logs, timeouts, shutdown.
 export const ServerEnv = Type.Object({
@@ -10,7 +10,8 @@ export const ServerEnv = Type.Object({
   READINESS_CACHE_MS: positiveInt(0, 600_000, 3000),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt(1000, 600_000, 60_000),
   HTTP_HEADERS_TIMEOUT_MS: positiveInt(1000, 600_000, 10_000),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000),
+  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: httpUrl }))
 })
 
 export interface ServerSettings {
@@ -20,6 +21,8 @@ export interface ServerSettings {
   shutdownTimeoutMs: number
   readinessCacheMs: number
   http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
+  /** Where clients reach the gateway (the OpenAPI document's server), when it is known. */
+  publicBaseUrl?: string
 }
 
 export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSettings {
@@ -35,6 +38,7 @@ export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSetti
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS
-    }
+    },
+    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, '')
   }
 }

@@ -16,12 +16,13 @@ import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import { registerSecurity } from './plugins/security.js'
 import { registerSwagger } from './plugins/swagger.js'
+import clientScript from './routes/client-script.js'
 import operations from './routes/operations.js'
 import provision from './routes/provision.js'
 import revoke from './routes/revoke.js'
 import users from './routes/users.js'
 import usersImport from './routes/users-import.js'
-import { ErrorResponse } from './schemas.js'
+import { ErrorResponse, ProvisionRequest, ProvisionResponse, RevokeRequest, RevokeResponse } from './schemas.js'
 import { userSchemas, importValueProblem } from './user-schemas.js'
 
 declare module 'fastify' {
@@ -146,13 +147,14 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
 
   // A JSON API: anything but application/json is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
-  app.addSchema(ErrorResponse)
+  for (const schema of [ErrorResponse, ProvisionRequest, ProvisionResponse, RevokeRequest, RevokeResponse]) app.addSchema(schema)
   for (const schema of userSchemas(config.import.maxUsers)) app.addSchema(schema)
   registerErrorHandling(app)
   await registerOverloadProtection(app, config.overloadMaxEventLoopDelayMs)
   await registerSecurity(app, config.corsOrigins)
-  await registerSwagger(app)
+  await registerSwagger(app, config.publicBaseUrl)
   await app.register(operations)
+  await app.register(clientScript)
 
   const authenticator = await Authenticator.create(config.auth)
   app.decorateRequest('caller', undefined)

@@ -28,7 +28,7 @@ const updateUserRequest = Type.Object({
   nickname: Type.Optional(Nickname),
   faceURL: Type.Optional(Type.String({
     ...FaceURL,
-    pattern: '^(?:https?://[^\\s\\p{Cc}]+)?$',
+    pattern: '^(?:https?://[^\\s\\u0000-\\u001F\\u007F-\\u009F]+)?$',
     description: 'An http(s) URL of at most 2048 characters; "" removes the avatar.'
   })),
   ex: Type.Optional(Ex)

@@ -64,8 +64,8 @@ t.test('the healthcheck needs no curl: Node\'s fetch against /healthz', async (t
   t.doesNotThrow(() => new Function(script))
 })
 
-t.test('.dockerignore keeps node_modules, .git, tests and local env files out of the build context', async (t) => {
+t.test('.dockerignore keeps node_modules, .git, tests, local env files and the demo secret out of the build context', async (t) => {
   const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n').map((line) => line.trim())
-  for (const entry of ['node_modules', '.git', 'test', '.env', '.env.*', 'dist']) t.ok(ignored.includes(entry), entry)
+  for (const entry of ['node_modules', '.git', 'test', '.env', '.env.*', 'dist', '.demo']) t.ok(ignored.includes(entry), entry)
   for (const needed of ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) t.notOk(ignored.includes(needed), `${needed} stays in`)
 })

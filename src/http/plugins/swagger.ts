@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
@@ -6,15 +7,28 @@ export const openApiInfo = {
   title: 'openim-gateway',
   description: 'Keeps the OpenIM secret server-side: POST /provision makes sure a user exists in OpenIM and returns an OpenIM token. ' +
     'Every error has the shape {statusCode, code, error, message, requestId}.',
-  version: '0.1.0'
+  version: '0.1.0',
+  license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' }
 }
 
-/** OpenAPI 3 from the route schemas, Swagger UI at /docs and the document at /docs/json. */
-export async function registerSwagger (app: FastifyInstance) {
+// Swagger UI's top-bar logo is an SVG with an inline <style>: allowed by its hash, not by 'unsafe-inline'.
+const LOGO_STYLE = '.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}'
+const logoStyleSource = `'sha256-${createHash('sha256').update(LOGO_STYLE).digest('base64')}'`
+
+// TLS is the proxy's job: with upgrade-insecure-requests a browser that reached /docs over plain http by any
+// name but loopback fetches every /docs/static asset over https, and the page stays blank.
+const docsCsp = (csp: string) => csp.replace(/\s*upgrade-insecure-requests;?/g, '').replace(/style-src 'self'/, `style-src 'self' ${logoStyleSource}`)
+
+/**
+ * OpenAPI 3 from the route schemas, Swagger UI at /docs and the document at /docs/json. `servers` is the
+ * gateway's public address (PUBLIC_BASE_URL) when known, else relative to wherever the document was fetched.
+ */
+export async function registerSwagger (app: FastifyInstance, publicBaseUrl: string | undefined) {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
       info: openApiInfo,
+      servers: [{ url: publicBaseUrl ?? '/', description: publicBaseUrl === undefined ? 'This gateway (set PUBLIC_BASE_URL for an absolute address)' : 'This gateway' }],
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'A service\'s key from GATEWAY_API_KEYS' },
@@ -29,5 +43,5 @@ export async function registerSwagger (app: FastifyInstance) {
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: docsCsp })
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { ReadinessCheck } from '../../operations/readiness.js'
 import { notShedUnderLoad } from '../plugins/overload.js'
+import { noSecurity } from '../responses.js'
 import { HealthResponse, ReadinessResponse } from '../schemas.js'
 
 const operations: FastifyPluginAsyncTypebox = async (app) => {
@@ -9,15 +10,27 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/healthz', {
     config: notShedUnderLoad,
-    schema: { tags: ['operations'], summary: 'Liveness: answers as soon as the server listens (no OpenIM call)', response: { 200: HealthResponse } }
+    schema: {
+      operationId: 'healthz',
+      tags: ['operations'],
+      summary: 'Liveness: answers as soon as the server listens (no OpenIM call)',
+      description: 'For liveness probes: restart only a process that does not answer. Never shed under load.',
+      security: noSecurity,
+      response: { 200: { ...HealthResponse, description: 'The process serves requests.' } }
+    }
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
     schema: {
+      operationId: 'readyz',
       tags: ['operations'],
+      security: noSecurity,
       summary: 'Readiness: 200 only when OpenIM answers and accepts the gateway\'s admin token',
       description: `The answer is reused for READINESS_CACHE_MS (now ${app.config.readinessCacheMs} ms).`,
-      response: { 200: ReadinessResponse, 503: ReadinessResponse }
+      response: {
+        200: { ...ReadinessResponse, description: 'OpenIM answers and accepts the admin token.' },
+        503: { ...ReadinessResponse, description: 'The gateway cannot serve now; reason says why.' }
+      }
     }
   }, async (_request, reply) => {
     const answer = await readiness.check()
@@ -28,10 +41,13 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/metrics', {
     config: notShedUnderLoad,
     schema: {
+      operationId: 'metrics',
       tags: ['operations'],
       summary: 'Prometheus metrics (text format)',
+      description: 'Request, OpenIM call, provision and rate-limit metrics, all prefixed openim_gateway_. Scrape every replica.',
+      security: noSecurity,
       produces: ['text/plain'],
-      response: { 200: Type.String({ description: 'Prometheus text exposition format' }) }
+      response: { 200: Type.String({ description: 'Prometheus text exposition format.' }) }
     }
   }, async (_request, reply) => {
     return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics())

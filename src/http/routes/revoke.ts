@@ -1,19 +1,25 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { userIdFor } from '../auth.js'
-import { RevokeBody, RevokeResponse, callerSecurity, errorResponses } from '../schemas.js'
+import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
+import { RevokeRequest, RevokeResponse, componentRef } from '../schemas.js'
 
 const ALL_USER_PLATFORMS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 const revoke: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/revoke', {
     schema: {
+      operationId: 'revoke',
       tags: ['provisioning'],
       summary: 'Log a user out through OpenIM\'s force_logout, so previously issued tokens stop working',
       description: 'Every platform 1–9 when platformID is omitted. On OpenIM v3.8+ the tokens are marked kicked (1506); ' +
         'before v3.8 OpenIM only drops the live connections and the tokens stay valid until they expire.',
       security: callerSecurity,
-      body: RevokeBody,
-      response: { 200: RevokeResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
+      body: componentRef(RevokeRequest),
+      response: {
+        200: successResponse('The user was logged out of the listed platforms.', componentRef(RevokeResponse),
+          { onePlatform: { summary: 'One platform', value: { userID: 'alice_42', platformIDs: [5] } } }),
+        ...errorResponses(...PROTECTED_ERRORS)
+      }
     }
   }, async (request) => {
     const userID = userIdFor(request.caller, request.body.userID)

@@ -1,16 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import Type from 'typebox'
 import { servicesOnly } from '../service-only.js'
-import { errorResponses } from '../schemas.js'
+import { errorResponses } from '../responses.js'
 import { UpdateUserRequest, UserIDParams, UserProfile } from '../user-schemas.js'
 
-/** The error responses of the /users routes, with what 403 and 404 mean there. */
+/** The error responses of the /users routes, with what 403 means there. */
 export function userErrorResponses (...statuses: number[]) {
-  const responses: Record<number, unknown> = errorResponses(...statuses)
-  if (statuses.includes(403)) {
-    responses[403] = Type.Ref('ErrorResponse', { description: 'FORBIDDEN (an end-user token: these routes are for services) or RESERVED_USER_ID (an admin or system account)' })
+  const responses: Record<string, { description: string }> = errorResponses(...statuses)
+  if (responses[403] !== undefined) {
+    responses[403] = { ...responses[403], description: 'FORBIDDEN (an end-user token: these routes are for services) or RESERVED_USER_ID (an admin or system account)' }
   }
-  if (statuses.includes(404)) responses[404] = Type.Ref('ErrorResponse', { description: 'USER_NOT_FOUND: OpenIM has no such user' })
   return responses
 }
 
