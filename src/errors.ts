@@ -3,7 +3,7 @@ import { OpenImError, errMsgName } from './openim/errors.js'
 export type ErrorCode =
   | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
   | 'OPENIM_AUTH_FAILED' | 'OPENIM_REJECTED' | 'OPENIM_BAD_RESPONSE' | 'OPENIM_UNAVAILABLE' | 'OPENIM_TIMEOUT'
-  | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'AUTH_UNAVAILABLE' | 'RATE_LIMITED' | 'OVERLOADED'
+  | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'RESERVED_USER_ID' | 'AUTH_UNAVAILABLE' | 'RATE_LIMITED' | 'OVERLOADED'
   | 'INTERNAL_ERROR'
 
 /** An error the gateway answers with, in the one shape `{statusCode, code, error, message, requestId}`. */

@@ -120,3 +120,9 @@ t.test('limits, proxies and Redis settings', async (t) => {
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
 })
+
+t.test('reserved userIDs: OpenIM\'s and openim-chat\'s admin and system accounts by default, always the admin', async (t) => {
+  t.same([...loadConfig(required).openim.reservedUserIDs].sort(), ['chatAdmin', 'imAdmin', 'openIM123456', 'openIM654321', 'openIMAdmin'])
+  t.same([...loadConfig({ ...required, OPENIM_ADMIN_USER_ID: 'root', OPENIM_RESERVED_USER_IDS: ' bot_1 ,, bot_2' }).openim.reservedUserIDs].sort(), ['bot_1', 'bot_2', 'root'])
+  t.throws(() => loadConfig({ ...required, OPENIM_RESERVED_USER_IDS: 'x'.repeat(65) }), { constructor: ConfigError, message: /OPENIM_RESERVED_USER_IDS/ })
+})

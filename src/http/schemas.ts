@@ -63,7 +63,7 @@ export const ReadinessResponse = Type.Object({
 const errorDescriptions: Record<number, string> = {
   400: 'INVALID_REQUEST (schema violation, malformed JSON) or INVALID_USER_ID (breaks the connected OpenIM\'s userID rules)',
   401: 'UNAUTHENTICATED: missing or bad credentials (x-api-key or Bearer token)',
-  403: 'FORBIDDEN: an end user asked for another user',
+  403: 'FORBIDDEN (an end user asked for another user) or RESERVED_USER_ID (an OpenIM admin or system account: never provisioned, revoked or changed through the gateway)',
   404: 'NOT_FOUND',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',

@@ -1,42 +1,7 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK } from 'jose'
+import { exportSPKI } from 'jose'
 import t from 'tap'
 import { SERVICE_KEY, buildGateway, openImCall, post, provision, startOpenIm } from '../helper.js'
-
-const JWT_SECRET = 'a-test-hs256-secret-of-at-least-32-chars'
-const hs256 = new TextEncoder().encode(JWT_SECRET)
-
-interface Claims { sub?: string, iss?: string, aud?: string, exp?: number, nbf?: number, [claim: string]: unknown }
-
-function signHs256 (claims: Claims, key: Uint8Array = hs256) {
-  const { exp, nbf, ...rest } = claims
-  const jwt = new SignJWT(rest).setProtectedHeader({ alg: 'HS256' }).setIssuedAt()
-  jwt.setExpirationTime(exp ?? '5m')
-  if (nbf !== undefined) jwt.setNotBefore(nbf)
-  return jwt.sign(key)
-}
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-
-async function jwksServer (t: { teardown (fn: () => unknown): void }) {
-  const keys: { current: JWK[] } = { current: [] }
-  let fetches = 0
-  const server: Server = createServer((_req, res) => {
-    fetches++
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: keys.current }))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => server.close(resolve)))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`, keys, fetches: () => fetches }
-}
-
-async function rsaKey (kid: string) {
-  const { privateKey, publicKey } = await generateKeyPair('RS256')
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }
-  const sign = (claims: Claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setIssuedAt().setExpirationTime('5m').sign(privateKey)
-  return { jwk, sign, publicKey }
-}
+import { JWT_SECRET, bearer, jwksServer, rsaKey, signHs256 } from '../jwt.js'
 
 t.test('no credentials: 401 UNAUTHENTICATED, and nothing reaches OpenIM', async (t) => {
   const emulator = await startOpenIm(t)

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { GatewayError } from '../../errors.js'
+import { assertNotReserved } from '../../provisioning/reserved.js'
 import { userIdFor } from '../auth.js'
 import { ProvisionBody, ProvisionResponse, callerSecurity, errorResponses } from '../schemas.js'
 
 const provision: FastifyPluginAsyncTypebox = async (app) => {
-  const { publicApiUrl, publicWsUrl, auth } = app.config
+  const { publicApiUrl, publicWsUrl, auth, openim } = app.config
   const addresses = {
     ...(publicApiUrl !== undefined && { apiAddr: publicApiUrl }),
     ...(publicWsUrl !== undefined && { wsAddr: publicWsUrl })
@@ -23,6 +24,7 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const userID = userIdFor(request.caller, request.body.userID)
+    assertNotReserved(userID, openim.reservedUserIDs)
     try {
       const result = await app.provisioning.provision({ ...request.body, userID }, { operationID: request.id })
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })

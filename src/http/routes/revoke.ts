@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { assertNotReserved } from '../../provisioning/reserved.js'
 import { userIdFor } from '../auth.js'
 import { RevokeBody, RevokeResponse, callerSecurity, errorResponses } from '../schemas.js'
 
@@ -17,6 +18,7 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const userID = userIdFor(request.caller, request.body.userID)
+    assertNotReserved(userID, app.config.openim.reservedUserIDs)
     const platformIDs = request.body.platformID === undefined ? ALL_USER_PLATFORMS : [request.body.platformID]
     await app.provisioning.revoke(userID, platformIDs, { operationID: request.id })
     return { userID, platformIDs }
