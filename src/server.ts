@@ -1,9 +1,10 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, type Config } from './config/index.js'
-import { REDACTED_PATHS, buildApp } from './http/app.js'
+import { buildApp } from './http/app.js'
+import { productionLoggerOptions } from './http/logger.js'
 
 function loggerOptions (config: Config) {
-  const base = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
+  const base = productionLoggerOptions(config.logLevel)
   // JSON lines for machines; pretty only for a person at a terminal (pino-pretty is a dev dependency).
   if (!process.stdout.isTTY) return base
   try {

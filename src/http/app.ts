@@ -9,6 +9,7 @@ import { Metrics } from '../operations/metrics.js'
 import { ProvisioningService } from '../provisioning/service.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
+import { loggablePath, productionLoggerOptions } from './logger.js'
 import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import { registerSecurity } from './plugins/security.js'
@@ -33,7 +34,7 @@ declare module 'fastify' {
 
 export interface BuildOptions {
   config: Config
-  /** Fastify logger options (tests pass a stream to read the log lines). */
+  /** Fastify logger options; by default productionLoggerOptions (tests add a stream to read the log lines). */
   logger?: FastifyServerOptions['logger']
 }
 
@@ -45,18 +46,13 @@ function requestId (req: IncomingMessage): string {
   return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
 
-export const REDACTED_PATHS = [
-  'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.token', 'req.headers.cookie',
-  'secret', 'token', 'adminToken', '*.secret', '*.token', '*.adminToken'
-]
-
 // Probes and scrapes arrive every few seconds: their request lines are debug, not info.
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
 
 /** The gateway as a Fastify instance, not listening: server.ts listens, tests inject. */
 export async function buildApp ({ config, logger }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    logger: logger ?? productionLoggerOptions(config.logLevel),
     genReqId: requestId,
     requestIdHeader: false,
     // Our own onResponse hook writes the one line per request (with caller and latency).
@@ -116,7 +112,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
     const line = {
       method: request.method,
-      url: request.url,
+      url: loggablePath(request.url),
       statusCode: reply.statusCode,
       responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
       caller: callerLabel(request.caller),

@@ -55,6 +55,8 @@ export function registerErrorHandling (app: FastifyInstance) {
       request.log.warn({ code: gatewayError.code, reason: error.message }, 'OpenIM call failed')
     } else {
       request.log.info({ code: gatewayError.code, reason: gatewayError.message }, 'request refused')
+      // What the client sent helps explain a refusal; the credentials in it are redacted (logger.ts).
+      request.log.debug({ req: request }, 'refused request')
     }
     return sendError(reply, gatewayError)
   })

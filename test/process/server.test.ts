@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import t from 'tap'
 import { SECRET, SERVICE_KEY, startOpenIm, waitFor } from '../helper.js'
 
@@ -102,4 +103,24 @@ t.test('a shutdown that outlasts SHUTDOWN_TIMEOUT_MS is cut short', async (t) =>
   const [code] = await once(child, 'exit')
   t.not(code, 0, 'exits in error when requests were cut')
   t.ok(Date.now() - started < 5000, 'within the shutdown timeout, not the OpenIM timeout')
+})
+
+t.test('the server logs with the production options: at trace, no credential from a malformed request or a query string', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { child, output } = startServer({ OPENIM_API_URL: emulator.url, OPENIM_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'trace' })
+  t.teardown(() => { child.kill('SIGKILL') })
+  await waitFor(() => /Server listening at/.test(output()), 'listening')
+  const address = /Server listening at http:\/\/([\d.]+):(\d+)/.exec(output())
+  const socket = connect(Number(address?.[2]), address?.[1])
+  socket.on('error', () => {})
+  socket.write(`POST /provision HTTP/1.1\r\nhost: x\r\nx-api-key: ${SERVICE_KEY}\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}`)
+  await waitFor(() => /HPE_/.test(output()), 'the parser error\'s log line')
+  const query = await fetch(`http://${address?.[1]}:${address?.[2]}/provision?x-api-key=${SERVICE_KEY}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }, body: '{"userID":"a","platformID":5}'
+  })
+  t.equal(query.status, 201)
+  await waitFor(() => /request completed/.test(output()), 'the request line')
+  t.notMatch(output(), SERVICE_KEY)
+  t.notMatch(output(), /rawPacket/)
+  t.notMatch(output(), SECRET)
 })
