@@ -10,6 +10,7 @@ import { ProvisioningService } from '../provisioning/service.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
 import { loggablePath, productionLoggerOptions } from './logger.js'
+import { registerJsonBody } from './plugins/json-body.js'
 import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import { registerSecurity } from './plugins/security.js'
@@ -124,6 +125,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
 
   // A JSON API: anything but application/json is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
+  registerJsonBody(app)
   app.addSchema(ErrorResponse)
   registerErrorHandling(app)
   await registerOverloadProtection(app, config.overloadMaxEventLoopDelayMs)

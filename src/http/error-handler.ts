@@ -5,8 +5,6 @@ import { OpenImError } from '../openim/errors.js'
 
 /** Fastify's own errors, by code, as gateway errors. */
 const FASTIFY_ERRORS: Record<string, (error: FastifyError) => GatewayError> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new GatewayError(400, 'INVALID_REQUEST', 'the body is not valid JSON'),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new GatewayError(400, 'INVALID_REQUEST', 'the body is empty; send a JSON object'),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new GatewayError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'),
   FST_ERR_CTP_BODY_TOO_LARGE: (error) => new GatewayError(413, 'PAYLOAD_TOO_LARGE', error.message),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GatewayError(400, 'INVALID_REQUEST', 'the Content-Length does not match the body')
