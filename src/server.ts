@@ -28,6 +28,9 @@ const app = await buildApp({ config, logger: loggerOptions(config) })
 if (config.auth.disabled) {
   app.log.warn('AUTH_DISABLED=true: anyone who can reach this gateway can obtain any user\'s OpenIM token; use it for local development only')
 }
+if (config.auth.jwt?.allowAnyAudience === true) {
+  app.log.warn('JWT_ALLOW_ANY_AUDIENCE=true: a token the identity provider issued for any of its applications logs its holder in here; set JWT_AUDIENCE instead')
+}
 if (config.usesDefaultSecret) {
   app.log.warn('OPENIM_SECRET is one of the defaults OpenIM ships with: change it on the OpenIM server and here before production')
 }

@@ -89,7 +89,18 @@ t.test('caller authentication settings', async (t) => {
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...base, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
   const jwks = loadConfig({ ...base, JWT_JWKS_URL: 'http://localhost:8080/jwks.json', JWT_AUDIENCE: 'chat, admin' }).auth.jwt
-  t.match(jwks, { source: { kind: 'jwks', url: 'http://localhost:8080/jwks.json', cooldownMs: 30_000 }, algorithms: ['RS256', 'ES256', 'PS256'], audience: ['chat', 'admin'], userIdClaim: 'sub', userIdMapping: 'none' })
+  t.match(jwks, {
+    source: { kind: 'jwks', url: 'http://localhost:8080/jwks.json', cooldownMs: 30_000 },
+    algorithms: ['RS256', 'ES256', 'PS256'],
+    audience: ['chat', 'admin'],
+    allowAnyAudience: false,
+    clockToleranceSeconds: 30,
+    maxLifetimeSeconds: undefined,
+    userIdClaim: 'sub',
+    userIdMapping: 'none',
+    nicknameClaim: 'name',
+    faceUrlClaim: 'picture'
+  })
   t.same(loadConfig({ ...base, AUTH_DISABLED: 'true', CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins,
     ['https://app.example.com', 'http://localhost:5173'])
 })
@@ -125,4 +136,22 @@ t.test('reserved userIDs: OpenIM\'s and openim-chat\'s admin and system accounts
   t.same([...loadConfig(required).openim.reservedUserIDs].sort(), ['chatAdmin', 'imAdmin', 'openIM123456', 'openIM654321', 'openIMAdmin'])
   t.same([...loadConfig({ ...required, OPENIM_ADMIN_USER_ID: 'root', OPENIM_RESERVED_USER_IDS: ' bot_1 ,, bot_2' }).openim.reservedUserIDs].sort(), ['bot_1', 'bot_2', 'root'])
   t.throws(() => loadConfig({ ...required, OPENIM_RESERVED_USER_IDS: 'x'.repeat(65) }), { constructor: ConfigError, message: /OPENIM_RESERVED_USER_IDS/ })
+})
+
+t.test('end-user tokens: an audience is required unless JWT_ALLOW_ANY_AUDIENCE=true; time and profile-claim settings', async (t) => {
+  const base = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret', JWT_SECRET: 'x'.repeat(32) }
+  t.throws(() => loadConfig(base), { constructor: ConfigError, message: /JWT_AUDIENCE is required.*JWT_ALLOW_ANY_AUDIENCE=true/ })
+  t.match(loadConfig({ ...base, JWT_ALLOW_ANY_AUDIENCE: 'true' }).auth.jwt, { audience: undefined, allowAnyAudience: true })
+  const tuned = loadConfig({ ...base, JWT_AUDIENCE: 'chat', JWT_CLOCK_TOLERANCE_SECONDS: '0', JWT_MAX_LIFETIME_SECONDS: '3600', JWT_NICKNAME_CLAIM: 'nickname', JWT_FACE_URL_CLAIM: 'avatar' }).auth.jwt
+  t.match(tuned, { clockToleranceSeconds: 0, maxLifetimeSeconds: 3600, nicknameClaim: 'nickname', faceUrlClaim: 'avatar' })
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ JWT_AUDIENCE: 'chat', JWT_ALLOW_ANY_AUDIENCE: 'true' }, /JWT_AUDIENCE or JWT_ALLOW_ANY_AUDIENCE=true, not both/],
+    [{ JWT_ALLOW_ANY_AUDIENCE: 'yes' }, /JWT_ALLOW_ANY_AUDIENCE/],
+    [{ JWT_AUDIENCE: 'chat', JWT_CLOCK_TOLERANCE_SECONDS: '-1' }, /JWT_CLOCK_TOLERANCE_SECONDS/],
+    [{ JWT_AUDIENCE: 'chat', JWT_CLOCK_TOLERANCE_SECONDS: '3600' }, /JWT_CLOCK_TOLERANCE_SECONDS/],
+    [{ JWT_AUDIENCE: 'chat', JWT_MAX_LIFETIME_SECONDS: '10' }, /JWT_MAX_LIFETIME_SECONDS/],
+    [{ JWT_AUDIENCE: 'chat', JWT_NICKNAME_CLAIM: ' ' }, /JWT_NICKNAME_CLAIM/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...base, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+  t.throws(() => loadConfig({ ...base, JWT_SECRET: '', GATEWAY_API_KEYS: 'a:0123456789abcdef', JWT_ALLOW_ANY_AUDIENCE: 'true' }), /JWT_ALLOW_ANY_AUDIENCE.*need/)
 })

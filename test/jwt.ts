@@ -4,16 +4,20 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose'
 
 // End-user tokens for tests: HS256 with a shared secret, RS256 keys published by a local JWKS server.
 export const JWT_SECRET = 'a-test-hs256-secret-of-at-least-32-chars'
+/** The audience test gateways require (JWT_AUDIENCE) and test tokens carry unless a test says otherwise. */
+export const AUDIENCE = 'chat'
 const hs256 = new TextEncoder().encode(JWT_SECRET)
 
-export interface Claims { sub?: string, iss?: string, aud?: string, exp?: number, nbf?: number, [claim: string]: unknown }
+export interface Claims { sub?: string, iss?: string, aud?: string, exp?: number, nbf?: number, iat?: number, [claim: string]: unknown }
+
+/** aud, iat and a 5-minute exp unless the test says otherwise; a claim set to undefined is left out. */
+function withDefaults (claims: Claims): Claims {
+  const now = Math.floor(Date.now() / 1000)
+  return { aud: AUDIENCE, iat: now, exp: now + 300, ...claims }
+}
 
 export function signHs256 (claims: Claims, key: Uint8Array = hs256) {
-  const { exp, nbf, ...rest } = claims
-  const jwt = new SignJWT(rest).setProtectedHeader({ alg: 'HS256' }).setIssuedAt()
-  jwt.setExpirationTime(exp ?? '5m')
-  if (nbf !== undefined) jwt.setNotBefore(nbf)
-  return jwt.sign(key)
+  return new SignJWT(withDefaults(claims)).setProtectedHeader({ alg: 'HS256' }).sign(key)
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
@@ -34,6 +38,6 @@ export async function jwksServer (t: { teardown (fn: () => unknown): void }) {
 export async function rsaKey (kid: string) {
   const { privateKey, publicKey } = await generateKeyPair('RS256')
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }
-  const sign = (claims: Claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setIssuedAt().setExpirationTime('5m').sign(privateKey)
+  const sign = (claims: Claims) => new SignJWT(withDefaults(claims)).setProtectedHeader({ alg: 'RS256', kid }).sign(privateKey)
   return { jwk, sign, publicKey }
 }

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, fromOpenImError } from '../errors.js'
 import { OpenImError } from '../openim/errors.js'
+import { PATTERN_MEANINGS } from './schemas.js'
 
 /** Fastify's own errors, by code, as gateway errors. */
 const FASTIFY_ERRORS: Record<string, (error: FastifyError) => GatewayError> = {
@@ -10,12 +11,16 @@ const FASTIFY_ERRORS: Record<string, (error: FastifyError) => GatewayError> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GatewayError(400, 'INVALID_REQUEST', 'the Content-Length does not match the body')
 }
 
-/** Ajv's messages, with the property they are about ("body must NOT have additional properties" says not which). */
+/**
+ * Ajv's messages, with the property they are about ("body must NOT have additional properties" says not
+ * which), and what a pattern means instead of the pattern.
+ */
 function validationMessage (error: FastifyError): string {
   return (error.validation ?? []).map((issue) => {
     const where = `${error.validationContext ?? 'body'}${issue.instancePath.replaceAll('/', '.')}`
-    const property = (issue.params as { additionalProperty?: string }).additionalProperty
-    return `${where} ${issue.message ?? 'is invalid'}${property !== undefined ? `: "${property}"` : ''}`
+    const { additionalProperty: property, pattern } = issue.params as { additionalProperty?: string, pattern?: string }
+    const message = (pattern !== undefined ? PATTERN_MEANINGS[pattern] : undefined) ?? issue.message ?? 'is invalid'
+    return `${where} ${message}${property !== undefined ? `: "${property}"` : ''}`
   }).join('; ')
 }
 

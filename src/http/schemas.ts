@@ -10,12 +10,36 @@ const userId = (description: string) => Type.String({ minLength: 1, maxLength: 6
 export const PlatformID = platformId(PLATFORMS)
 export const UserID = userId(USER_ID_RULES)
 
+// Profile values everyone in the chat sees. A nickname must show what it is: no control characters, no
+// bidirectional-text controls (which can make "nimda" read as "admin"), not only white space or invisible
+// format characters. An avatar is fetched by every client: http(s) only, never javascript: or data:.
+const NICKNAME_PATTERN = '^(?=[\\s\\S]*[^\\s\\p{Cf}])[^\\p{Cc}\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029]+$'
+const FACE_URL_PATTERN = '^https?://[^\\s\\p{Cc}]+$'
+const CLEARABLE_FACE_URL_PATTERN = '^(https?://[^\\s\\p{Cc}]+)?$'
+const NICKNAME_RULES = 'No control characters, no bidirectional-text controls, not only white space.'
+
+/** What a schema's pattern means, for validation messages (ajv only says which pattern failed). */
+export const PATTERN_MEANINGS: Record<string, string> = {
+  [NICKNAME_PATTERN]: 'must not contain control characters or bidirectional-text controls, nor be only white space',
+  [FACE_URL_PATTERN]: 'must be an http:// or https:// URL',
+  [CLEARABLE_FACE_URL_PATTERN]: 'must be an http:// or https:// URL, or "" to clear it'
+}
+
+const nickname = (description: string) => Type.String({ minLength: 1, maxLength: 255, pattern: NICKNAME_PATTERN, description, examples: ['Alice'] })
+const faceURL = (description: string) => Type.String({ maxLength: 2048, pattern: FACE_URL_PATTERN, description, examples: ['https://example.com/alice.png'] })
+
+export const Nickname = nickname(`Display name. ${NICKNAME_RULES}`)
+export const FaceURL = faceURL('Avatar URL: http or https only.')
+export const ClearableFaceURL = Type.String({ maxLength: 2048, pattern: CLEARABLE_FACE_URL_PATTERN, description: 'Avatar URL (http or https), or "" to clear it.' })
+
+const END_USERS_IGNORED = 'Ignored for end users (their token\'s claims supply it).'
+
 export const ProvisionBody = Type.Object({
   userID: Type.Optional(userId(`${USER_ID_RULES} Required for API-key callers; an end user's token implies it (and a different one is 403).`)),
   platformID: PlatformID,
-  nickname: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Used only when the user is created; defaults to the userID.', examples: ['Alice'] })),
-  faceURL: Type.Optional(Type.String({ maxLength: 2048, description: 'Avatar URL, used only when the user is created.', examples: ['https://example.com/alice.png'] })),
-  ex: Type.Optional(Type.String({ maxLength: 8192, description: 'Free-form extra data, used only when the user is created.' }))
+  nickname: Type.Optional(nickname(`Used only when the user is created; defaults to the userID. ${NICKNAME_RULES} ${END_USERS_IGNORED}`)),
+  faceURL: Type.Optional(faceURL(`Avatar URL (http or https), used only when the user is created. ${END_USERS_IGNORED}`)),
+  ex: Type.Optional(Type.String({ maxLength: 8192, description: 'Free-form extra data, used only when the user is created. Ignored for end users.' }))
 }, { additionalProperties: false })
 
 export const RevokeBody = Type.Object({

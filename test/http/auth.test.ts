@@ -1,7 +1,7 @@
 import { exportSPKI } from 'jose'
 import t from 'tap'
 import { SERVICE_KEY, buildGateway, openImCall, post, provision, startOpenIm } from '../helper.js'
-import { JWT_SECRET, bearer, jwksServer, rsaKey, signHs256 } from '../jwt.js'
+import { AUDIENCE, JWT_SECRET, bearer, jwksServer, rsaKey, signHs256 } from '../jwt.js'
 
 t.test('no credentials: 401 UNAUTHENTICATED, and nothing reaches OpenIM', async (t) => {
   const emulator = await startOpenIm(t)
@@ -36,7 +36,7 @@ t.test('a service must name the userID', async (t) => {
 
 t.test('end-user JWT (HS256): the userID comes from the sub claim; another userID is 403', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app, logs } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET })
+  const { app, logs } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   const token = await signHs256({ sub: 'alice_7' })
   const implied = await provision(app, { platformID: 5 }, bearer(token))
   t.equal(implied.statusCode, 201)
@@ -52,7 +52,7 @@ t.test('end-user JWT (HS256): the userID comes from the sub claim; another userI
 
 t.test('bad tokens are 401 with a Bearer challenge', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_ISSUER: 'https://id.example.com', JWT_AUDIENCE: 'chat' })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_ISSUER: 'https://id.example.com' })
   const good = { sub: 'carol', iss: 'https://id.example.com', aud: 'chat' }
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256(good)))).statusCode, 201, 'the good token works')
   const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...good, exp: 9999999999 })).toString('base64url')}.`
@@ -70,7 +70,7 @@ t.test('bad tokens are 401 with a Bearer challenge', async (t) => {
     const response = await provision(app, { platformID: 5 }, bearer(token))
     t.equal(response.statusCode, 401, what)
     t.match(response.json(), { code: 'UNAUTHENTICATED', message }, what)
-    t.match(response.headers['www-authenticate'], /^Bearer realm="openim-gateway", error="invalid_token"/, what)
+    t.match(response.headers['www-authenticate'], /^Bearer realm="openim-gateway", error="invalid_token", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]*"$/, `${what}: a well-formed challenge (RFC 6750)`)
   }
   const basic = await provision(app, { platformID: 5 }, { authorization: 'Basic abc' })
   t.equal(basic.statusCode, 401)
@@ -85,7 +85,7 @@ t.test('JWKS (RS256) from a local server, with key rotation', async (t) => {
   const jwks = await jwksServer(t)
   const first = await rsaKey('key-1')
   jwks.keys.current = [first.jwk]
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: jwks.url, JWT_JWKS_COOLDOWN_MS: '0' })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: jwks.url, JWT_AUDIENCE: AUDIENCE, JWT_JWKS_COOLDOWN_MS: '0' })
   t.equal((await provision(app, { platformID: 5 }, bearer(await first.sign({ sub: 'dan' })))).statusCode, 201)
   t.equal((await provision(app, { platformID: 5 }, bearer(await first.sign({ sub: 'dan' })))).statusCode, 200)
   t.equal(jwks.fetches(), 1, 'the key set is cached')
@@ -103,7 +103,7 @@ t.test('JWKS (RS256) from a local server, with key rotation', async (t) => {
 
 t.test('JWKS that cannot be fetched is 503 AUTH_UNAVAILABLE', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json' })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json', JWT_AUDIENCE: AUDIENCE })
   const key = await rsaKey('k')
   const response = await provision(app, { platformID: 5 }, bearer(await key.sign({ sub: 'erin' })))
   t.equal(response.statusCode, 503)
@@ -114,14 +114,14 @@ t.test('JWT_PUBLIC_KEY (PEM, also with \\n escapes)', async (t) => {
   const emulator = await startOpenIm(t)
   const key = await rsaKey('pem')
   const pem = await exportSPKI(key.publicKey)
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_PUBLIC_KEY: pem.trim().replaceAll('\n', '\\n') })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_PUBLIC_KEY: pem.trim().replaceAll('\n', '\\n'), JWT_AUDIENCE: AUDIENCE })
   t.equal((await provision(app, { platformID: 5 }, bearer(await key.sign({ sub: 'finn' })))).statusCode, 201)
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: 'finn' })))).statusCode, 401, 'HS256 is not accepted')
 })
 
 t.test('a custom user-ID claim', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_USER_ID_CLAIM: 'uid' })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_USER_ID_CLAIM: 'uid' })
   const response = await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: 'x-y', uid: 12345 })))
   t.equal(response.json().userID, '12345')
 })
@@ -129,12 +129,12 @@ t.test('a custom user-ID claim', async (t) => {
 t.test('subjects OpenIM refuses: a clear error naming JWT_USER_ID_MAPPING by default, a deterministic mapping with it', async (t) => {
   const emulator = await startOpenIm(t)
   const token = await signHs256({ sub: 'auth0|5f7c8ec7c33c6c004bbafe82' })
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   const refused = await provision(app, { platformID: 5 }, bearer(token))
   t.equal(refused.statusCode, 400)
   t.match(refused.json(), { code: 'INVALID_USER_ID', message: /JWT_USER_ID_MAPPING=hash/ })
 
-  const { app: mapped } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_USER_ID_MAPPING: 'hash' })
+  const { app: mapped } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_USER_ID_MAPPING: 'hash' })
   const first = await provision(mapped, { platformID: 5 }, bearer(token))
   t.equal(first.statusCode, 201)
   t.match(first.json().userID, /^h_[0-9a-f]{40}$/)
@@ -147,7 +147,7 @@ t.test('subjects OpenIM refuses: a clear error naming JWT_USER_ID_MAPPING by def
 
 t.test('API keys and JWTs together', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET })
+  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   t.equal((await provision(app, { userID: 'gus', platformID: 5 })).statusCode, 201, 'service')
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: 'gus' })))).statusCode, 200, 'user')
 })
@@ -170,7 +170,7 @@ t.test('POST /revoke: a service revokes anyone, on every platform by default; th
 
 t.test('POST /revoke: an end user revokes only themself', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET })
+  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   await provision(app, { userID: 'ivan', platformID: 5 })
   const token = await signHs256({ sub: 'ivan' })
   t.equal((await post(app, '/revoke', { platformID: 5 }, bearer(token))).statusCode, 200)
@@ -181,7 +181,7 @@ t.test('POST /revoke: an end user revokes only themself', async (t) => {
 
 t.test('no credential appears in any log line', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app, logs } = await buildGateway(t, emulator.url, { JWT_SECRET, LOG_LEVEL: 'trace' })
+  const { app, logs } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE, LOG_LEVEL: 'trace' })
   const token = await signHs256({ sub: 'jill' })
   await provision(app, { platformID: 5 }, bearer(token))
   await provision(app, { userID: 'jill', platformID: 5 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildGateway, post, provision, startOpenIm } from '../helper.js'
-import { JWT_SECRET, bearer, signHs256 } from '../jwt.js'
+import { AUDIENCE, JWT_SECRET, bearer, signHs256 } from '../jwt.js'
 
 const DEFAULT_RESERVED = ['imAdmin', 'openIM123456', 'openIM654321', 'openIMAdmin', 'chatAdmin']
 // Not the helper's "openIM123": the refusals name "openIM123456", and the log check would call that a leaked secret.
@@ -25,7 +25,7 @@ for (const mode of ['legacy', 'current'] as const) {
 
 t.test('an end user whose subject is the admin is refused too', async (t) => {
   const emulator = await startOpenIm(t, { mode: 'legacy' })
-  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET })
+  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   const token = bearer(await signHs256({ sub: 'imAdmin' }))
   t.equal((await provision(app, { platformID: 5 }, token)).json().code, 'RESERVED_USER_ID')
   t.equal((await post(app, '/revoke', {}, token)).json().code, 'RESERVED_USER_ID')

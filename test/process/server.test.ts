@@ -33,6 +33,20 @@ t.test('AUTH_DISABLED=true starts, with a warning', async (t) => {
   await once(child, 'exit')
 })
 
+t.test('JWT_ALLOW_ANY_AUDIENCE=true starts, with a warning; a JWT source without an audience does not start', async (t) => {
+  const env = { OPENIM_API_URL: 'http://127.0.0.1:9', OPENIM_SECRET: 'x', JWT_SECRET: 'x'.repeat(32), PORT: '0', HOST: '127.0.0.1' }
+  const { child, output } = startServer({ ...env, JWT_ALLOW_ANY_AUDIENCE: 'true' })
+  t.teardown(() => { child.kill('SIGKILL') })
+  await waitFor(() => /Server listening at/.test(output()), 'listening')
+  t.match(output(), /"level":40.*JWT_ALLOW_ANY_AUDIENCE/)
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+  const refused = startServer(env)
+  const [code] = await once(refused.child, 'exit')
+  t.equal(code, 1)
+  t.match(refused.output(), /JWT_AUDIENCE is required/)
+})
+
 t.test('a bad setting stops the process with a message naming the variable', async (t) => {
   const { child, output } = startServer({ OPENIM_API_URL: 'http://127.0.0.1:1', OPENIM_SECRET: SECRET, OPENIM_TIMEOUT_MS: 'fast' })
   const [code] = await once(child, 'exit')

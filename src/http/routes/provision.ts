@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { GatewayError } from '../../errors.js'
 import { assertNotReserved } from '../../provisioning/reserved.js'
+import type { ProvisionInput } from '../../provisioning/service.js'
 import { userIdFor } from '../auth.js'
 import { ProvisionBody, ProvisionResponse, callerSecurity, errorResponses } from '../schemas.js'
+
+type ProfileFields = Pick<ProvisionInput, 'nickname' | 'faceURL' | 'ex'>
 
 const provision: FastifyPluginAsyncTypebox = async (app) => {
   const { publicApiUrl, publicWsUrl, auth, openim } = app.config
@@ -23,10 +26,19 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: ProvisionResponse, 201: ProvisionResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
     }
   }, async (request, reply) => {
-    const userID = userIdFor(request.caller, request.body.userID)
+    const { userID: requested, platformID, ...bodyProfile } = request.body
+    const userID = userIdFor(request.caller, requested)
     assertNotReserved(userID, openim.reservedUserIDs)
+    let profile: ProfileFields = bodyProfile
+    // End users do not choose how everyone else sees them: their identity provider's claims say it. The
+    // body's fields are dropped, not refused, so front ends that still send them keep working.
+    if (request.caller?.kind === 'user') {
+      const ignored = Object.keys(bodyProfile)
+      if (ignored.length > 0) request.log.debug({ ignored }, 'profile fields sent by an end user are ignored: the token\'s claims supply them')
+      profile = request.caller.profile
+    }
     try {
-      const result = await app.provisioning.provision({ ...request.body, userID }, { operationID: request.id })
+      const result = await app.provisioning.provision({ userID, platformID, ...profile }, { operationID: request.id })
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
       // An end user does not choose their userID: point the operator at the mapping option.
