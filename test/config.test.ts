@@ -108,6 +108,8 @@ t.test('caller authentication settings', async (t) => {
 t.test('limits, proxies and Redis settings', async (t) => {
   const defaults = loadConfig(required)
   t.same(defaults.rateLimit, { max: 60, windowMs: 60_000, redisUrl: undefined })
+  t.same(defaults.authFailureLimit, { max: 30, windowMs: 60_000 })
+  t.same(loadConfig({ ...required, AUTH_FAILURE_LIMIT_MAX: '0', AUTH_FAILURE_LIMIT_WINDOW: '5 minutes' }).authFailureLimit, { max: 0, windowMs: 300_000 })
   t.equal(defaults.trustProxy, false)
   t.equal(defaults.bodyLimitBytes, 65_536)
   t.equal(defaults.overloadMaxEventLoopDelayMs, 1000)
@@ -127,7 +129,10 @@ t.test('limits, proxies and Redis settings', async (t) => {
     [{ TRUST_PROXY: 'yes' }, /TRUST_PROXY/],
     [{ TRUST_PROXY: '10.0.0.0/8/1' }, /TRUST_PROXY/],
     [{ BODY_LIMIT_BYTES: '100' }, /BODY_LIMIT_BYTES/],
-    [{ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' }, /OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/]
+    [{ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' }, /OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/],
+    [{ AUTH_FAILURE_LIMIT_MAX: '-1' }, /AUTH_FAILURE_LIMIT_MAX/],
+    [{ AUTH_FAILURE_LIMIT_WINDOW: 'forever' }, /AUTH_FAILURE_LIMIT_WINDOW/],
+    [{ AUTH_FAILURE_LIMIT_WINDOW: '10 ms' }, /AUTH_FAILURE_LIMIT_WINDOW must be between/]
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
 })

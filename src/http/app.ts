@@ -10,6 +10,7 @@ import { ProvisioningService } from '../provisioning/service.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
 import { loggablePath, productionLoggerOptions } from './logger.js'
+import { registerAuthFailureLimit } from './plugins/auth-failure-limit.js'
 import { registerJsonBody } from './plugins/json-body.js'
 import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
@@ -137,6 +138,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   app.decorateRequest('caller', undefined)
   // Everything that can reach OpenIM on a caller's behalf sits behind authentication.
   await app.register(async (protectedRoutes) => {
+    registerAuthFailureLimit(protectedRoutes, app, config, (headers) => authenticator.hasValidApiKey(headers))
     protectedRoutes.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })
     await registerRateLimit(protectedRoutes, app, config)
     await protectedRoutes.register(provision)

@@ -94,14 +94,25 @@ export class Authenticator {
     throw this.jwtVerifier === undefined ? new GatewayError(401, 'UNAUTHENTICATED', message) : bearerUnauthenticated(message)
   }
 
+  /** Whether the request carries a valid API key (the auth-failure limit never holds those back). */
+  hasValidApiKey (headers: IncomingHttpHeaders): boolean {
+    const apiKey = headers['x-api-key']
+    return apiKey !== undefined && this.keyName(Array.isArray(apiKey) ? apiKey[0] ?? '' : apiKey) !== undefined
+  }
+
   private service (presented: string): Caller {
+    const name = this.keyName(presented)
+    if (name === undefined) throw new GatewayError(401, 'UNAUTHENTICATED', 'the x-api-key is not valid')
+    return { kind: 'service', name }
+  }
+
+  private keyName (presented: string): string | undefined {
     const presentedDigest = digest(presented)
     let name: string | undefined
     for (const candidate of this.keyDigests) {
       if (timingSafeEqual(candidate.digest, presentedDigest)) name = candidate.name
     }
-    if (name === undefined) throw new GatewayError(401, 'UNAUTHENTICATED', 'the x-api-key is not valid')
-    return { kind: 'service', name }
+    return name
   }
 
   private async user (authorization: string): Promise<Caller> {

@@ -91,7 +91,7 @@ const errorDescriptions: Record<number, string> = {
   404: 'NOT_FOUND',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
-  429: 'RATE_LIMITED: too many requests from this caller; retry after Retry-After seconds',
+  429: 'RATE_LIMITED: too many requests from this caller, or too many failed authentications from this address; retry after Retry-After seconds',
   500: 'INTERNAL_ERROR',
   502: 'OPENIM_AUTH_FAILED (OpenIM refused the gateway\'s secret or admin account), OPENIM_REJECTED (any other errCode), OPENIM_BAD_RESPONSE (non-JSON, HTML, wrong status, unexpected shape)',
   503: 'OPENIM_UNAVAILABLE (connection refused/reset, DNS failure), AUTH_UNAVAILABLE (the identity provider\'s keys cannot be fetched) or OVERLOADED (the gateway is saturated; retry after Retry-After seconds)',
