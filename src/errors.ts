@@ -1,4 +1,4 @@
-import { OpenImError, errMsgName } from './openim/errors.js'
+import { OpenImError, errCodeName } from './openim/errors.js'
 
 export type ErrorCode =
   | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
@@ -23,8 +23,8 @@ export class GatewayError extends Error {
 }
 
 /**
- * The one place where OpenIM failures become gateway errors. OpenIM's errDlt never leaves this process
- * (it may hold a stack trace); of errMsg only the error's name is kept.
+ * The one place where OpenIM failures become gateway errors. OpenIM's errDlt and errMsg never leave this
+ * process (free text that may hold a stack trace or internal details); openimErrMsg is the errCode's name.
  */
 export function fromOpenImError (error: OpenImError): GatewayError {
   switch (error.kind) {
@@ -32,7 +32,7 @@ export function fromOpenImError (error: OpenImError): GatewayError {
       return new GatewayError(502, 'OPENIM_AUTH_FAILED', 'OpenIM refused the gateway\'s admin credentials; the operator must check OPENIM_SECRET and OPENIM_ADMIN_USER_ID')
     case 'rejected':
       return new GatewayError(502, 'OPENIM_REJECTED', `OpenIM rejected ${error.path} with errCode ${error.errCode}`, {
-        openimErrCode: error.errCode ?? 0, openimErrMsg: errMsgName(error.details.errMsg)
+        openimErrCode: error.errCode ?? 0, openimErrMsg: errCodeName(error.errCode)
       })
     case 'bad_response':
       return new GatewayError(502, 'OPENIM_BAD_RESPONSE', `${error.message} to ${error.path}`)

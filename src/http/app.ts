@@ -138,6 +138,8 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   app.decorateRequest('caller', undefined)
   // Everything that can reach OpenIM on a caller's behalf sits behind authentication.
   await app.register(async (protectedRoutes) => {
+    // Their answers may carry tokens: never stored by a browser or proxy cache (RFC 6749 §5.1).
+    protectedRoutes.addHook('onSend', async (_request, reply) => { reply.header('cache-control', 'no-store').header('pragma', 'no-cache') })
     registerAuthFailureLimit(protectedRoutes, app, config, (headers) => authenticator.hasValidApiKey(headers))
     protectedRoutes.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })
     await registerRateLimit(protectedRoutes, app, config)

@@ -70,7 +70,7 @@ export const ErrorResponse = Type.Object({
   message: Type.String({ examples: ['OpenIM rejected /user/user_register with errCode 1001'] }),
   requestId: Type.String({ description: 'The x-request-id of this request; also the operationID sent to OpenIM.' }),
   openimErrCode: Type.Optional(Type.Integer({ description: 'OPENIM_REJECTED only: OpenIM\'s errCode.' })),
-  openimErrMsg: Type.Optional(Type.String({ description: 'OPENIM_REJECTED only: the name of OpenIM\'s error.' }))
+  openimErrMsg: Type.Optional(Type.String({ description: 'OPENIM_REJECTED only: the name of OpenIM\'s errCode (ArgsError, NoPermissionError, …; UnknownError for others), never OpenIM\'s own errMsg text.' }))
 }, { $id: 'ErrorResponse', title: 'ErrorResponse' })
 
 export const HealthResponse = Type.Object({ status: Type.Literal('ok') })
