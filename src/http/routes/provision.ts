@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { GatewayError } from '../../errors.js'
 import { assertNotReserved } from '../../provisioning/reserved.js'
 import type { ProvisionInput } from '../../provisioning/service.js'
+import { audit, failureOutcome } from '../audit.js'
 import { userIdFor } from '../auth.js'
 import { ProvisionBody, ProvisionResponse, callerSecurity, errorResponses } from '../schemas.js'
 
@@ -27,20 +29,15 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const { userID: requested, platformID, ...bodyProfile } = request.body
-    const userID = userIdFor(request.caller, requested)
-    assertNotReserved(userID, openim.reservedUserIDs)
-    let profile: ProfileFields = bodyProfile
-    // End users do not choose how everyone else sees them: their identity provider's claims say it. The
-    // body's fields are dropped, not refused, so front ends that still send them keep working.
-    if (request.caller?.kind === 'user') {
-      const ignored = Object.keys(bodyProfile)
-      if (ignored.length > 0) request.log.debug({ ignored }, 'profile fields sent by an end user are ignored: the token\'s claims supply them')
-      profile = request.caller.profile
-    }
+    const target = requested ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
     try {
-      const result = await app.provisioning.provision({ userID, platformID, ...profile }, { operationID: request.id })
+      const userID = userIdFor(request.caller, requested)
+      assertNotReserved(userID, openim.reservedUserIDs)
+      const result = await app.provisioning.provision({ userID, platformID, ...profileOf(request, bodyProfile) }, { operationID: request.id })
+      audit(request, { action: 'provision', target: userID, platformID, outcome: result.created ? 'registered' : 'minted' })
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
+      audit(request, { action: 'provision', target, platformID, ...failureOutcome(error) })
       // An end user does not choose their userID: point the operator at the mapping option.
       if (error instanceof GatewayError && error.code === 'INVALID_USER_ID' && request.caller?.kind === 'user' && auth.jwt?.userIdMapping === 'none') {
         throw new GatewayError(400, 'INVALID_USER_ID', `${error.message}; this userID is the token's "${auth.jwt.userIdClaim}" claim: ` +
@@ -49,6 +46,17 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
       throw error
     }
   })
+}
+
+/**
+ * End users do not choose how everyone else sees them: their identity provider's claims say it. The body's
+ * fields are dropped, not refused, so front ends that still send them keep working.
+ */
+function profileOf (request: FastifyRequest, bodyProfile: ProfileFields): ProfileFields {
+  if (request.caller?.kind !== 'user') return bodyProfile
+  const ignored = Object.keys(bodyProfile)
+  if (ignored.length > 0) request.log.debug({ ignored }, 'profile fields sent by an end user are ignored: the token\'s claims supply them')
+  return request.caller.profile
 }
 
 export default provision

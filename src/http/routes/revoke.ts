@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { assertNotReserved } from '../../provisioning/reserved.js'
+import { audit, failureOutcome } from '../audit.js'
 import { userIdFor } from '../auth.js'
 import { RevokeBody, RevokeResponse, callerSecurity, errorResponses } from '../schemas.js'
 
@@ -17,11 +18,18 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: RevokeResponse, ...errorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
     }
   }, async (request) => {
-    const userID = userIdFor(request.caller, request.body.userID)
-    assertNotReserved(userID, app.config.openim.reservedUserIDs)
     const platformIDs = request.body.platformID === undefined ? ALL_USER_PLATFORMS : [request.body.platformID]
-    await app.provisioning.revoke(userID, platformIDs, { operationID: request.id })
-    return { userID, platformIDs }
+    const target = request.body.userID ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
+    try {
+      const userID = userIdFor(request.caller, request.body.userID)
+      assertNotReserved(userID, app.config.openim.reservedUserIDs)
+      await app.provisioning.revoke(userID, platformIDs, { operationID: request.id })
+      audit(request, { action: 'revoke', target: userID, platformID: platformIDs, outcome: 'revoked' })
+      return { userID, platformIDs }
+    } catch (error) {
+      audit(request, { action: 'revoke', target, platformID: platformIDs, ...failureOutcome(error) })
+      throw error
+    }
   })
 }
 
