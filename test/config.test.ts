@@ -71,11 +71,13 @@ t.test('caller authentication settings', async (t) => {
   t.equal(loadConfig({ ...base, AUTH_DISABLED: 'true' }).auth.disabled, true)
   t.same(loadConfig({ ...base, GATEWAY_API_KEYS: 'billing:0123456789abcdef, bff:fedcba9876543210' }).auth.apiKeys,
     [{ name: 'billing', key: '0123456789abcdef' }, { name: 'bff', key: 'fedcba9876543210' }])
+  t.same(loadConfig({ ...base, GATEWAY_API_KEYS: 'billing:0123456789abcdef,billing:fedcba9876543210' }).auth.apiKeys,
+    [{ name: 'billing', key: '0123456789abcdef' }, { name: 'billing', key: 'fedcba9876543210' }], 'a name may have several keys (rotation)')
   const refused: Array<[Record<string, string>, RegExp]> = [
     [{ GATEWAY_API_KEYS: 'billing:short' }, /"billing" is shorter than 16/],
     [{ GATEWAY_API_KEYS: '0123456789abcdef' }, /name:key pairs/],
-    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,a:fedcba9876543210' }, /name appears twice/],
-    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,b:0123456789abcdef' }, /share a key/],
+    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,b:0123456789abcdef' }, /the same key appears twice/],
+    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,a:0123456789abcdef' }, /the same key appears twice/],
     [{ JWT_JWKS_URL: 'http://id.example.com/jwks.json' }, /JWT_JWKS_URL must use https/],
     [{ JWT_SECRET: 'too-short' }, /JWT_SECRET/],
     [{ JWT_SECRET: 'x'.repeat(32), JWT_JWKS_URL: 'https://id.example.com/jwks.json' }, /only one of/],

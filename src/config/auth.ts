@@ -72,8 +72,9 @@ function parseApiKeys (value: string | undefined): ApiKey[] {
     if (/\s/.test(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" contains white space`)
     return { name, key }
   })
-  if (new Set(keys.map((entry) => entry.name)).size !== keys.length) fail('GATEWAY_API_KEYS: a name appears twice')
-  if (new Set(keys.map((entry) => entry.key)).size !== keys.length) fail('GATEWAY_API_KEYS: two callers share a key')
+  // A name may have several keys, so a service's key can be rotated without downtime (old and new side by
+  // side); one key under two entries would make the caller ambiguous or the list a mistake.
+  if (new Set(keys.map((entry) => entry.key)).size !== keys.length) fail('GATEWAY_API_KEYS: the same key appears twice')
   return keys
 }
 

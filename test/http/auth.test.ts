@@ -26,6 +26,15 @@ t.test('API keys: a wrong key is 401, a right one names the caller in the logs',
   t.notMatch(logs.text, 'another-key-0123456789')
 })
 
+t.test('key rotation: two keys under one name both work, as the same caller with one rate-limit budget', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: `billing:${SERVICE_KEY},billing:the-new-key-0123456789`, RATE_LIMIT_MAX: '2' })
+  t.equal((await provision(app, { userID: 'ray', platformID: 5 }, { 'x-api-key': SERVICE_KEY })).statusCode, 201, 'the old key')
+  t.equal((await provision(app, { userID: 'ray', platformID: 5 }, { 'x-api-key': 'the-new-key-0123456789' })).statusCode, 200, 'the new key')
+  t.equal((await provision(app, { userID: 'ray', platformID: 5 }, { 'x-api-key': 'the-new-key-0123456789' })).statusCode, 429, 'one budget for the name')
+  t.same(logs.records.filter((line) => line.msg === 'request completed').map((line) => line.caller), ['service:billing', 'service:billing', 'service:billing'])
+})
+
 t.test('a service must name the userID', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
