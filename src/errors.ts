@@ -1,11 +1,11 @@
-import { ErrCode, OpenImError, errMsgName } from './openim/errors.js'
+import { ErrCode, OpenImError, errCodeName } from './openim/errors.js'
 import { STRICT_USER_ID_RULE } from './openim/generations.js'
 
 export type ErrorCode =
   | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'USER_NOT_FOUND' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
   | 'OPENIM_AUTH_FAILED' | 'OPENIM_REJECTED' | 'OPENIM_BAD_RESPONSE' | 'OPENIM_UNAVAILABLE' | 'OPENIM_TIMEOUT'
-  | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'AUTH_UNAVAILABLE' | 'RATE_LIMITED' | 'OVERLOADED'
-  | 'RESERVED_USER_ID' | 'DEADLINE_EXCEEDED'
+  | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'RESERVED_USER_ID' | 'AUTH_UNAVAILABLE' | 'RATE_LIMITED' | 'OVERLOADED'
+  | 'DEADLINE_EXCEEDED'
   | 'INTERNAL_ERROR'
 
 /** An error the gateway answers with, in the one shape `{statusCode, code, error, message, requestId}`. */
@@ -32,8 +32,8 @@ export function asGatewayError (error: unknown): GatewayError | undefined {
 }
 
 /**
- * The one place where OpenIM failures become gateway errors. OpenIM's errDlt never leaves this process
- * (it may hold a stack trace); of errMsg only the error's name is kept.
+ * The one place where OpenIM failures become gateway errors. OpenIM's errDlt and errMsg never leave this
+ * process (free text that may hold a stack trace or internal details); openimErrMsg is the errCode's name.
  */
 export function fromOpenImError (error: OpenImError): GatewayError {
   switch (error.kind) {
@@ -64,6 +64,6 @@ function fromRejection (error: OpenImError): GatewayError {
     return new GatewayError(400, 'INVALID_USER_ID', STRICT_USER_ID_RULE)
   }
   return new GatewayError(502, 'OPENIM_REJECTED', `OpenIM rejected ${error.path} with errCode ${error.errCode}`, {
-    openimErrCode: error.errCode ?? 0, openimErrMsg: errMsgName(error.details.errMsg)
+    openimErrCode: error.errCode ?? 0, openimErrMsg: errCodeName(error.errCode)
   })
 }

@@ -1,9 +1,10 @@
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, type Config } from './config/index.js'
-import { REDACTED_PATHS, buildApp } from './http/app.js'
+import { buildApp } from './http/app.js'
+import { productionLoggerOptions } from './http/logger.js'
 
 function loggerOptions (config: Config) {
-  const base = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
+  const base = productionLoggerOptions(config.logLevel)
   // JSON lines for machines; pretty only for a person at a terminal (pino-pretty is a dev dependency).
   if (!process.stdout.isTTY) return base
   try {
@@ -26,6 +27,9 @@ try {
 const app = await buildApp({ config, logger: loggerOptions(config) })
 if (config.auth.disabled) {
   app.log.warn('AUTH_DISABLED=true: anyone who can reach this gateway can obtain any user\'s OpenIM token; use it for local development only')
+}
+if (config.auth.jwt?.allowAnyAudience === true) {
+  app.log.warn('JWT_ALLOW_ANY_AUDIENCE=true: a token the identity provider issued for any of its applications logs its holder in here; set JWT_AUDIENCE instead')
 }
 if (config.usesDefaultSecret) {
   app.log.warn('OPENIM_SECRET is one of the defaults OpenIM ships with: change it on the OpenIM server and here before production')

@@ -79,11 +79,13 @@ t.test('caller authentication settings', async (t) => {
   t.equal(loadConfig({ ...base, AUTH_DISABLED: 'true' }).auth.disabled, true)
   t.same(loadConfig({ ...base, GATEWAY_API_KEYS: 'billing:0123456789abcdef, bff:fedcba9876543210' }).auth.apiKeys,
     [{ name: 'billing', key: '0123456789abcdef' }, { name: 'bff', key: 'fedcba9876543210' }])
+  t.same(loadConfig({ ...base, GATEWAY_API_KEYS: 'billing:0123456789abcdef,billing:fedcba9876543210' }).auth.apiKeys,
+    [{ name: 'billing', key: '0123456789abcdef' }, { name: 'billing', key: 'fedcba9876543210' }], 'a name may have several keys (rotation)')
   const refused: Array<[Record<string, string>, RegExp]> = [
     [{ GATEWAY_API_KEYS: 'billing:short' }, /"billing" is shorter than 16/],
     [{ GATEWAY_API_KEYS: '0123456789abcdef' }, /name:key pairs/],
-    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,a:fedcba9876543210' }, /name appears twice/],
-    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,b:0123456789abcdef' }, /share a key/],
+    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,b:0123456789abcdef' }, /the same key appears twice/],
+    [{ GATEWAY_API_KEYS: 'a:0123456789abcdef,a:0123456789abcdef' }, /the same key appears twice/],
     [{ JWT_JWKS_URL: 'http://id.example.com/jwks.json' }, /JWT_JWKS_URL must use https/],
     [{ JWT_SECRET: 'too-short' }, /JWT_SECRET/],
     [{ JWT_SECRET: 'x'.repeat(32), JWT_JWKS_URL: 'https://id.example.com/jwks.json' }, /only one of/],
@@ -97,7 +99,18 @@ t.test('caller authentication settings', async (t) => {
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...base, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
   const jwks = loadConfig({ ...base, JWT_JWKS_URL: 'http://localhost:8080/jwks.json', JWT_AUDIENCE: 'chat, admin' }).auth.jwt
-  t.match(jwks, { source: { kind: 'jwks', url: 'http://localhost:8080/jwks.json', cooldownMs: 30_000 }, algorithms: ['RS256', 'ES256', 'PS256'], audience: ['chat', 'admin'], userIdClaim: 'sub', userIdMapping: 'none' })
+  t.match(jwks, {
+    source: { kind: 'jwks', url: 'http://localhost:8080/jwks.json', cooldownMs: 30_000 },
+    algorithms: ['RS256', 'ES256', 'PS256'],
+    audience: ['chat', 'admin'],
+    allowAnyAudience: false,
+    clockToleranceSeconds: 30,
+    maxLifetimeSeconds: undefined,
+    userIdClaim: 'sub',
+    userIdMapping: 'none',
+    nicknameClaim: 'name',
+    faceUrlClaim: 'picture'
+  })
   t.same(loadConfig({ ...base, AUTH_DISABLED: 'true', CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins,
     ['https://app.example.com', 'http://localhost:5173'])
 })
@@ -105,6 +118,8 @@ t.test('caller authentication settings', async (t) => {
 t.test('limits, proxies and Redis settings', async (t) => {
   const defaults = loadConfig(required)
   t.same(defaults.rateLimit, { max: 60, windowMs: 60_000, redisUrl: undefined })
+  t.same(defaults.authFailureLimit, { max: 30, windowMs: 60_000 })
+  t.same(loadConfig({ ...required, AUTH_FAILURE_LIMIT_MAX: '0', AUTH_FAILURE_LIMIT_WINDOW: '5 minutes' }).authFailureLimit, { max: 0, windowMs: 300_000 })
   t.equal(defaults.trustProxy, false)
   t.equal(defaults.bodyLimitBytes, 65_536)
   t.equal(defaults.overloadMaxEventLoopDelayMs, 1000)
@@ -124,7 +139,10 @@ t.test('limits, proxies and Redis settings', async (t) => {
     [{ TRUST_PROXY: 'yes' }, /TRUST_PROXY/],
     [{ TRUST_PROXY: '10.0.0.0/8/1' }, /TRUST_PROXY/],
     [{ BODY_LIMIT_BYTES: '100' }, /BODY_LIMIT_BYTES/],
-    [{ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' }, /OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/]
+    [{ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' }, /OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/],
+    [{ AUTH_FAILURE_LIMIT_MAX: '-1' }, /AUTH_FAILURE_LIMIT_MAX/],
+    [{ AUTH_FAILURE_LIMIT_WINDOW: 'forever' }, /AUTH_FAILURE_LIMIT_WINDOW/],
+    [{ AUTH_FAILURE_LIMIT_WINDOW: '10 ms' }, /AUTH_FAILURE_LIMIT_WINDOW must be between/]
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
 })
@@ -141,4 +159,28 @@ t.test('user import settings', async (t) => {
     [{ IMPORT_DEADLINE_MS: '999' }, /IMPORT_DEADLINE_MS/]
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+})
+
+t.test('reserved userIDs: OpenIM\'s and openim-chat\'s admin and system accounts by default, always the admin', async (t) => {
+  t.same([...loadConfig(required).openim.reservedUserIDs].sort(), ['chatAdmin', 'imAdmin', 'openIM123456', 'openIM654321', 'openIMAdmin'])
+  t.same([...loadConfig({ ...required, OPENIM_ADMIN_USER_ID: 'root', OPENIM_RESERVED_USER_IDS: ' bot_1 ,, bot_2' }).openim.reservedUserIDs].sort(), ['bot_1', 'bot_2', 'root'])
+  t.throws(() => loadConfig({ ...required, OPENIM_RESERVED_USER_IDS: 'x'.repeat(65) }), { constructor: ConfigError, message: /OPENIM_RESERVED_USER_IDS/ })
+})
+
+t.test('end-user tokens: an audience is required unless JWT_ALLOW_ANY_AUDIENCE=true; time and profile-claim settings', async (t) => {
+  const base = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret', JWT_SECRET: 'x'.repeat(32) }
+  t.throws(() => loadConfig(base), { constructor: ConfigError, message: /JWT_AUDIENCE is required.*JWT_ALLOW_ANY_AUDIENCE=true/ })
+  t.match(loadConfig({ ...base, JWT_ALLOW_ANY_AUDIENCE: 'true' }).auth.jwt, { audience: undefined, allowAnyAudience: true })
+  const tuned = loadConfig({ ...base, JWT_AUDIENCE: 'chat', JWT_CLOCK_TOLERANCE_SECONDS: '0', JWT_MAX_LIFETIME_SECONDS: '3600', JWT_NICKNAME_CLAIM: 'nickname', JWT_FACE_URL_CLAIM: 'avatar' }).auth.jwt
+  t.match(tuned, { clockToleranceSeconds: 0, maxLifetimeSeconds: 3600, nicknameClaim: 'nickname', faceUrlClaim: 'avatar' })
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ JWT_AUDIENCE: 'chat', JWT_ALLOW_ANY_AUDIENCE: 'true' }, /JWT_AUDIENCE or JWT_ALLOW_ANY_AUDIENCE=true, not both/],
+    [{ JWT_ALLOW_ANY_AUDIENCE: 'yes' }, /JWT_ALLOW_ANY_AUDIENCE/],
+    [{ JWT_AUDIENCE: 'chat', JWT_CLOCK_TOLERANCE_SECONDS: '-1' }, /JWT_CLOCK_TOLERANCE_SECONDS/],
+    [{ JWT_AUDIENCE: 'chat', JWT_CLOCK_TOLERANCE_SECONDS: '3600' }, /JWT_CLOCK_TOLERANCE_SECONDS/],
+    [{ JWT_AUDIENCE: 'chat', JWT_MAX_LIFETIME_SECONDS: '10' }, /JWT_MAX_LIFETIME_SECONDS/],
+    [{ JWT_AUDIENCE: 'chat', JWT_NICKNAME_CLAIM: ' ' }, /JWT_NICKNAME_CLAIM/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...base, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+  t.throws(() => loadConfig({ ...base, JWT_SECRET: '', GATEWAY_API_KEYS: 'a:0123456789abcdef', JWT_ALLOW_ANY_AUDIENCE: 'true' }), /JWT_ALLOW_ANY_AUDIENCE.*need/)
 })

@@ -1,11 +1,20 @@
 import { Writable } from 'node:stream'
+import tap from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig, type Config } from '../src/config/index.js'
 import { startEmulator, type EmulatorOptions, type OpenImEmulator } from '../src/emulator/emulator.js'
 import { buildApp } from '../src/http/app.js'
+import { productionLoggerOptions } from '../src/http/logger.js'
 
 // tap's Test type, kept structural so helpers work with any test object.
-interface Teardown { teardown (fn: () => unknown): void }
+interface Teardown { name?: string, teardown (fn: () => unknown): void }
+
+// Leaks found when a test's gateway closed. A throwing teardown would skip the test's other teardowns (its
+// emulator would keep the process alive), so the file's own last teardown fails the file instead, naming them.
+const leakedCredentials: string[] = []
+tap.teardown(() => {
+  if (leakedCredentials.length > 0) throw new Error(`credentials in the gateway's logs: ${leakedCredentials.join('; ')}`)
+})
 
 export const SECRET = 'openIM123'
 export const ADMIN = 'imAdmin'
@@ -35,9 +44,16 @@ export function gatewayConfig (openimUrl: string, env: Record<string, string> = 
   })
 }
 
-/** Every log line the app wrote, parsed, plus the raw text (to search for leaked secrets). */
+// A JWT anywhere in a log line is a leak: end users' tokens and OpenIM's tokens are both JWTs.
+const JWT_SHAPE = /eyJ[\w-]{2,}\.eyJ[\w-]{2,}\.[\w-]*/
+
+/**
+ * Every log line the app wrote, parsed, plus the raw text; and the one check that no credential appears in
+ * any of them, which buildGateway runs when every test ends.
+ */
 export class LogCapture {
   readonly lines: string[] = []
+  private readonly credentials = new Map<string, string>()
   readonly stream = new Writable({
     write: (chunk, _encoding, callback) => {
       this.lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
@@ -47,14 +63,58 @@ export class LogCapture {
 
   get records (): Array<Record<string, unknown>> { return this.lines.map((line) => JSON.parse(line)) }
   get text (): string { return this.lines.join('\n') }
+
+  /** Credentials this test knows (a wrong key it sent, a password): none may appear in any line. */
+  watch (credentials: Record<string, string | undefined>) {
+    for (const [what, value] of Object.entries(credentials)) if (value !== undefined && value !== '') this.credentials.set(what, value)
+  }
+
+  /** What leaked, one entry per line and credential; raw bytes (a logged Buffer) are read as text too. */
+  leaks (): string[] {
+    const found: string[] = []
+    this.lines.forEach((line, index) => {
+      const text = `${line}\n${bufferTexts(JSON.parse(line)).join('\n')}`
+      for (const [what, value] of this.credentials) if (text.includes(value)) found.push(`line ${index + 1} holds ${what}`)
+      if (JWT_SHAPE.test(text)) found.push(`line ${index + 1} holds a JWT`)
+      if (/rawPacket/.test(line)) found.push(`line ${index + 1} holds a rawPacket`)
+    })
+    return found
+  }
 }
 
-/** The gateway app (not listening) wired to `openimUrl`, with its logs captured, closed when the test ends. */
+/** Buffers as pino writes them ({type: "Buffer", data: [...]}), decoded. */
+function bufferTexts (value: unknown): string[] {
+  if (value === null || typeof value !== 'object') return []
+  const candidate = value as { type?: unknown, data?: unknown }
+  if (candidate.type === 'Buffer' && Array.isArray(candidate.data)) return [Buffer.from(candidate.data as number[]).toString('latin1')]
+  return Object.values(value).flatMap(bufferTexts)
+}
+
+/** The credentials a configuration holds. */
+function configuredCredentials (config: Config): Record<string, string | undefined> {
+  const source = config.auth.jwt?.source
+  const redisPassword = config.rateLimit.redisUrl === undefined ? undefined : decodeURIComponent(new URL(config.rateLimit.redisUrl).password)
+  return {
+    'the OpenIM secret': config.openim.secret,
+    'the JWT secret': source?.kind === 'secret' ? source.secret : undefined,
+    'the Redis password': redisPassword,
+    ...Object.fromEntries(config.auth.apiKeys.map(({ name, key }) => [`the API key of ${name}`, key]))
+  }
+}
+
+/**
+ * The gateway app (not listening) wired to `openimUrl`, built with the production logger options writing to a
+ * capture stream, closed when the test ends; then no log line may hold a credential.
+ */
 export async function buildGateway (t: Teardown, openimUrl: string, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, logs: LogCapture }> {
   const logs = new LogCapture()
   const config = gatewayConfig(openimUrl, env)
-  const app = await buildApp({ config, logger: { level: config.logLevel, stream: logs.stream } })
-  t.teardown(() => app.close())
+  logs.watch({ 'the test service key': SERVICE_KEY, ...configuredCredentials(config) })
+  const app = await buildApp({ config, logger: { ...productionLoggerOptions(config.logLevel), stream: logs.stream } })
+  t.teardown(async () => {
+    await app.close()
+    leakedCredentials.push(...logs.leaks().map((leak) => `${t.name ?? 'a test'}: ${leak}`))
+  })
   return { app, logs }
 }
 

@@ -13,6 +13,11 @@ export const AuthEnv = Type.Object({
   JWT_USER_ID_CLAIM: Type.String({ minLength: 1, default: 'sub' }),
   JWT_JWKS_COOLDOWN_MS: positiveInt(0, 3_600_000, 30_000),
   JWT_USER_ID_MAPPING: Type.Union([Type.Literal('none'), Type.Literal('hash')], { default: 'none' }),
+  JWT_CLOCK_TOLERANCE_SECONDS: positiveInt(0, 300, 30),
+  JWT_MAX_LIFETIME_SECONDS: Type.Optional(Type.Integer({ minimum: 60, maximum: 31_536_000 })),
+  JWT_ALLOW_ANY_AUDIENCE: Type.Boolean({ default: false }),
+  JWT_NICKNAME_CLAIM: Type.String({ pattern: '^\\S+$', default: 'name' }),
+  JWT_FACE_URL_CLAIM: Type.String({ pattern: '^\\S+$', default: 'picture' }),
   AUTH_DISABLED: Type.Boolean({ default: false }),
   CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1 }))
 })
@@ -33,10 +38,18 @@ export interface AuthConfig {
     source: JwtKeySource
     algorithms: string[]
     issuer?: string
+    /** Undefined only with JWT_ALLOW_ANY_AUDIENCE=true (allowAnyAudience). */
     audience?: string[]
+    allowAnyAudience: boolean
+    clockToleranceSeconds: number
+    /** Longest accepted exp − iat; undefined: any. */
+    maxLifetimeSeconds?: number
     userIdClaim: string
     /** 'hash': subjects OpenIM refuses become "h_" + 40 hex digits of their sha256. */
     userIdMapping: 'none' | 'hash'
+    /** The claims an end user's nickname and faceURL come from (the request body's are ignored). */
+    nicknameClaim: string
+    faceUrlClaim: string
   }
 }
 
@@ -59,8 +72,9 @@ function parseApiKeys (value: string | undefined): ApiKey[] {
     if (/\s/.test(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" contains white space`)
     return { name, key }
   })
-  if (new Set(keys.map((entry) => entry.name)).size !== keys.length) fail('GATEWAY_API_KEYS: a name appears twice')
-  if (new Set(keys.map((entry) => entry.key)).size !== keys.length) fail('GATEWAY_API_KEYS: two callers share a key')
+  // A name may have several keys, so a service's key can be rotated without downtime (old and new side by
+  // side); one key under two entries would make the caller ambiguous or the list a mistake.
+  if (new Set(keys.map((entry) => entry.key)).size !== keys.length) fail('GATEWAY_API_KEYS: the same key appears twice')
   return keys
 }
 
@@ -77,19 +91,31 @@ function parseJwt (env: AuthEnvValues): AuthConfig['jwt'] {
   if (sources.length > 1) fail('set only one of JWT_JWKS_URL, JWT_PUBLIC_KEY and JWT_SECRET')
   const source = sources[0]
   if (source === undefined) {
-    if (env.JWT_ISSUER !== undefined || env.JWT_AUDIENCE !== undefined || env.JWT_ALGORITHMS !== undefined) {
-      fail('JWT_ISSUER, JWT_AUDIENCE and JWT_ALGORITHMS need one of JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET')
+    if (env.JWT_ISSUER !== undefined || env.JWT_AUDIENCE !== undefined || env.JWT_ALGORITHMS !== undefined || env.JWT_ALLOW_ANY_AUDIENCE) {
+      fail('JWT_ISSUER, JWT_AUDIENCE, JWT_ALLOW_ANY_AUDIENCE and JWT_ALGORITHMS need one of JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET')
     }
     return undefined
   }
   if (source.kind === 'secret' && env.JWT_ALGORITHMS !== undefined) fail('JWT_ALGORITHMS does not apply to JWT_SECRET (always HS256)')
+  // An identity provider usually serves several applications; without an audience check a token it minted
+  // for any of them would log its holder in here.
+  if (env.JWT_AUDIENCE === undefined && !env.JWT_ALLOW_ANY_AUDIENCE) {
+    fail('JWT_AUDIENCE is required with JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET: set it to the audience your identity provider ' +
+      'puts in tokens for this application (or JWT_ALLOW_ANY_AUDIENCE=true to accept tokens minted for any of its applications)')
+  }
+  if (env.JWT_AUDIENCE !== undefined && env.JWT_ALLOW_ANY_AUDIENCE) fail('set JWT_AUDIENCE or JWT_ALLOW_ANY_AUDIENCE=true, not both')
   return {
     source,
     algorithms: source.kind === 'secret' ? ['HS256'] : (env.JWT_ALGORITHMS ?? (source.kind === 'jwks' ? 'RS256,ES256,PS256' : 'RS256')).split(','),
     issuer: env.JWT_ISSUER,
     audience: env.JWT_AUDIENCE === undefined ? undefined : commaList(env.JWT_AUDIENCE),
+    allowAnyAudience: env.JWT_ALLOW_ANY_AUDIENCE,
+    clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
+    maxLifetimeSeconds: env.JWT_MAX_LIFETIME_SECONDS,
     userIdClaim: env.JWT_USER_ID_CLAIM,
-    userIdMapping: env.JWT_USER_ID_MAPPING
+    userIdMapping: env.JWT_USER_ID_MAPPING,
+    nicknameClaim: env.JWT_NICKNAME_CLAIM,
+    faceUrlClaim: env.JWT_FACE_URL_CLAIM
   }
 }
 

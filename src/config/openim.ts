@@ -1,9 +1,20 @@
 import { createHash } from 'node:crypto'
 import Type from 'typebox'
-import { commaList, httpUrl, positiveInt, wsUrl } from './shared.js'
+import { commaList, fail, httpUrl, positiveInt, wsUrl } from './shared.js'
 
-// Provisional list: the security work (issue 10) checks it against OpenIM's and openim-chat's config files.
-const DEFAULT_RESERVED_USER_IDS = 'imAdmin,openIM123456,openIM654321,openIMAdmin'
+// The admin and system accounts OpenIM and openim-chat ship with across v3.x, read from their config files:
+// - imAdmin: open-im-server v3.5.0 deployments/templates/openim.yaml and v3.6.0 deployments/templates/config.yaml
+//   `im-admin.userID` (IM_ADMIN_USERID, default imAdmin), v3.7.0–v3.8.3 config/share.yml `imAdminUserID`;
+//   openim-chat v1.5.0–v1.6.0 `chatAdmin[].imAdmin`, v1.7.0 share.yml `chatAdmin[].imUserID`, v1.8.0–v1.8.4-patch.5
+//   share.yml `openIM.adminUserID`.
+// - openIM123456, openIM654321, openIMAdmin: open-im-server v3.0.0–v3.5.1 config.yaml `manager.userID`, registered
+//   as app managers at start-up (internal/rpc/user/user.go); openim-chat v1.1.0–v1.5.0 `adminList[].imAdmin`.
+// - chatAdmin: openim-chat v1.5.0–v1.7.0 `chatAdmin[].adminID`, v1.8.0–v1.8.4-patch.5 share.yml `chatAdmin`, the
+//   userID openim-chat acts as when it calls itself as administrator (internal/api/util/api.go ChatAdminUserID).
+// Left out: openim-chat's admin1–admin3 (v1.1.0–v1.5.0 `adminList[].adminID`) are console logins, never OpenIM
+// userIDs; OpenIM's notification accounts (/user/add_notification_account) get generated IDs, and current
+// servers refuse them tokens themselves (1001 "app account can`t get token").
+const DEFAULT_RESERVED_USER_IDS = 'imAdmin,openIM123456,openIM654321,openIMAdmin,chatAdmin'
 
 // How the gateway reaches OpenIM, and what it tells clients about OpenIM.
 export const OpenImEnv = Type.Object({
@@ -47,13 +58,21 @@ const DEFAULT_SECRET_HASHES = new Set([
 ])
 export const secretFingerprint = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
+function reservedUserIDs (value: string): string[] {
+  const entries = commaList(value)
+  for (const entry of entries) {
+    if (entry.length > 64) fail(`OPENIM_RESERVED_USER_IDS: "${entry.slice(0, 20)}…" is longer than a userID can be (64 characters)`)
+  }
+  return entries
+}
+
 export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSettings {
   return {
     openim: {
       apiUrl: env.OPENIM_API_URL.replace(/\/+$/, ''),
       secret: env.OPENIM_SECRET,
       adminUserID: env.OPENIM_ADMIN_USER_ID,
-      reservedUserIDs: new Set([env.OPENIM_ADMIN_USER_ID, ...commaList(env.OPENIM_RESERVED_USER_IDS)]),
+      reservedUserIDs: new Set([env.OPENIM_ADMIN_USER_ID, ...reservedUserIDs(env.OPENIM_RESERVED_USER_IDS)]),
       apiMode: env.OPENIM_API_MODE,
       timeoutMs: env.OPENIM_TIMEOUT_MS,
       adminTokenTtlMs: env.OPENIM_ADMIN_TOKEN_TTL_SECONDS * 1000,

@@ -8,10 +8,12 @@ import { OpenImTransport } from '../openim/transport.js'
 import { Metrics } from '../operations/metrics.js'
 import { UserImporter } from '../provisioning/import.js'
 import { ProfileService } from '../provisioning/profiles.js'
-import { isReservedUserID } from '../provisioning/reserved.js'
 import { ProvisioningService } from '../provisioning/service.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
+import { loggablePath, productionLoggerOptions } from './logger.js'
+import { registerAuthFailureLimit } from './plugins/auth-failure-limit.js'
+import { registerJsonBody } from './plugins/json-body.js'
 import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import { registerSecurity } from './plugins/security.js'
@@ -42,7 +44,7 @@ declare module 'fastify' {
 
 export interface BuildOptions {
   config: Config
-  /** Fastify logger options (tests pass a stream to read the log lines). */
+  /** Fastify logger options; by default productionLoggerOptions (tests add a stream to read the log lines). */
   logger?: FastifyServerOptions['logger']
 }
 
@@ -54,18 +56,13 @@ function requestId (req: IncomingMessage): string {
   return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
 
-export const REDACTED_PATHS = [
-  'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.token', 'req.headers.cookie',
-  'secret', 'token', 'adminToken', '*.secret', '*.token', '*.adminToken'
-]
-
 // Probes and scrapes arrive every few seconds: their request lines are debug, not info.
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
 
 /** The gateway as a Fastify instance, not listening: server.ts listens, tests inject. */
 export async function buildApp ({ config, logger }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: logger ?? { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    logger: logger ?? productionLoggerOptions(config.logLevel),
     genReqId: requestId,
     requestIdHeader: false,
     // Our own onResponse hook writes the one line per request (with caller and latency).
@@ -109,10 +106,9 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     openim,
     onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' })
   })
-  const isReserved = (userID: string) => isReservedUserID(config.openim.reservedUserIDs, userID)
   const importer = new UserImporter({
     openim,
-    isReserved,
+    reservedUserIDs: config.openim.reservedUserIDs,
     profileProblem: importValueProblem,
     deadlineMs: config.import.deadlineMs,
     onOutcome: (outcome, code, count) => metrics.usersImported.inc({ outcome, code }, count)
@@ -120,7 +116,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   app.decorate('config', config)
   app.decorate('openim', openim)
   app.decorate('provisioning', provisioning)
-  app.decorate('profiles', new ProfileService({ openim, isReserved }))
+  app.decorate('profiles', new ProfileService({ openim, reservedUserIDs: config.openim.reservedUserIDs }))
   app.decorate('importer', importer)
   app.decorate('metrics', metrics)
   app.addHook('onClose', async () => { await openim.close() })
@@ -135,7 +131,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
     const line = {
       method: request.method,
-      url: request.url,
+      url: loggablePath(request.url),
       statusCode: reply.statusCode,
       responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
       caller: callerLabel(request.caller),
@@ -147,6 +143,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
 
   // A JSON API: anything but application/json is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain')
+  registerJsonBody(app)
   for (const schema of [ErrorResponse, ProvisionRequest, ProvisionResponse, RevokeRequest, RevokeResponse]) app.addSchema(schema)
   for (const schema of userSchemas(config.import.maxUsers)) app.addSchema(schema)
   registerErrorHandling(app)
@@ -160,6 +157,9 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   app.decorateRequest('caller', undefined)
   // Everything that can reach OpenIM on a caller's behalf sits behind authentication.
   await app.register(async (protectedRoutes) => {
+    // Their answers may carry tokens: never stored by a browser or proxy cache (RFC 6749 §5.1).
+    protectedRoutes.addHook('onSend', async (_request, reply) => { reply.header('cache-control', 'no-store').header('pragma', 'no-cache') })
+    registerAuthFailureLimit(protectedRoutes, app, config, (headers) => authenticator.hasValidApiKey(headers))
     protectedRoutes.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })
     await registerRateLimit(protectedRoutes, app, config)
     await protectedRoutes.register(provision)

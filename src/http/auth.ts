@@ -1,15 +1,21 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload } from 'jose'
+import type { JWTPayload } from 'jose'
+import { Check } from 'typebox/value'
 import type { AuthConfig } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import { userIdProblem } from '../openim/generations.js'
+import { JwtVerifier, bearerUnauthenticated } from './jwt.js'
+import { FaceURL, Nickname } from './schemas.js'
 
 /** Who is calling: a service with an API key, an end user with a JWT, or nobody (AUTH_DISABLED). */
 export type Caller =
   | { kind: 'service', name: string }
-  | { kind: 'user', subject: string, userID: string }
+  | { kind: 'user', subject: string, userID: string, profile: Profile }
   | { kind: 'anonymous' }
+
+/** An end user's nickname and faceURL, from their token's claims (only values that pass the body's rules). */
+export interface Profile { nickname?: string, faceURL?: string }
 
 /** How a caller appears in logs and rate-limit keys; undefined before (or without) authentication. */
 export function callerLabel (caller: Caller | undefined): string | undefined {
@@ -38,27 +44,30 @@ export function userIdFor (caller: Caller | undefined, requested: string | undef
   return requested
 }
 
+const MAPPED_USER_ID = /^h_[0-9a-f]{40}$/
+
 /**
  * Identity providers often use subjects OpenIM v3.8+ refuses (UUIDs with "-", "auth0|…"). With mapping
  * 'hash' such a subject becomes "h_" + the first 40 hex digits of its sha256: deterministic, 42 characters,
- * letters and digits only. Subjects OpenIM accepts are kept as they are.
+ * letters and digits only. Subjects OpenIM accepts are kept as they are, so existing accounts keep their
+ * userID, except subjects that already look like a mapped userID: they are refused, or a user who picks such a
+ * name (with JWT_USER_ID_CLAIM=preferred_username) would receive the token of the subject that maps to it.
  */
 export function userIdFromSubject (subject: string, mapping: 'none' | 'hash'): string {
-  if (mapping === 'none' || userIdProblem(subject, 'current') === undefined) return subject
+  if (mapping === 'none') return subject
+  if (MAPPED_USER_ID.test(subject)) {
+    throw bearerUnauthenticated('the token\'s subject has the form of a mapped userID ("h_" + 40 hex digits), which is reserved for mapped subjects', 'invalid_token')
+  }
+  if (userIdProblem(subject, 'current') === undefined) return subject
   return `h_${createHash('sha256').update(subject).digest('hex').slice(0, 40)}`
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
-type KeyResolver = Parameters<typeof jwtVerify>[1]
-
-/** A 401; with a Bearer challenge (RFC 6750) where bearer tokens are accepted, none for API keys. */
-function unauthenticated (message: string, bearer: { error?: string } | false): GatewayError {
-  if (bearer === false) return new GatewayError(401, 'UNAUTHENTICATED', message)
-  const challenge = bearer.error === undefined
-    ? 'Bearer realm="openim-gateway"'
-    : `Bearer realm="openim-gateway", error="${bearer.error}", error_description="${message}"`
-  return new GatewayError(401, 'UNAUTHENTICATED', message, {}, { 'www-authenticate': challenge })
+/** A claim's value when it passes the same rules as the request body's field, else nothing. */
+function claimValue (payload: JWTPayload, claim: string, schema: typeof Nickname | typeof FaceURL): string | undefined {
+  const value = payload[claim]
+  return typeof value === 'string' && Check(schema, value) ? value : undefined
 }
 
 export class Authenticator {
@@ -66,80 +75,57 @@ export class Authenticator {
   // a key's length nor which key matched shows in the timing.
   private readonly keyDigests: Array<{ name: string, digest: Buffer }>
 
-  private constructor (private readonly config: AuthConfig, private readonly jwtKey?: KeyResolver) {
+  private constructor (private readonly config: AuthConfig, private readonly jwtVerifier?: JwtVerifier) {
     this.keyDigests = config.apiKeys.map(({ name, key }) => ({ name, digest: digest(key) }))
   }
 
   static async create (config: AuthConfig): Promise<Authenticator> {
-    const source = config.jwt?.source
-    let key: KeyResolver | undefined
-    if (source?.kind === 'jwks') {
-      // jose caches the key set and refetches it when a token names an unknown kid (key rotation), at most
-      // once per cooldown, so a flood of forged kids cannot hammer the identity provider.
-      key = createRemoteJWKSet(new URL(source.url), { cacheMaxAge: 10 * 60_000, cooldownDuration: source.cooldownMs, timeoutDuration: 5000 })
-    } else if (source?.kind === 'publicKey') {
-      try {
-        key = await importSPKI(source.pem, config.jwt?.algorithms[0] ?? 'RS256')
-      } catch (error) {
-        throw new GatewayError(500, 'INTERNAL_ERROR', `JWT_PUBLIC_KEY cannot be used: ${(error as Error).message}`)
-      }
-    } else if (source?.kind === 'secret') {
-      key = new TextEncoder().encode(source.secret)
-    }
-    return new Authenticator(config, key)
+    return new Authenticator(config, config.jwt === undefined ? undefined : await JwtVerifier.create(config.jwt))
   }
 
   async authenticate (headers: IncomingHttpHeaders): Promise<Caller> {
     const apiKey = headers['x-api-key']
     const authorization = headers.authorization
     if (apiKey !== undefined && this.keyDigests.length > 0) return this.service(Array.isArray(apiKey) ? apiKey[0] ?? '' : apiKey)
-    if (authorization !== undefined && this.jwtKey !== undefined) return this.user(authorization)
+    if (authorization !== undefined && this.jwtVerifier !== undefined) return this.user(authorization)
     if (this.config.disabled) return { kind: 'anonymous' }
-    const accepted = [this.keyDigests.length > 0 && 'an x-api-key header', this.jwtKey !== undefined && 'an Authorization: Bearer token'].filter(Boolean)
-    throw unauthenticated(`credentials required: send ${accepted.join(' or ')}`, this.jwtKey !== undefined && {})
+    const accepted = [this.keyDigests.length > 0 && 'an x-api-key header', this.jwtVerifier !== undefined && 'an Authorization: Bearer token'].filter(Boolean)
+    const message = `credentials required: send ${accepted.join(' or ')}`
+    throw this.jwtVerifier === undefined ? new GatewayError(401, 'UNAUTHENTICATED', message) : bearerUnauthenticated(message)
+  }
+
+  /** Whether the request carries a valid API key (the auth-failure limit never holds those back). */
+  hasValidApiKey (headers: IncomingHttpHeaders): boolean {
+    const apiKey = headers['x-api-key']
+    return apiKey !== undefined && this.keyName(Array.isArray(apiKey) ? apiKey[0] ?? '' : apiKey) !== undefined
   }
 
   private service (presented: string): Caller {
+    const name = this.keyName(presented)
+    if (name === undefined) throw new GatewayError(401, 'UNAUTHENTICATED', 'the x-api-key is not valid')
+    return { kind: 'service', name }
+  }
+
+  private keyName (presented: string): string | undefined {
     const presentedDigest = digest(presented)
     let name: string | undefined
     for (const candidate of this.keyDigests) {
       if (timingSafeEqual(candidate.digest, presentedDigest)) name = candidate.name
     }
-    if (name === undefined) throw unauthenticated('the x-api-key is not valid', false)
-    return { kind: 'service', name }
+    return name
   }
 
   private async user (authorization: string): Promise<Caller> {
     const jwt = this.config.jwt!
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
-    if (match === null) throw unauthenticated('the Authorization header must be "Bearer <token>"', { error: 'invalid_request' })
-    let payload: JWTPayload
-    try {
-      ({ payload } = await jwtVerify(match[1]!, this.jwtKey as Parameters<typeof jwtVerify>[1], {
-        algorithms: jwt.algorithms, issuer: jwt.issuer, audience: jwt.audience
-      }))
-    } catch (error) {
-      throw tokenFailure(error)
-    }
+    if (match === null) throw bearerUnauthenticated('the Authorization header must be "Bearer <token>"', 'invalid_request')
+    const payload = await this.jwtVerifier!.verify(match[1]!)
     const claim = payload[jwt.userIdClaim]
     if ((typeof claim !== 'string' && typeof claim !== 'number') || String(claim) === '') {
-      throw unauthenticated(`the token has no usable "${jwt.userIdClaim}" claim`, { error: 'invalid_token' })
+      throw bearerUnauthenticated(`the token has no usable "${jwt.userIdClaim}" claim`, 'invalid_token')
     }
     const subject = String(claim)
-    return { kind: 'user', subject, userID: userIdFromSubject(subject, jwt.userIdMapping) }
+    const profile: Profile = { nickname: claimValue(payload, jwt.nicknameClaim, Nickname), faceURL: claimValue(payload, jwt.faceUrlClaim, FaceURL) }
+    return { kind: 'user', subject, userID: userIdFromSubject(subject, jwt.userIdMapping), profile }
   }
-}
-
-const invalidToken = { error: 'invalid_token' }
-
-function tokenFailure (error: unknown): GatewayError {
-  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid || !(error instanceof joseErrors.JOSEError)) {
-    return new GatewayError(503, 'AUTH_UNAVAILABLE', 'the identity provider\'s signing keys (JWT_JWKS_URL) cannot be fetched right now', {}, { 'retry-after': '5' })
-  }
-  if (error instanceof joseErrors.JWTExpired) return unauthenticated('the token has expired', invalidToken)
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return unauthenticated(`the token's "${error.claim}" claim is not accepted`, invalidToken)
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return unauthenticated('the token\'s signing algorithm is not accepted', invalidToken)
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return unauthenticated('the token is signed with a key the identity provider does not publish', invalidToken)
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return unauthenticated('the token\'s signature is not valid', invalidToken)
-  return unauthenticated('the token is malformed', invalidToken)
 }

@@ -2,22 +2,25 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { GatewayError, asGatewayError } from '../errors.js'
 import { OpenImError } from '../openim/errors.js'
+import { PATTERN_MEANINGS } from './schemas.js'
 
 /** Fastify's own errors, by code, as gateway errors. */
 const FASTIFY_ERRORS: Record<string, (error: FastifyError) => GatewayError> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new GatewayError(400, 'INVALID_REQUEST', 'the body is not valid JSON'),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new GatewayError(400, 'INVALID_REQUEST', 'the body is empty; send a JSON object'),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new GatewayError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'),
   FST_ERR_CTP_BODY_TOO_LARGE: (error) => new GatewayError(413, 'PAYLOAD_TOO_LARGE', error.message),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GatewayError(400, 'INVALID_REQUEST', 'the Content-Length does not match the body')
 }
 
-/** Ajv's messages, with the property they are about ("body must NOT have additional properties" says not which). */
+/**
+ * Ajv's messages, with the property they are about ("body must NOT have additional properties" says not
+ * which), and what a pattern means instead of the pattern.
+ */
 function validationMessage (error: FastifyError): string {
   return (error.validation ?? []).map((issue) => {
     const where = `${error.validationContext ?? 'body'}${issue.instancePath.replaceAll('/', '.')}`
-    const property = (issue.params as { additionalProperty?: string }).additionalProperty
-    return `${where} ${issue.message ?? 'is invalid'}${property !== undefined ? `: "${property}"` : ''}`
+    const { additionalProperty: property, pattern } = issue.params as { additionalProperty?: string, pattern?: string }
+    const message = (pattern !== undefined ? PATTERN_MEANINGS[pattern] : undefined) ?? issue.message ?? 'is invalid'
+    return `${where} ${message}${property !== undefined ? `: "${property}"` : ''}`
   }).join('; ')
 }
 
@@ -55,6 +58,8 @@ export function registerErrorHandling (app: FastifyInstance) {
       request.log.warn({ code: gatewayError.code, reason: error.message }, 'OpenIM call failed')
     } else {
       request.log.info({ code: gatewayError.code, reason: gatewayError.message }, 'request refused')
+      // What the client sent helps explain a refusal; the credentials in it are redacted (logger.ts).
+      request.log.debug({ req: request }, 'refused request')
     }
     return sendError(reply, gatewayError)
   })

@@ -22,12 +22,42 @@ export function componentRef<T extends TSchema> (schema: T) {
   return Type.Unsafe<Type.Static<T>>(Type.Ref(id))
 }
 
+// Profile values everyone in the chat sees. A nickname must show what it is: no control characters, no
+// bidirectional-text controls (which can make "nimda" read as "admin"), not only white space or invisible
+// format characters. An avatar is fetched by every client: http(s) only, never javascript: or data:.
+// The classes are spelt out (C0/C1 controls; the format characters of the Basic Multilingual Plane) rather
+// than written as Unicode property escapes: OpenAPI tools read patterns without the regex "u" flag, where those
+// escapes mean something else.
+const CONTROLS = '\\u0000-\\u001F\\u007F-\\u009F'
+const BIDI_CONTROLS = '\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029'
+const INVISIBLE = '\\u00AD\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF\\uFFF9-\\uFFFB'
+const NICKNAME_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}])[^${CONTROLS}${BIDI_CONTROLS}]+$`
+const FACE_URL_PATTERN = `^https?://[^\\s${CONTROLS}]+$`
+const CLEARABLE_FACE_URL_PATTERN = `^(https?://[^\\s${CONTROLS}]+)?$`
+const NICKNAME_RULES = 'No control characters, no bidirectional-text controls, not only white space.'
+
+/** What a schema's pattern means, for validation messages (ajv only says which pattern failed). */
+export const PATTERN_MEANINGS: Record<string, string> = {
+  [NICKNAME_PATTERN]: 'must not contain control characters or bidirectional-text controls, nor be only white space',
+  [FACE_URL_PATTERN]: 'must be an http:// or https:// URL',
+  [CLEARABLE_FACE_URL_PATTERN]: 'must be an http:// or https:// URL, or "" to clear it'
+}
+
+const nickname = (description: string) => Type.String({ minLength: 1, maxLength: 255, pattern: NICKNAME_PATTERN, description, examples: ['Alice'] })
+const faceURL = (description: string) => Type.String({ maxLength: 2048, pattern: FACE_URL_PATTERN, description, examples: ['https://example.com/alice.png'] })
+
+export const Nickname = nickname(`Display name. ${NICKNAME_RULES}`)
+export const FaceURL = faceURL('Avatar URL: http or https only.')
+export const ClearableFaceURL = Type.String({ maxLength: 2048, pattern: CLEARABLE_FACE_URL_PATTERN, description: 'Avatar URL (http or https), or "" to clear it.' })
+
+const END_USERS_IGNORED = 'Ignored for end users (their token\'s claims supply it).'
+
 export const ProvisionRequest = Type.Object({
   userID: Type.Optional(userId(`${USER_ID_RULES} Required for API-key callers; an end user's token implies it (and a different one is 403).`)),
   platformID: PlatformID,
-  nickname: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Used only when the user is created; defaults to the userID.', examples: ['Alice'] })),
-  faceURL: Type.Optional(Type.String({ maxLength: 2048, description: 'Avatar URL, used only when the user is created.', examples: ['https://example.com/alice.png'] })),
-  ex: Type.Optional(Type.String({ maxLength: 8192, description: 'Free-form extra data, used only when the user is created.' }))
+  nickname: Type.Optional(nickname(`Used only when the user is created; defaults to the userID. ${NICKNAME_RULES} ${END_USERS_IGNORED}`)),
+  faceURL: Type.Optional(faceURL(`Avatar URL (http or https), used only when the user is created. ${END_USERS_IGNORED}`)),
+  ex: Type.Optional(Type.String({ maxLength: 8192, description: 'Free-form extra data, used only when the user is created. Ignored for end users.' }))
 }, {
   $id: 'ProvisionRequest',
   title: 'ProvisionRequest',
@@ -64,7 +94,7 @@ export const ErrorResponse = Type.Object({
   message: Type.String({ description: 'What went wrong, for people: never a secret, a token or a stack trace.' }),
   requestId: Type.String({ description: 'The x-request-id of this request; also the operationID sent to OpenIM.' }),
   openimErrCode: Type.Optional(Type.Integer({ description: 'OPENIM_REJECTED only: OpenIM\'s errCode.' })),
-  openimErrMsg: Type.Optional(Type.String({ description: 'OPENIM_REJECTED only: the name of OpenIM\'s error.' }))
+  openimErrMsg: Type.Optional(Type.String({ description: 'OPENIM_REJECTED only: the name of OpenIM\'s errCode (ArgsError, NoPermissionError, …; UnknownError for others), never OpenIM\'s own errMsg text.' }))
 }, { $id: 'Error', title: 'Error' })
 
 export const HealthResponse = Type.Object({ status: Type.Literal('ok') })
@@ -78,23 +108,5 @@ export const ReadinessResponse = Type.Object({
   message: Type.Optional(Type.String())
 })
 
-// Value rules for profile fields. The security work (issue 10) adds the same names for /provision; the
-// two are reconciled at merge. Nicknames are shown to other people: no control characters, no bidi
-// overrides or isolates (which can make a name read as another), not only white space.
-export const Nickname = Type.String({
-  minLength: 1,
-  maxLength: 255,
-  pattern: '^(?!\\s*$)[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$',
-  description: '1–255 characters, not only white space, without control characters or bidi overrides.',
-  examples: ['Alice']
-})
-
-/** Avatars are loaded by every client that shows the user: only http(s) URLs, nothing a client might execute. */
-export const FaceURL = Type.String({
-  maxLength: 2048,
-  pattern: '^https?://[^\\s\\u0000-\\u001F\\u007F-\\u009F]+$',
-  description: 'An http(s) URL of at most 2048 characters.',
-  examples: ['https://example.com/alice.png']
-})
 
 export const Ex = Type.String({ maxLength: 8192, description: 'Free-form extra data (often JSON), at most 8192 characters.', examples: ['{"team":"blue"}'] })

@@ -1,7 +1,7 @@
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
 import { IMPORT_FAILURE_CODES, type ImportFailureCode, type ImportStatus } from '../provisioning/import.js'
-import { Ex, FaceURL, Nickname, UserID } from './schemas.js'
+import { ClearableFaceURL, Ex, FaceURL, Nickname, UserID } from './schemas.js'
 
 // The /users routes' schemas. Each is registered once by its $id (app.ts) so the OpenAPI document names it,
 // and routes refer to it with a typed $ref.
@@ -26,11 +26,7 @@ export const UserProfile = named(userProfile, 'UserProfile')
 
 const updateUserRequest = Type.Object({
   nickname: Type.Optional(Nickname),
-  faceURL: Type.Optional(Type.String({
-    ...FaceURL,
-    pattern: '^(?:https?://[^\\s\\u0000-\\u001F\\u007F-\\u009F]+)?$',
-    description: 'An http(s) URL of at most 2048 characters; "" removes the avatar.'
-  })),
+  faceURL: Type.Optional(ClearableFaceURL),
   ex: Type.Optional(Ex)
 }, { additionalProperties: false, minProperties: 1, examples: [{ nickname: 'Alice B.', faceURL: '' }] })
 export const UpdateUserRequest = named(updateUserRequest, 'UpdateUserRequest')

@@ -256,10 +256,19 @@ function authFailure (path: string, cause: OpenImError): OpenImError {
     cause.details)
 }
 
+// OpenIM computes the lifetime from tokenPolicy.expire (days); a century is far past any sane setting.
+const MAX_TOKEN_LIFETIME_SECONDS = 100 * 365 * 86_400
+
 function tokenData (path: string, data: unknown): TokenData {
   const candidate = data as Partial<TokenData> | undefined
   if (typeof candidate?.token !== 'string' || candidate.token === '' || typeof candidate.expireTimeSeconds !== 'number') {
     throw new OpenImError('bad_response', path, 'OpenIM answered a token call without token and expireTimeSeconds')
   }
-  return { token: candidate.token, expireTimeSeconds: candidate.expireTimeSeconds }
+  // A lifetime that is not a whole positive number of seconds (1e308, negative, fractional) would become an
+  // expiresAt in the past or an invalid date, and an admin token cached for no time or forever.
+  const lifetime = candidate.expireTimeSeconds
+  if (!Number.isInteger(lifetime) || lifetime <= 0 || lifetime > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw new OpenImError('bad_response', path, `OpenIM answered a token call with an implausible expireTimeSeconds (${lifetime})`)
+  }
+  return { token: candidate.token, expireTimeSeconds: lifetime }
 }

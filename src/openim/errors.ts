@@ -35,8 +35,32 @@ export const ErrCode = {
 /** 1501–1507: the token is expired, invalid, malformed, not yet valid, unknown, kicked or gone. */
 export const isTokenErrCode = (code: number | undefined) => code !== undefined && code >= 1501 && code <= 1507
 
-/** errMsg is a short error name upstream ("ArgsError", "RegisteredAlreadyError: …"); keep only that name. */
-export function errMsgName (errMsg: string | undefined): string {
-  const name = (errMsg ?? '').split(/[:\n]/, 1)[0]?.trim() ?? ''
-  return name.slice(0, 80)
+// The names of the errCodes this path can meet (open-im-server pkg/common/servererrs/code.go; 4 and 14 are
+// gRPC status codes an unavailable internal service lets through). Callers get these names, never OpenIM's
+// free-text errMsg: it can carry details of OpenIM's internals.
+const ERR_CODE_NAMES: Record<number, string> = {
+  4: 'DeadlineExceeded',
+  14: 'Unavailable',
+  500: 'ServerInternalError',
+  1000: 'UnknownError',
+  1001: 'ArgsError',
+  1002: 'NoPermissionError',
+  1003: 'DuplicateKeyError',
+  1004: 'RecordNotFoundError',
+  1101: 'UserIDNotFoundError',
+  1102: 'RegisteredAlreadyError',
+  1501: 'TokenExpiredError',
+  1502: 'TokenInvalidError',
+  1503: 'TokenMalformedError',
+  1504: 'TokenNotValidYetError',
+  1505: 'TokenUnknownError',
+  1506: 'TokenKickedError',
+  1507: 'TokenNotExistError',
+  90002: 'DatabaseError',
+  90004: 'NetworkError'
+}
+
+/** The name of an OpenIM errCode, from our own table; "UnknownError" for codes it does not know. */
+export function errCodeName (errCode: number | undefined): string {
+  return (errCode !== undefined ? ERR_CODE_NAMES[errCode] : undefined) ?? 'UnknownError'
 }

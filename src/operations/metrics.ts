@@ -50,6 +50,12 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  readonly authFailureRejections = new Counter({
+    name: `${PREFIX}auth_failure_rejections_total`,
+    help: 'Requests refused with 429 because their address had too many failed authentications',
+    registers: [this.registry]
+  })
+
   readonly rateLimitDegraded = new Gauge({
     name: `${PREFIX}rate_limit_degraded`,
     help: '1 while Redis is unreachable and rate limits are kept per replica in memory, else 0',

@@ -4,6 +4,7 @@ import { ErrCode, OpenImError } from '../openim/errors.js'
 import { userIdProblem, type RegisterUser } from '../openim/generations.js'
 import type { CallContext } from '../openim/transport.js'
 import { Deadline, DeadlineExceeded } from './deadline.js'
+import { isReservedUserID } from './reserved.js'
 
 export interface ImportUserInput { userID: string, nickname?: string, faceURL?: string, ex?: string }
 
@@ -20,7 +21,7 @@ export interface ImportOutcome { results: ImportResult[], created: number, exist
 
 export interface ImportOptions {
   openim: OpenImClient
-  isReserved: (userID: string) => boolean
+  reservedUserIDs: ReadonlySet<string>
   /** What is wrong with a user's nickname, faceURL or ex, or undefined. */
   profileProblem: (user: ImportUserInput) => string | undefined
   deadlineMs: number
@@ -59,7 +60,7 @@ export class UserImporter {
       const earlier = firstSeen.get(user.userID)
       if (earlier !== undefined) return fail('DUPLICATE_IN_BATCH', `users[${earlier}] has the same userID; only the first is imported`)
       firstSeen.set(user.userID, index)
-      if (this.options.isReserved(user.userID)) return fail('RESERVED_USER_ID', 'this userID is reserved for OpenIM\'s own accounts')
+      if (isReservedUserID(user.userID, this.options.reservedUserIDs)) return fail('RESERVED_USER_ID', 'this userID is reserved for OpenIM\'s own accounts')
       // Rules no OpenIM version lets an existing user break (empty, over 64 characters, ":").
       const idProblem = userIdProblem(user.userID, 'legacy')
       if (idProblem !== undefined) return fail('INVALID_USER_ID', idProblem)

@@ -2,12 +2,13 @@ import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import type { CallContext } from '../openim/transport.js'
 import type { ProfileChanges, UserProfile } from '../openim/users.js'
+import { assertNotReserved } from './reserved.js'
 
 export interface Profile { userID: string, nickname: string, faceURL: string, ex: string, createTime: string }
 
 export interface ProfileOptions {
   openim: OpenImClient
-  isReserved: (userID: string) => boolean
+  reservedUserIDs: ReadonlySet<string>
 }
 
 /**
@@ -18,13 +19,13 @@ export class ProfileService {
   constructor (private readonly options: ProfileOptions) {}
 
   async get (userID: string, context: CallContext): Promise<Profile> {
-    this.assertNotReserved(userID)
+    assertNotReserved(userID, this.options.reservedUserIDs)
     return this.read(userID, context)
   }
 
   /** Changes what `changes` names and answers the profile as OpenIM now holds it (2 OpenIM calls). */
   async update (userID: string, changes: ProfileChanges, context: CallContext): Promise<Profile> {
-    this.assertNotReserved(userID)
+    assertNotReserved(userID, this.options.reservedUserIDs)
     if (!(await this.options.openim.updateUserInfo(userID, changes, context))) throw notFound(userID)
     return this.read(userID, context)
   }
@@ -33,12 +34,6 @@ export class ProfileService {
     const user = await this.options.openim.userInfo(userID, context)
     if (user === undefined) throw notFound(userID)
     return toProfile(user)
-  }
-
-  private assertNotReserved (userID: string) {
-    if (this.options.isReserved(userID)) {
-      throw new GatewayError(403, 'RESERVED_USER_ID', 'this userID is reserved for OpenIM\'s own accounts and cannot be read or changed through the gateway')
-    }
   }
 }
 

@@ -1,42 +1,7 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK } from 'jose'
+import { exportSPKI } from 'jose'
 import t from 'tap'
 import { SERVICE_KEY, buildGateway, openImCall, post, provision, startOpenIm } from '../helper.js'
-
-const JWT_SECRET = 'a-test-hs256-secret-of-at-least-32-chars'
-const hs256 = new TextEncoder().encode(JWT_SECRET)
-
-interface Claims { sub?: string, iss?: string, aud?: string, exp?: number, nbf?: number, [claim: string]: unknown }
-
-function signHs256 (claims: Claims, key: Uint8Array = hs256) {
-  const { exp, nbf, ...rest } = claims
-  const jwt = new SignJWT(rest).setProtectedHeader({ alg: 'HS256' }).setIssuedAt()
-  jwt.setExpirationTime(exp ?? '5m')
-  if (nbf !== undefined) jwt.setNotBefore(nbf)
-  return jwt.sign(key)
-}
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-
-async function jwksServer (t: { teardown (fn: () => unknown): void }) {
-  const keys: { current: JWK[] } = { current: [] }
-  let fetches = 0
-  const server: Server = createServer((_req, res) => {
-    fetches++
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: keys.current }))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => server.close(resolve)))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`, keys, fetches: () => fetches }
-}
-
-async function rsaKey (kid: string) {
-  const { privateKey, publicKey } = await generateKeyPair('RS256')
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }
-  const sign = (claims: Claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setIssuedAt().setExpirationTime('5m').sign(privateKey)
-  return { jwk, sign, publicKey }
-}
+import { AUDIENCE, JWT_SECRET, bearer, jwksServer, rsaKey, signHs256 } from '../jwt.js'
 
 t.test('no credentials: 401 UNAUTHENTICATED, and nothing reaches OpenIM', async (t) => {
   const emulator = await startOpenIm(t)
@@ -61,6 +26,15 @@ t.test('API keys: a wrong key is 401, a right one names the caller in the logs',
   t.notMatch(logs.text, 'another-key-0123456789')
 })
 
+t.test('key rotation: two keys under one name both work, as the same caller with one rate-limit budget', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: `billing:${SERVICE_KEY},billing:the-new-key-0123456789`, RATE_LIMIT_MAX: '2' })
+  t.equal((await provision(app, { userID: 'ray', platformID: 5 }, { 'x-api-key': SERVICE_KEY })).statusCode, 201, 'the old key')
+  t.equal((await provision(app, { userID: 'ray', platformID: 5 }, { 'x-api-key': 'the-new-key-0123456789' })).statusCode, 200, 'the new key')
+  t.equal((await provision(app, { userID: 'ray', platformID: 5 }, { 'x-api-key': 'the-new-key-0123456789' })).statusCode, 429, 'one budget for the name')
+  t.same(logs.records.filter((line) => line.msg === 'request completed').map((line) => line.caller), ['service:billing', 'service:billing', 'service:billing'])
+})
+
 t.test('a service must name the userID', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
@@ -71,7 +45,7 @@ t.test('a service must name the userID', async (t) => {
 
 t.test('end-user JWT (HS256): the userID comes from the sub claim; another userID is 403', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app, logs } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET })
+  const { app, logs } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   const token = await signHs256({ sub: 'alice_7' })
   const implied = await provision(app, { platformID: 5 }, bearer(token))
   t.equal(implied.statusCode, 201)
@@ -87,7 +61,7 @@ t.test('end-user JWT (HS256): the userID comes from the sub claim; another userI
 
 t.test('bad tokens are 401 with a Bearer challenge', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_ISSUER: 'https://id.example.com', JWT_AUDIENCE: 'chat' })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_ISSUER: 'https://id.example.com' })
   const good = { sub: 'carol', iss: 'https://id.example.com', aud: 'chat' }
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256(good)))).statusCode, 201, 'the good token works')
   const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...good, exp: 9999999999 })).toString('base64url')}.`
@@ -105,7 +79,7 @@ t.test('bad tokens are 401 with a Bearer challenge', async (t) => {
     const response = await provision(app, { platformID: 5 }, bearer(token))
     t.equal(response.statusCode, 401, what)
     t.match(response.json(), { code: 'UNAUTHENTICATED', message }, what)
-    t.match(response.headers['www-authenticate'], /^Bearer realm="openim-gateway", error="invalid_token"/, what)
+    t.match(response.headers['www-authenticate'], /^Bearer realm="openim-gateway", error="invalid_token", error_description="[\x20\x21\x23-\x5b\x5d-\x7e]*"$/, `${what}: a well-formed challenge (RFC 6750)`)
   }
   const basic = await provision(app, { platformID: 5 }, { authorization: 'Basic abc' })
   t.equal(basic.statusCode, 401)
@@ -120,7 +94,7 @@ t.test('JWKS (RS256) from a local server, with key rotation', async (t) => {
   const jwks = await jwksServer(t)
   const first = await rsaKey('key-1')
   jwks.keys.current = [first.jwk]
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: jwks.url, JWT_JWKS_COOLDOWN_MS: '0' })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: jwks.url, JWT_AUDIENCE: AUDIENCE, JWT_JWKS_COOLDOWN_MS: '0' })
   t.equal((await provision(app, { platformID: 5 }, bearer(await first.sign({ sub: 'dan' })))).statusCode, 201)
   t.equal((await provision(app, { platformID: 5 }, bearer(await first.sign({ sub: 'dan' })))).statusCode, 200)
   t.equal(jwks.fetches(), 1, 'the key set is cached')
@@ -138,7 +112,7 @@ t.test('JWKS (RS256) from a local server, with key rotation', async (t) => {
 
 t.test('JWKS that cannot be fetched is 503 AUTH_UNAVAILABLE', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json' })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json', JWT_AUDIENCE: AUDIENCE })
   const key = await rsaKey('k')
   const response = await provision(app, { platformID: 5 }, bearer(await key.sign({ sub: 'erin' })))
   t.equal(response.statusCode, 503)
@@ -149,14 +123,14 @@ t.test('JWT_PUBLIC_KEY (PEM, also with \\n escapes)', async (t) => {
   const emulator = await startOpenIm(t)
   const key = await rsaKey('pem')
   const pem = await exportSPKI(key.publicKey)
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_PUBLIC_KEY: pem.trim().replaceAll('\n', '\\n') })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_PUBLIC_KEY: pem.trim().replaceAll('\n', '\\n'), JWT_AUDIENCE: AUDIENCE })
   t.equal((await provision(app, { platformID: 5 }, bearer(await key.sign({ sub: 'finn' })))).statusCode, 201)
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: 'finn' })))).statusCode, 401, 'HS256 is not accepted')
 })
 
 t.test('a custom user-ID claim', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_USER_ID_CLAIM: 'uid' })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_USER_ID_CLAIM: 'uid' })
   const response = await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: 'x-y', uid: 12345 })))
   t.equal(response.json().userID, '12345')
 })
@@ -164,12 +138,12 @@ t.test('a custom user-ID claim', async (t) => {
 t.test('subjects OpenIM refuses: a clear error naming JWT_USER_ID_MAPPING by default, a deterministic mapping with it', async (t) => {
   const emulator = await startOpenIm(t)
   const token = await signHs256({ sub: 'auth0|5f7c8ec7c33c6c004bbafe82' })
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   const refused = await provision(app, { platformID: 5 }, bearer(token))
   t.equal(refused.statusCode, 400)
   t.match(refused.json(), { code: 'INVALID_USER_ID', message: /JWT_USER_ID_MAPPING=hash/ })
 
-  const { app: mapped } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_USER_ID_MAPPING: 'hash' })
+  const { app: mapped } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_USER_ID_MAPPING: 'hash' })
   const first = await provision(mapped, { platformID: 5 }, bearer(token))
   t.equal(first.statusCode, 201)
   t.match(first.json().userID, /^h_[0-9a-f]{40}$/)
@@ -182,7 +156,7 @@ t.test('subjects OpenIM refuses: a clear error naming JWT_USER_ID_MAPPING by def
 
 t.test('API keys and JWTs together', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET })
+  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   t.equal((await provision(app, { userID: 'gus', platformID: 5 })).statusCode, 201, 'service')
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: 'gus' })))).statusCode, 200, 'user')
 })
@@ -205,7 +179,7 @@ t.test('POST /revoke: a service revokes anyone, on every platform by default; th
 
 t.test('POST /revoke: an end user revokes only themself', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET })
+  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   await provision(app, { userID: 'ivan', platformID: 5 })
   const token = await signHs256({ sub: 'ivan' })
   t.equal((await post(app, '/revoke', { platformID: 5 }, bearer(token))).statusCode, 200)
@@ -216,7 +190,7 @@ t.test('POST /revoke: an end user revokes only themself', async (t) => {
 
 t.test('no credential appears in any log line', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app, logs } = await buildGateway(t, emulator.url, { JWT_SECRET, LOG_LEVEL: 'trace' })
+  const { app, logs } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE, LOG_LEVEL: 'trace' })
   const token = await signHs256({ sub: 'jill' })
   await provision(app, { platformID: 5 }, bearer(token))
   await provision(app, { userID: 'jill', platformID: 5 })

@@ -89,7 +89,7 @@ t.test('schema violations are 400 INVALID_REQUEST and reach no OpenIM', async (t
   t.equal(emulator.callCount(), 0)
 })
 
-t.test('malformed JSON, an empty body and a wrong content type have clear errors', async (t) => {
+t.test('malformed JSON, an empty body, prototype keys and a wrong content type have clear errors', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
   const headers = { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }
@@ -98,7 +98,12 @@ t.test('malformed JSON, an empty body and a wrong content type have clear errors
   t.same(Object.keys(bad.json()).sort(), ERROR_KEYS)
   t.equal(bad.json().message, 'the body is not valid JSON')
   const empty = await app.inject({ method: 'POST', url: '/provision', headers })
-  t.equal(empty.json().code, 'INVALID_REQUEST')
+  t.match(empty.json(), { code: 'INVALID_REQUEST', message: /empty/ })
+  for (const payload of ['{"userID":"a","platformID":5,"__proto__":{"admin":true}}', '{"userID":"a","platformID":5,"x":{"constructor":{"prototype":{}}}}']) {
+    const poisoned = await app.inject({ method: 'POST', url: '/provision', payload, headers })
+    t.equal(poisoned.statusCode, 400)
+    t.match(poisoned.json(), { code: 'INVALID_REQUEST', message: /"__proto__" or "constructor\.prototype" key/ }, 'says why, not "not valid JSON"')
+  }
   const text = await app.inject({ method: 'POST', url: '/provision', payload: 'userID=a', headers: { ...headers, 'content-type': 'text/plain' } })
   t.equal(text.statusCode, 415)
   t.equal(text.json().code, 'UNSUPPORTED_MEDIA_TYPE')

@@ -1,7 +1,7 @@
-import { SignJWT } from 'jose'
 import t from 'tap'
 import { EMULATOR_MODES } from '../../src/emulator/modes.js'
 import { buildGateway, openImCall, post, provision, startOpenIm } from '../helper.js'
+import { AUDIENCE, JWT_SECRET, bearer, signHs256 } from '../jwt.js'
 
 // OpenIM checks a userID's format only when registering it; minting and force_logout only need the user
 // to exist. The gateway follows: the format rule is for new users, and OpenIM's own answers about users
@@ -56,11 +56,8 @@ t.test('v3.8.0 refusing a new userID is 400 INVALID_USER_ID naming the rule, not
 
 t.test('v3.8.0 refusing an end user\'s subject points at JWT_USER_ID_MAPPING', async (t) => {
   const emulator = await startOpenIm(t, { mode: 'v3.8.0' })
-  const JWT_SECRET = 'a-test-hs256-secret-of-at-least-32-chars'
-  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, OPENIM_API_MODE: 'legacy' })
-  const jwt = await new SignJWT({ sub: 'auth0-5f7c8ec7' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m')
-    .sign(new TextEncoder().encode(JWT_SECRET))
-  const refused = await provision(app, { platformID: 5 }, { authorization: `Bearer ${jwt}` })
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, OPENIM_API_MODE: 'legacy' })
+  const refused = await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: 'auth0-5f7c8ec7' })))
   t.equal(refused.statusCode, 400)
   t.match(refused.json(), { code: 'INVALID_USER_ID', message: /letters, digits and "_".*JWT_USER_ID_MAPPING=hash/ })
 })

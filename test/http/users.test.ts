@@ -1,10 +1,6 @@
-import { SignJWT } from 'jose'
 import t from 'tap'
 import { SERVICE_KEY, buildGateway, post, startOpenIm } from '../helper.js'
-
-const JWT_SECRET = 'a-test-hs256-secret-of-at-least-32-chars'
-const endUserToken = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m')
-  .sign(new TextEncoder().encode(JWT_SECRET))
+import { AUDIENCE, JWT_SECRET, signHs256 } from '../jwt.js'
 
 type App = Awaited<ReturnType<typeof buildGateway>>['app']
 const service = { 'x-api-key': SERVICE_KEY }
@@ -90,9 +86,9 @@ t.test('reserved IDs are 403 RESERVED_USER_ID before OpenIM is asked', async (t)
 
 t.test('end users get 403 FORBIDDEN, even for themselves; services and AUTH_DISABLED callers are served', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET })
+  const { app } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
   await post(app, '/users/import', { users: [{ userID: 'ann' }] })
-  const bearer = { authorization: `Bearer ${await endUserToken('ann')}` }
+  const bearer = { authorization: `Bearer ${await signHs256({ sub: 'ann' })}` }
   for (const response of [
     await getUser(app, 'ann', bearer),
     await patchUser(app, 'ann', { nickname: 'Me' }, bearer),

@@ -220,3 +220,15 @@ t.test('a 404 on a legacy call made with the secret (no token) also makes auto m
   await openim.connectedGeneration({ operationID: 'op' })
   t.equal(emulator.callCount('/auth/get_admin_token'), 2, 'probed again')
 })
+
+t.test('a token answer with an implausible expireTimeSeconds is a bad response, for user and admin tokens', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim } = client(t, emulator.url)
+  for (const lifetime of ['1e308', '-1', '0', '1.5', '"7776000"', '3153600001']) {
+    emulator.injectFault('/auth/get_user_token', { kind: 'text', body: `{"errCode":0,"errMsg":"","errDlt":"","data":{"token":"t","expireTimeSeconds":${lifetime}}}` })
+    t.equal((await failure(openim.mintUserToken('a', 5, { operationID: 'op' }))).kind, 'bad_response', `user token, ${lifetime}`)
+  }
+  const { openim: fresh } = client(t, emulator.url)
+  emulator.injectFault('/auth/get_admin_token', { kind: 'text', body: '{"errCode":0,"errMsg":"","errDlt":"","data":{"token":"t","expireTimeSeconds":-5}}' })
+  t.equal((await failure(fresh.accountCheck(['a'], { operationID: 'op' }))).kind, 'bad_response', 'admin token')
+})

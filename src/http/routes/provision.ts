@@ -1,5 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { GatewayError, asGatewayError } from '../../errors.js'
+import { assertNotReserved } from '../../provisioning/reserved.js'
+import type { ProvisionInput } from '../../provisioning/service.js'
+import { audit, failureOutcome } from '../audit.js'
 import { userIdFor } from '../auth.js'
 import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
 import { ProvisionRequest, ProvisionResponse, componentRef } from '../schemas.js'
@@ -9,8 +13,10 @@ const answerExample = (created: boolean) => ({
   expiresAt: '2027-02-23T15:30:00.000Z', created, apiAddr: 'https://im.example.com/api', wsAddr: 'wss://im.example.com/msg_gateway'
 })
 
+type ProfileFields = Pick<ProvisionInput, 'nickname' | 'faceURL' | 'ex'>
+
 const provision: FastifyPluginAsyncTypebox = async (app) => {
-  const { publicApiUrl, publicWsUrl, auth } = app.config
+  const { publicApiUrl, publicWsUrl, auth, openim } = app.config
   const addresses = {
     ...(publicApiUrl !== undefined && { apiAddr: publicApiUrl }),
     ...(publicWsUrl !== undefined && { wsAddr: publicWsUrl })
@@ -35,11 +41,16 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const userID = userIdFor(request.caller, request.body.userID)
+    const { userID: requested, platformID, ...bodyProfile } = request.body
+    const target = requested ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
     try {
-      const result = await app.provisioning.provision({ ...request.body, userID }, { operationID: request.id })
+      const userID = userIdFor(request.caller, requested)
+      assertNotReserved(userID, openim.reservedUserIDs)
+      const result = await app.provisioning.provision({ userID, platformID, ...profileOf(request, bodyProfile) }, { operationID: request.id })
+      audit(request, { action: 'provision', target: userID, platformID, outcome: result.created ? 'registered' : 'minted' })
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
+      audit(request, { action: 'provision', target, platformID, ...failureOutcome(error) })
       // An end user does not choose their userID: point the operator at the mapping option. The refusal may
       // be the gateway's own or OpenIM v3.8.0's.
       const refusal = asGatewayError(error)
@@ -50,6 +61,17 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
       throw error
     }
   })
+}
+
+/**
+ * End users do not choose how everyone else sees them: their identity provider's claims say it. The body's
+ * fields are dropped, not refused, so front ends that still send them keep working.
+ */
+function profileOf (request: FastifyRequest, bodyProfile: ProfileFields): ProfileFields {
+  if (request.caller?.kind !== 'user') return bodyProfile
+  const ignored = Object.keys(bodyProfile)
+  if (ignored.length > 0) request.log.debug({ ignored }, 'profile fields sent by an end user are ignored: the token\'s claims supply them')
+  return request.caller.profile
 }
 
 export default provision

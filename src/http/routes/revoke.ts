@@ -1,4 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { assertNotReserved } from '../../provisioning/reserved.js'
+import { audit, failureOutcome } from '../audit.js'
 import { userIdFor } from '../auth.js'
 import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
 import { RevokeRequest, RevokeResponse, componentRef } from '../schemas.js'
@@ -22,10 +24,18 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request) => {
-    const userID = userIdFor(request.caller, request.body.userID)
     const platformIDs = request.body.platformID === undefined ? ALL_USER_PLATFORMS : [request.body.platformID]
-    await app.provisioning.revoke(userID, platformIDs, { operationID: request.id })
-    return { userID, platformIDs }
+    const target = request.body.userID ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
+    try {
+      const userID = userIdFor(request.caller, request.body.userID)
+      assertNotReserved(userID, app.config.openim.reservedUserIDs)
+      await app.provisioning.revoke(userID, platformIDs, { operationID: request.id })
+      audit(request, { action: 'revoke', target: userID, platformID: platformIDs, outcome: 'revoked' })
+      return { userID, platformIDs }
+    } catch (error) {
+      audit(request, { action: 'revoke', target, platformID: platformIDs, ...failureOutcome(error) })
+      throw error
+    }
   })
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { audit, failureOutcome } from '../audit.js'
 import { servicesOnly } from '../service-only.js'
 import { ImportResponse, importRequest } from '../user-schemas.js'
 import { userErrorResponses } from './users.js'
@@ -22,7 +23,18 @@ const usersImport: FastifyPluginAsyncTypebox = async (app) => {
       body: importRequest(settings.maxUsers).ref,
       response: { 200: ImportResponse.ref, ...userErrorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
     }
-  }, async (request) => app.importer.import(request.body.users, { operationID: request.id }))
+  }, async (request) => {
+    const users = request.body.users.length
+    try {
+      const answer = await app.importer.import(request.body.users, { operationID: request.id })
+      const { created, existing, failed } = answer
+      audit(request, { action: 'import_users', counts: { users, created, existing, failed }, outcome: created > 0 ? 'registered' : 'unchanged' })
+      return answer
+    } catch (error) {
+      audit(request, { action: 'import_users', counts: { users, created: 0, existing: 0, failed: users }, ...failureOutcome(error) })
+      throw error
+    }
+  })
 }
 
 export default usersImport

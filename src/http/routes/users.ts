@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { audit, failureOutcome } from '../audit.js'
 import { servicesOnly } from '../service-only.js'
 import { errorResponses } from '../responses.js'
 import { UpdateUserRequest, UserIDParams, UserProfile } from '../user-schemas.js'
@@ -39,7 +40,17 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       body: UpdateUserRequest.ref,
       response: { 200: UserProfile.ref, ...userErrorResponses(400, 401, 403, 404, 413, 415, 429, 500, 502, 503, 504) }
     }
-  }, async (request) => app.profiles.update(request.params.userID, request.body, { operationID: request.id }))
+  }, async (request) => {
+    const target = request.params.userID
+    try {
+      const profile = await app.profiles.update(target, request.body, { operationID: request.id })
+      audit(request, { action: 'update_profile', target, outcome: 'updated' })
+      return profile
+    } catch (error) {
+      audit(request, { action: 'update_profile', target, ...failureOutcome(error) })
+      throw error
+    }
+  })
 }
 
 export default users
