@@ -7,6 +7,7 @@ import { OpenImClient } from '../openim/client.js'
 import { OpenImTransport } from '../openim/transport.js'
 import { Metrics } from '../operations/metrics.js'
 import { ProvisioningService } from '../provisioning/service.js'
+import { SharedRedis } from '../redis/shared-redis.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
 import { registerOverloadProtection } from './plugins/overload.js'
@@ -24,6 +25,8 @@ declare module 'fastify' {
     openim: OpenImClient
     provisioning: ProvisioningService
     metrics: Metrics
+    /** The one Redis connection and its breaker (src/redis/), when REDIS_URL is set. */
+    redis: SharedRedis | undefined
   }
   interface FastifyRequest {
     /** Set by the authentication hook on protected routes; undefined elsewhere and when it refused. */
@@ -100,11 +103,18 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     openim,
     onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' })
   })
+  const redis = config.redisUrl === undefined
+    ? undefined
+    : await SharedRedis.connect({ url: config.redisUrl, log: app.log, onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0) })
   app.decorate('config', config)
   app.decorate('openim', openim)
   app.decorate('provisioning', provisioning)
   app.decorate('metrics', metrics)
-  app.addHook('onClose', async () => { await openim.close() })
+  app.decorate('redis', redis)
+  app.addHook('onClose', async () => {
+    await redis?.close()
+    await openim.close()
+  })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
   // Once shutdown starts, answers close their connection: a keep-alive socket would otherwise hold
   // server.close() open until it idles out, long after the last request finished.
@@ -140,7 +150,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   // Everything that can reach OpenIM on a caller's behalf sits behind authentication.
   await app.register(async (protectedRoutes) => {
     protectedRoutes.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })
-    await registerRateLimit(protectedRoutes, app, config)
+    await registerRateLimit(protectedRoutes, app, config, redis)
     await protectedRoutes.register(provision)
     await protectedRoutes.register(revoke)
   })

@@ -43,9 +43,9 @@ export class Metrics {
     registers: [this.registry]
   })
 
-  readonly rateLimitDegraded = new Gauge({
-    name: `${PREFIX}rate_limit_degraded`,
-    help: '1 while Redis is unreachable and rate limits are kept per replica in memory, else 0',
+  readonly redisDegraded = new Gauge({
+    name: `${PREFIX}redis_degraded`,
+    help: '1 while Redis is unavailable and everything that shares state through it works per replica (rate limits from memory), else 0',
     registers: [this.registry]
   })
 
