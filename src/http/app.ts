@@ -99,9 +99,11 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
       }
     }
   })
+  metrics.readPendingOpenImCalls(() => transport.pendingCalls)
   const provisioning = new ProvisioningService({
     openim,
-    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' })
+    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' }),
+    onShared: () => metrics.sharedProvisions.inc()
   })
   const redis = config.redisUrl === undefined
     ? undefined

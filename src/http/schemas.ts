@@ -55,7 +55,7 @@ export const ReadinessResponse = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
   reason: Type.Optional(Type.Union([
     Type.Literal('openim_unreachable'), Type.Literal('openim_auth_failed'), Type.Literal('openim_timeout'),
-    Type.Literal('openim_bad_response'), Type.Literal('openim_rejected')
+    Type.Literal('openim_bad_response'), Type.Literal('openim_rejected'), Type.Literal('gateway_overloaded')
   ], { description: 'Why the gateway cannot serve (503 only).' })),
   message: Type.Optional(Type.String())
 })
@@ -70,8 +70,8 @@ const errorDescriptions: Record<number, string> = {
   429: 'RATE_LIMITED: too many requests from this caller; retry after Retry-After seconds',
   500: 'INTERNAL_ERROR',
   502: 'OPENIM_AUTH_FAILED (OpenIM refused the gateway\'s secret or admin account), OPENIM_REJECTED (any other errCode), OPENIM_BAD_RESPONSE (non-JSON, HTML, wrong status, unexpected shape)',
-  503: 'OPENIM_UNAVAILABLE (connection refused/reset, DNS failure), AUTH_UNAVAILABLE (the identity provider\'s keys cannot be fetched) or OVERLOADED (the gateway is saturated; retry after Retry-After seconds)',
-  504: 'OPENIM_TIMEOUT'
+  503: 'OPENIM_UNAVAILABLE (connection refused/reset, DNS failure), AUTH_UNAVAILABLE (the identity provider\'s keys cannot be fetched), OVERLOADED (the gateway is saturated; retry after Retry-After seconds) or SHUTTING_DOWN (this replica is stopping; retry)',
+  504: 'OPENIM_TIMEOUT: an OpenIM call took longer than OPENIM_TIMEOUT_MS, or the request did not finish within REQUEST_DEADLINE_MS'
 }
 
 /** Both ways to call a protected operation, as declared in the OpenAPI document's securitySchemes. */

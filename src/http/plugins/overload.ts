@@ -1,8 +1,6 @@
 import fastifyUnderPressure from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
-import { GatewayError } from '../../errors.js'
-
-const RETRY_AFTER_SECONDS = 5
+import { GatewayError, OVERLOADED_RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS } from '../../errors.js'
 
 class OverloadedError extends GatewayError {
   constructor () {

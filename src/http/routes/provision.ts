@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { GatewayError } from '../../errors.js'
 import { userIdFor } from '../auth.js'
+import { callContext } from '../call-context.js'
 import { ProvisionBody, ProvisionResponse, callerSecurity, errorResponses } from '../schemas.js'
 
 const provision: FastifyPluginAsyncTypebox = async (app) => {
-  const { publicApiUrl, publicWsUrl, auth } = app.config
+  const { publicApiUrl, publicWsUrl, auth, requestDeadlineMs } = app.config
   const addresses = {
     ...(publicApiUrl !== undefined && { apiAddr: publicApiUrl }),
     ...(publicWsUrl !== undefined && { wsAddr: publicWsUrl })
@@ -24,7 +25,7 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const userID = userIdFor(request.caller, request.body.userID)
     try {
-      const result = await app.provisioning.provision({ ...request.body, userID }, { operationID: request.id })
+      const result = await app.provisioning.provision({ ...request.body, userID }, callContext(request, reply, requestDeadlineMs))
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
       // An end user does not choose their userID: point the operator at the mapping option.
