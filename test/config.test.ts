@@ -121,3 +121,38 @@ t.test('limits, proxies and Redis settings', async (t) => {
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
 })
+
+t.test('the request deadline defaults to twice the OpenIM call timeout and may not be shorter than it', async (t) => {
+  t.equal(loadConfig(required).requestDeadlineMs, 10_000)
+  t.equal(loadConfig({ ...required, OPENIM_TIMEOUT_MS: '3000' }).requestDeadlineMs, 6000, 'follows OPENIM_TIMEOUT_MS')
+  t.equal(loadConfig({ ...required, REQUEST_DEADLINE_MS: '7000' }).requestDeadlineMs, 7000)
+  t.throws(() => loadConfig({ ...required, REQUEST_DEADLINE_MS: '4000' }), { constructor: ConfigError, message: /REQUEST_DEADLINE_MS must not be shorter than OPENIM_TIMEOUT_MS/ })
+  t.throws(() => loadConfig({ ...required, REQUEST_DEADLINE_MS: 'soon' }), { constructor: ConfigError, message: /REQUEST_DEADLINE_MS/ })
+})
+
+t.test('overload settings: pending OpenIM calls, client connections, the metrics port', async (t) => {
+  const defaults = loadConfig(required)
+  t.equal(defaults.openim.pool.maxPendingCalls, 256)
+  t.equal(defaults.http.maxConnections, 2000)
+  t.equal(defaults.metricsPort, undefined)
+  const set = loadConfig({ ...required, OPENIM_MAX_PENDING_CALLS: '0', HTTP_MAX_CONNECTIONS: '500', METRICS_PORT: '9091' })
+  t.equal(set.openim.pool.maxPendingCalls, 0, '0: never queue, refuse at once when every connection is busy')
+  t.equal(set.http.maxConnections, 500)
+  t.equal(set.metricsPort, 9091)
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ OPENIM_MAX_PENDING_CALLS: '-1' }, /OPENIM_MAX_PENDING_CALLS/],
+    [{ HTTP_MAX_CONNECTIONS: '0' }, /HTTP_MAX_CONNECTIONS/],
+    [{ METRICS_PORT: '70000' }, /METRICS_PORT/],
+    [{ METRICS_PORT: '3000' }, /METRICS_PORT must differ from PORT/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+})
+
+t.test('RATE_LIMIT_WINDOW is read by @fastify/rate-limit\'s own duration parser', async (t) => {
+  for (const [window, ms] of [[' 30s ', 30_000], ['1.5 minutes', 90_000], ['1 day', 86_400_000], ['10 sec', 10_000]] as const) {
+    t.equal(loadConfig({ ...required, RATE_LIMIT_WINDOW: window }).rateLimit.windowMs, ms, window)
+  }
+  for (const window of ['25 hours', '0.5s', '-1 minute']) {
+    t.throws(() => loadConfig({ ...required, RATE_LIMIT_WINDOW: window }), { message: /RATE_LIMIT_WINDOW must be between 1 second and 24 hours/ }, window)
+  }
+})

@@ -10,7 +10,9 @@ export const ServerEnv = Type.Object({
   READINESS_CACHE_MS: positiveInt(0, 600_000, 3000),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt(1000, 600_000, 60_000),
   HTTP_HEADERS_TIMEOUT_MS: positiveInt(1000, 600_000, 10_000),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000),
+  HTTP_MAX_CONNECTIONS: positiveInt(1, 1_000_000, 2000),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 }))
 })
 
 export interface ServerSettings {
@@ -19,12 +21,15 @@ export interface ServerSettings {
   logLevel: string
   shutdownTimeoutMs: number
   readinessCacheMs: number
-  http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
+  http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, maxConnections: number }
+  /** When set, /metrics is served on this port only (by its own listener), not on PORT. */
+  metricsPort?: number
 }
 
 export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSettings {
   // Node refuses a headers timeout longer than the request timeout.
   if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) fail('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) fail('METRICS_PORT must differ from PORT')
   return {
     host: env.HOST,
     port: env.PORT,
@@ -34,7 +39,9 @@ export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSetti
     http: {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
-      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS
-    }
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS
+    },
+    metricsPort: env.METRICS_PORT
   }
 }

@@ -10,10 +10,13 @@ import { ProvisioningService } from '../provisioning/service.js'
 import { SharedRedis } from '../redis/shared-redis.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
+import { listenerOptions } from './listener-options.js'
 import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import { registerSecurity } from './plugins/security.js'
+import { registerShutdownHandling } from './plugins/shutdown.js'
 import { registerSwagger } from './plugins/swagger.js'
+import metricsRoute from './routes/metrics.js'
 import operations from './routes/operations.js'
 import provision from './routes/provision.js'
 import revoke from './routes/revoke.js'
@@ -64,16 +67,14 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     requestIdHeader: false,
     // Our own onResponse hook writes the one line per request (with caller and latency).
     logController: new LogController({ disableRequestLogging: true }),
-    // Deliberate server timeouts (README "Operating it"): a request, however slow OpenIM is, ends; a client
-    // that trickles its headers is cut off; idle keep-alive outlives a load balancer's usual 60 s.
-    requestTimeout: config.http.requestTimeoutMs,
-    keepAliveTimeout: config.http.keepAliveTimeoutMs,
-    http: { headersTimeout: config.http.headersTimeoutMs },
+    ...listenerOptions(config),
     bodyLimit: config.bodyLimitBytes,
     // Fastify documents a hop count for trustProxy; its type declaration leaves numbers out.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // Beyond this, new connections are refused at once: memory stays bounded whatever clients open.
+  app.server.maxConnections = config.http.maxConnections
 
   const metrics = new Metrics()
   const transport = new OpenImTransport({
@@ -118,11 +119,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     await openim.close()
   })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
-  // Once shutdown starts, answers close their connection: a keep-alive socket would otherwise hold
-  // server.close() open until it idles out, long after the last request finished.
-  let closing = false
-  app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  registerShutdownHandling(app)
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
     metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
@@ -146,6 +143,8 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   await registerSecurity(app, config.corsOrigins)
   await registerSwagger(app)
   await app.register(operations)
+  // With METRICS_PORT, /metrics lives on its own listener only (src/http/metrics-app.ts).
+  if (config.metricsPort === undefined) await app.register(metricsRoute, { metrics })
 
   const authenticator = await Authenticator.create(config.auth)
   app.decorateRequest('caller', undefined)

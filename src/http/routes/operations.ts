@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import Type from 'typebox'
 import { ReadinessCheck } from '../../operations/readiness.js'
 import { notShedUnderLoad } from '../plugins/overload.js'
 import { HealthResponse, ReadinessResponse } from '../schemas.js'
@@ -23,18 +22,6 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
     const answer = await readiness.check()
     if (answer.ready) return { status: 'ready' as const }
     return reply.code(503).send({ status: 'not_ready' as const, reason: answer.reason, message: answer.message })
-  })
-
-  app.get('/metrics', {
-    config: notShedUnderLoad,
-    schema: {
-      tags: ['operations'],
-      summary: 'Prometheus metrics (text format)',
-      produces: ['text/plain'],
-      response: { 200: Type.String({ description: 'Prometheus text exposition format' }) }
-    }
-  }, async (_request, reply) => {
-    return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics())
   })
 }
 
