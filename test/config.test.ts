@@ -133,7 +133,7 @@ t.test('the request deadline defaults to twice the OpenIM call timeout and may n
 t.test('overload settings: pending OpenIM calls, client connections, the metrics port', async (t) => {
   const defaults = loadConfig(required)
   t.equal(defaults.openim.pool.maxPendingCalls, 256)
-  t.equal(defaults.http.maxConnections, 2000)
+  t.equal(defaults.http.maxConnections, 4096)
   t.equal(defaults.metricsPort, undefined)
   const set = loadConfig({ ...required, OPENIM_MAX_PENDING_CALLS: '0', HTTP_MAX_CONNECTIONS: '500', METRICS_PORT: '9091' })
   t.equal(set.openim.pool.maxPendingCalls, 0, '0: never queue, refuse at once when every connection is busy')

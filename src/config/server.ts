@@ -11,7 +11,7 @@ export const ServerEnv = Type.Object({
   HTTP_REQUEST_TIMEOUT_MS: positiveInt(1000, 600_000, 60_000),
   HTTP_HEADERS_TIMEOUT_MS: positiveInt(1000, 600_000, 10_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000),
-  HTTP_MAX_CONNECTIONS: positiveInt(1, 1_000_000, 2000),
+  HTTP_MAX_CONNECTIONS: positiveInt(1, 1_000_000, 4096),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 }))
 })
 

@@ -16,7 +16,13 @@ export function listenerOptions (config: Config) {
   return {
     requestTimeout: config.http.requestTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
-    http: { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS },
+    // The request timeout goes to Node's constructor too: it checks the headers timeout against it there,
+    // before Fastify sets it, and refused a headers timeout above its own 300 s default.
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
+    },
     clientErrorHandler
   }
 }

@@ -50,6 +50,14 @@ t.test('a client dripping its headers is cut within about a second of HTTP_HEADE
   t.equal(answer.headers.connection, 'close')
 })
 
+t.test('headers and request timeouts above Node\'s 300 s default start', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { HTTP_HEADERS_TIMEOUT_MS: '400000', HTTP_REQUEST_TIMEOUT_MS: '500000' })
+  await app.ready()
+  t.equal(app.server.headersTimeout, 400_000)
+  t.equal(app.server.requestTimeout, 500_000)
+})
+
 t.test('requests the HTTP parser refuses get the JSON error shape and a request id; their bytes are never logged', async (t) => {
   const emulator = await startOpenIm(t)
   const { app, logs } = await buildGateway(t, emulator.url)
