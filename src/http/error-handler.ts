@@ -55,7 +55,7 @@ export function registerErrorHandling (app: FastifyInstance) {
     } else if (gatewayError.statusCode >= 500 && gatewayError.code === 'INTERNAL_ERROR') {
       request.log.error({ err: error }, 'unexpected error')
     } else if (gatewayError.statusCode >= 500) {
-      request.log.warn({ code: gatewayError.code, reason: error.message }, 'OpenIM call failed')
+      request.log.warn({ code: gatewayError.code, reason: error.message }, gatewayError.code.startsWith('OPENIM_') ? 'OpenIM call failed' : 'request failed')
     } else if (gatewayError.code === 'CLIENT_CLOSED_REQUEST') {
       request.log.info({ code: gatewayError.code }, 'the caller left before the answer')
     } else {

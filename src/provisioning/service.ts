@@ -62,9 +62,7 @@ export class ProvisioningService {
    * run even when the caller has gone or been answered 504.
    */
   async revoke (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
-    const work = this.logOut(userID, platformIDs, { operationID: context.operationID })
-    work.catch(() => {}) // answered to the caller below, or to nobody once it has gone
-    await waitForCaller(work, context)
+    await waitForCaller(this.logOut(userID, platformIDs, { operationID: context.operationID }), context)
   }
 
   private async logOut (userID: string, platformIDs: number[], context: CallContext): Promise<void> {

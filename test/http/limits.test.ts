@@ -68,10 +68,13 @@ t.test('a saturated event loop answers 503 OVERLOADED with Retry-After; liveness
   await waitFor(async () => (app as unknown as { isUnderPressure (): boolean }).isUnderPressure(), 'the sampler to see the delay', 2000)
   const response = await provision(app, { userID: 'olly', platformID: 5 })
   const health = await app.inject({ url: '/healthz' })
+  const readiness = await app.inject({ url: '/readyz' })
   t.equal(response.statusCode, 503)
   t.match(response.json(), { code: 'OVERLOADED' })
   t.equal(response.headers['retry-after'], '5')
   t.equal(health.statusCode, 200)
+  t.equal(readiness.statusCode, 503, 'readiness says so, in its own shape')
+  t.same(readiness.json(), { status: 'not_ready', reason: 'gateway_overloaded', message: 'the event loop is saturated' })
 })
 
 t.test('Redis: two gateway instances share one limit; another caller is unaffected', async (t) => {

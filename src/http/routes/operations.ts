@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ReadinessCheck } from '../../operations/readiness.js'
-import { notShedUnderLoad } from '../plugins/overload.js'
+import { notReadyUnderLoad, notShedUnderLoad } from '../plugins/overload.js'
 import { HealthResponse, ReadinessResponse } from '../schemas.js'
 
 const operations: FastifyPluginAsyncTypebox = async (app) => {
@@ -12,6 +12,7 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
+    config: notReadyUnderLoad,
     schema: {
       tags: ['operations'],
       summary: 'Readiness: 200 only when OpenIM answers and accepts the gateway\'s admin token',
