@@ -5,8 +5,11 @@ export type ErrorCode =
   | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'USER_NOT_FOUND' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
   | 'OPENIM_AUTH_FAILED' | 'OPENIM_REJECTED' | 'OPENIM_BAD_RESPONSE' | 'OPENIM_UNAVAILABLE' | 'OPENIM_TIMEOUT'
   | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'RESERVED_USER_ID' | 'AUTH_UNAVAILABLE' | 'RATE_LIMITED' | 'OVERLOADED'
-  | 'DEADLINE_EXCEEDED'
+  | 'DEADLINE_EXCEEDED' | 'REQUEST_TIMEOUT' | 'HEADERS_TOO_LARGE' | 'SHUTTING_DOWN' | 'CLIENT_CLOSED_REQUEST'
   | 'INTERNAL_ERROR'
+
+/** What an OVERLOADED answer tells the caller to wait before trying again. */
+export const OVERLOADED_RETRY_AFTER_SECONDS = 5
 
 /** An error the gateway answers with, in the one shape `{statusCode, code, error, message, requestId}`. */
 export class GatewayError extends Error {
@@ -47,6 +50,9 @@ export function fromOpenImError (error: OpenImError): GatewayError {
       return new GatewayError(503, 'OPENIM_UNAVAILABLE', error.message)
     case 'timeout':
       return new GatewayError(504, 'OPENIM_TIMEOUT', `${error.message} (${error.path})`)
+    case 'overloaded':
+      return new GatewayError(503, 'OVERLOADED', `the gateway is overloaded: ${error.message}; retry shortly`, {},
+        { 'retry-after': String(OVERLOADED_RETRY_AFTER_SECONDS) })
   }
 }
 

@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import { ConfigError, loadConfig, type Config } from './config/index.js'
 import { buildApp } from './http/app.js'
+import { buildMetricsApp } from './http/metrics-app.js'
 import { productionLoggerOptions } from './http/logger.js'
 
 function loggerOptions (config: Config) {
@@ -35,14 +37,25 @@ if (config.usesDefaultSecret) {
   app.log.warn('OPENIM_SECRET is one of the defaults OpenIM ships with: change it on the OpenIM server and here before production')
 }
 
-closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(config, app.metrics, app.log)
+
+// Past SHUTDOWN_TIMEOUT_MS the requests still running are answered 503 SHUTTING_DOWN (Connection: close)
+// instead of being reset, their ids are logged, and the process exits 1. close-with-grace's own delay is
+// only a backstop behind this.
+closeWithGrace({ delay: config.shutdownTimeoutMs + 2000, logger: app.log }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
   else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
-  await app.close()
+  const closed = Promise.all([app.close(), metricsApp?.close()]).then(() => true)
+  if (await Promise.race([closed, sleep(config.shutdownTimeoutMs, false, { ref: false })])) return
+  const { requestIds, finished } = app.cutUnfinishedRequests()
+  app.log.error({ count: requestIds.length, requestIds }, `shutdown timeout (${config.shutdownTimeoutMs} ms): answered ${requestIds.length} unfinished requests 503`)
+  await finished
+  process.exit(1)
 })
 
 try {
   await app.listen({ host: config.host, port: config.port })
+  if (metricsApp !== undefined) await metricsApp.listen({ host: config.host, port: config.metricsPort })
 } catch (error) {
   app.log.fatal({ err: error }, 'could not listen')
   process.exit(1)

@@ -117,7 +117,8 @@ t.test('caller authentication settings', async (t) => {
 
 t.test('limits, proxies and Redis settings', async (t) => {
   const defaults = loadConfig(required)
-  t.same(defaults.rateLimit, { max: 60, windowMs: 60_000, redisUrl: undefined })
+  t.same(defaults.rateLimit, { max: 60, windowMs: 60_000 })
+  t.equal(defaults.redisUrl, undefined)
   t.same(defaults.authFailureLimit, { max: 30, windowMs: 60_000 })
   t.same(loadConfig({ ...required, AUTH_FAILURE_LIMIT_MAX: '0', AUTH_FAILURE_LIMIT_WINDOW: '5 minutes' }).authFailureLimit, { max: 0, windowMs: 300_000 })
   t.equal(defaults.trustProxy, false)
@@ -129,7 +130,7 @@ t.test('limits, proxies and Redis settings', async (t) => {
   t.equal(loadConfig({ ...required, TRUST_PROXY: 'true' }).trustProxy, true)
   t.equal(loadConfig({ ...required, TRUST_PROXY: '2' }).trustProxy, 2)
   t.same(loadConfig({ ...required, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
-  t.equal(loadConfig({ ...required, REDIS_URL: 'rediss://:pw@redis:6380/0' }).rateLimit.redisUrl, 'rediss://:pw@redis:6380/0')
+  t.equal(loadConfig({ ...required, REDIS_URL: 'rediss://:pw@redis:6380/0' }).redisUrl, 'rediss://:pw@redis:6380/0')
   const refused: Array<[Record<string, string>, RegExp]> = [
     [{ RATE_LIMIT_MAX: '0' }, /RATE_LIMIT_MAX/],
     [{ RATE_LIMIT_WINDOW: 'a while' }, /RATE_LIMIT_WINDOW/],
@@ -161,6 +162,32 @@ t.test('user import settings', async (t) => {
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
 })
 
+t.test('the request deadline defaults to twice the OpenIM call timeout and may not be shorter than it', async (t) => {
+  t.equal(loadConfig(required).requestDeadlineMs, 10_000)
+  t.equal(loadConfig({ ...required, OPENIM_TIMEOUT_MS: '3000' }).requestDeadlineMs, 6000, 'follows OPENIM_TIMEOUT_MS')
+  t.equal(loadConfig({ ...required, REQUEST_DEADLINE_MS: '7000' }).requestDeadlineMs, 7000)
+  t.throws(() => loadConfig({ ...required, REQUEST_DEADLINE_MS: '4000' }), { constructor: ConfigError, message: /REQUEST_DEADLINE_MS must not be shorter than OPENIM_TIMEOUT_MS/ })
+  t.throws(() => loadConfig({ ...required, REQUEST_DEADLINE_MS: 'soon' }), { constructor: ConfigError, message: /REQUEST_DEADLINE_MS/ })
+})
+
+t.test('overload settings: pending OpenIM calls, client connections, the metrics port', async (t) => {
+  const defaults = loadConfig(required)
+  t.equal(defaults.openim.pool.maxPendingCalls, 256)
+  t.equal(defaults.http.maxConnections, 4096)
+  t.equal(defaults.metricsPort, undefined)
+  const set = loadConfig({ ...required, OPENIM_MAX_PENDING_CALLS: '0', HTTP_MAX_CONNECTIONS: '500', METRICS_PORT: '9091' })
+  t.equal(set.openim.pool.maxPendingCalls, 0, '0: never queue, refuse at once when every connection is busy')
+  t.equal(set.http.maxConnections, 500)
+  t.equal(set.metricsPort, 9091)
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ OPENIM_MAX_PENDING_CALLS: '-1' }, /OPENIM_MAX_PENDING_CALLS/],
+    [{ HTTP_MAX_CONNECTIONS: '0' }, /HTTP_MAX_CONNECTIONS/],
+    [{ METRICS_PORT: '70000' }, /METRICS_PORT/],
+    [{ METRICS_PORT: '3000' }, /METRICS_PORT must differ from PORT/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+})
+
 t.test('reserved userIDs: OpenIM\'s and openim-chat\'s admin and system accounts by default, always the admin', async (t) => {
   t.same([...loadConfig(required).openim.reservedUserIDs].sort(), ['chatAdmin', 'imAdmin', 'openIM123456', 'openIM654321', 'openIMAdmin'])
   t.same([...loadConfig({ ...required, OPENIM_ADMIN_USER_ID: 'root', OPENIM_RESERVED_USER_IDS: ' bot_1 ,, bot_2' }).openim.reservedUserIDs].sort(), ['bot_1', 'bot_2', 'root'])
@@ -183,4 +210,13 @@ t.test('end-user tokens: an audience is required unless JWT_ALLOW_ANY_AUDIENCE=t
   ]
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...base, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
   t.throws(() => loadConfig({ ...base, JWT_SECRET: '', GATEWAY_API_KEYS: 'a:0123456789abcdef', JWT_ALLOW_ANY_AUDIENCE: 'true' }), /JWT_ALLOW_ANY_AUDIENCE.*need/)
+})
+
+t.test('RATE_LIMIT_WINDOW is read by @fastify/rate-limit\'s own duration parser', async (t) => {
+  for (const [window, ms] of [[' 30s ', 30_000], ['1.5 minutes', 90_000], ['1 day', 86_400_000], ['10 sec', 10_000]] as const) {
+    t.equal(loadConfig({ ...required, RATE_LIMIT_WINDOW: window }).rateLimit.windowMs, ms, window)
+  }
+  for (const window of ['25 hours', '0.5s', '-1 minute']) {
+    t.throws(() => loadConfig({ ...required, RATE_LIMIT_WINDOW: window }), { message: /RATE_LIMIT_WINDOW must be between 1 second and 24 hours/ }, window)
+  }
 })

@@ -93,7 +93,7 @@ function bufferTexts (value: unknown): string[] {
 /** The credentials a configuration holds. */
 function configuredCredentials (config: Config): Record<string, string | undefined> {
   const source = config.auth.jwt?.source
-  const redisPassword = config.rateLimit.redisUrl === undefined ? undefined : decodeURIComponent(new URL(config.rateLimit.redisUrl).password)
+  const redisPassword = config.redisUrl === undefined ? undefined : decodeURIComponent(new URL(config.redisUrl).password)
   return {
     'the OpenIM secret': config.openim.secret,
     'the JWT secret': source?.kind === 'secret' ? source.secret : undefined,

@@ -43,7 +43,7 @@ export async function startRedis (t: TestLike): Promise<RedisServer> {
     }
   }
   const stop = async () => {
-    if (child === undefined || child.exitCode !== null) return
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
     child.kill('SIGKILL')
     await exited

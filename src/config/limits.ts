@@ -1,15 +1,14 @@
 import { isIP } from 'node:net'
+import { parse as parseDuration } from '@lukeed/ms'
 import Type from 'typebox'
 import { commaList, fail, positiveInt } from './shared.js'
 
 // What bounds the work one caller can cause, and what replicas share (Redis).
-const WINDOW_PATTERN = '^\\s*\\d+\\s*(ms|s|sec|second|seconds|m|min|minute|minutes|h|hour|hours)?\\s*$'
-
 export const LimitsEnv = Type.Object({
   RATE_LIMIT_MAX: positiveInt(1, 1_000_000, 60),
-  RATE_LIMIT_WINDOW: Type.String({ pattern: WINDOW_PATTERN, default: '1 minute' }),
+  RATE_LIMIT_WINDOW: Type.String({ minLength: 1, default: '1 minute' }),
   AUTH_FAILURE_LIMIT_MAX: positiveInt(0, 1_000_000, 30),
-  AUTH_FAILURE_LIMIT_WINDOW: Type.String({ pattern: WINDOW_PATTERN, default: '1 minute' }),
+  AUTH_FAILURE_LIMIT_WINDOW: Type.String({ minLength: 1, default: '1 minute' }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
   TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
   BODY_LIMIT_BYTES: positiveInt(1024, 10 * 1024 * 1024, 64 * 1024),
@@ -17,9 +16,11 @@ export const LimitsEnv = Type.Object({
 })
 
 export interface LimitsSettings {
-  rateLimit: { max: number, windowMs: number, redisUrl?: string }
+  rateLimit: { max: number, windowMs: number }
   /** Failed authentications (401) one client address may cause per window before it gets 429; max 0: no limit. */
   authFailureLimit: { max: number, windowMs: number }
+  /** Shared by every replica: rate-limit counters today (see src/redis/). */
+  redisUrl?: string
   /** Fastify's trustProxy: false, true, a hop count, or the addresses/CIDRs of trusted proxies. */
   trustProxy: boolean | number | string[]
   bodyLimitBytes: number
@@ -27,14 +28,13 @@ export interface LimitsSettings {
   overloadMaxEventLoopDelayMs: number
 }
 
-const WINDOW_UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, second: 1000, seconds: 1000, m: 60_000, min: 60_000, minute: 60_000, minutes: 60_000, h: 3_600_000, hour: 3_600_000, hours: 3_600_000 }
-
-/** "1 minute", "30s", "500 ms", or a bare number of milliseconds. */
+/** "1 minute", "30s", "500 ms", or a bare number of milliseconds: @fastify/rate-limit's own duration parser. */
 function parseWindow (value: string, variable: string): number {
-  const [, amount, unit] = /^\s*(\d+)\s*([a-z]*)\s*$/.exec(value) ?? []
-  const ms = Number(amount) * (WINDOW_UNITS[unit || 'ms'] ?? Number.NaN)
-  if (!(ms >= 1000 && ms <= 86_400_000)) fail(`${variable} must be between 1 second and 24 hours, e.g. "1 minute" or "30s"`)
-  return ms
+  const ms = parseDuration(value.trim()) ?? Number.NaN
+  if (!(ms >= 1000 && ms <= 86_400_000)) {
+    fail(`${variable} must be between 1 second and 24 hours, e.g. "1 minute", "30s" or 5000 (milliseconds)`)
+  }
+  return Math.round(ms)
 }
 
 function parseTrustProxy (value: string): LimitsSettings['trustProxy'] {
@@ -52,8 +52,9 @@ function parseTrustProxy (value: string): LimitsSettings['trustProxy'] {
 
 export function limitsSettings (env: Type.Static<typeof LimitsEnv>): LimitsSettings {
   return {
-    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: parseWindow(env.RATE_LIMIT_WINDOW, 'RATE_LIMIT_WINDOW'), redisUrl: env.REDIS_URL },
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: parseWindow(env.RATE_LIMIT_WINDOW, 'RATE_LIMIT_WINDOW') },
     authFailureLimit: { max: env.AUTH_FAILURE_LIMIT_MAX, windowMs: parseWindow(env.AUTH_FAILURE_LIMIT_WINDOW, 'AUTH_FAILURE_LIMIT_WINDOW') },
+    redisUrl: env.REDIS_URL,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     overloadMaxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS

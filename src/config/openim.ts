@@ -25,6 +25,9 @@ export const OpenImEnv = Type.Object({
   OPENIM_RESERVED_USER_IDS: Type.String({ default: DEFAULT_RESERVED_USER_IDS }),
   OPENIM_API_MODE: Type.Union([Type.Literal('auto'), Type.Literal('current'), Type.Literal('legacy')], { default: 'auto' }),
   OPENIM_TIMEOUT_MS: positiveInt(100, 120_000, 5000),
+  // Unset: twice OPENIM_TIMEOUT_MS, so a flow whose first call times out can still finish with a retry's worth.
+  REQUEST_DEADLINE_MS: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+  OPENIM_MAX_PENDING_CALLS: positiveInt(0, 100_000, 256),
   OPENIM_ADMIN_TOKEN_TTL_SECONDS: positiveInt(1, 86_400, 240),
   OPENIM_PUBLIC_API_URL: Type.Optional(Type.String({ pattern: httpUrl })),
   OPENIM_PUBLIC_WS_URL: Type.Optional(Type.String({ pattern: wsUrl })),
@@ -43,8 +46,11 @@ export interface OpenImSettings {
     apiMode: 'auto' | 'current' | 'legacy'
     timeoutMs: number
     adminTokenTtlMs: number
-    pool: { connections: number, pipelining: number, keepAliveTimeoutMs: number }
+    /** Calls that may wait for a pool connection; beyond them a call fails at once as overloaded. */
+    pool: { connections: number, pipelining: number, keepAliveTimeoutMs: number, maxPendingCalls: number }
   }
+  /** The most a /provision or /revoke request waits for OpenIM in total, queueing for a connection included. */
+  requestDeadlineMs: number
   publicApiUrl?: string
   publicWsUrl?: string
   /** Set when the secret is one OpenIM ships as a default: the server logs a warning. */
@@ -67,6 +73,8 @@ function reservedUserIDs (value: string): string[] {
 }
 
 export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSettings {
+  const requestDeadlineMs = env.REQUEST_DEADLINE_MS ?? 2 * env.OPENIM_TIMEOUT_MS
+  if (requestDeadlineMs < env.OPENIM_TIMEOUT_MS) fail('REQUEST_DEADLINE_MS must not be shorter than OPENIM_TIMEOUT_MS (one call could never finish)')
   return {
     openim: {
       apiUrl: env.OPENIM_API_URL.replace(/\/+$/, ''),
@@ -79,9 +87,11 @@ export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSetti
       pool: {
         connections: env.OPENIM_POOL_CONNECTIONS,
         pipelining: env.OPENIM_POOL_PIPELINING,
-        keepAliveTimeoutMs: env.OPENIM_KEEP_ALIVE_TIMEOUT_MS
+        keepAliveTimeoutMs: env.OPENIM_KEEP_ALIVE_TIMEOUT_MS,
+        maxPendingCalls: env.OPENIM_MAX_PENDING_CALLS
       }
     },
+    requestDeadlineMs,
     publicApiUrl: env.OPENIM_PUBLIC_API_URL,
     publicWsUrl: env.OPENIM_PUBLIC_WS_URL,
     usesDefaultSecret: DEFAULT_SECRET_HASHES.has(secretFingerprint(env.OPENIM_SECRET))

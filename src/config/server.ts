@@ -11,7 +11,9 @@ export const ServerEnv = Type.Object({
   HTTP_REQUEST_TIMEOUT_MS: positiveInt(1000, 600_000, 60_000),
   HTTP_HEADERS_TIMEOUT_MS: positiveInt(1000, 600_000, 10_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000),
-  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: httpUrl }))
+  PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: httpUrl })),
+  HTTP_MAX_CONNECTIONS: positiveInt(1, 1_000_000, 4096),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 }))
 })
 
 export interface ServerSettings {
@@ -20,14 +22,17 @@ export interface ServerSettings {
   logLevel: string
   shutdownTimeoutMs: number
   readinessCacheMs: number
-  http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number }
+  http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, maxConnections: number }
   /** Where clients reach the gateway (the OpenAPI document's server), when it is known. */
   publicBaseUrl?: string
+  /** When set, /metrics is served on this port only (by its own listener), not on PORT. */
+  metricsPort?: number
 }
 
 export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSettings {
   // Node refuses a headers timeout longer than the request timeout.
   if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) fail('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) fail('METRICS_PORT must differ from PORT')
   return {
     host: env.HOST,
     port: env.PORT,
@@ -37,8 +42,10 @@ export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSetti
     http: {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
-      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS
     },
-    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, '')
+    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    metricsPort: env.METRICS_PORT
   }
 }

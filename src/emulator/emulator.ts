@@ -26,6 +26,7 @@ export type Fault =
   | { kind: 'html', status?: number } // a proxy's error page
   | { kind: 'empty', status?: number } // a panic: HTTP 500 with an empty body
   | { kind: 'text', status?: number, body: string }
+  | { kind: 'delay', ms: number } // answer normally, this much later (one slow call among fast ones)
 
 export interface ReceivedCall { path: string, operationID: string | undefined, token: string | undefined, body: string }
 
@@ -163,7 +164,11 @@ export class OpenImEmulator {
     if (this.recentCalls.length > RECENT_CALLS_KEPT) this.recentCalls.shift()
 
     if (this.latencyMs > 0) await sleep(this.latencyMs)
-    const fault = this.takeFault(path)
+    let fault = this.takeFault(path)
+    if (fault?.kind === 'delay') {
+      await sleep(fault.ms)
+      fault = undefined
+    }
     if (fault !== undefined && !(fault.kind === 'errCode' && fault.afterEffect === true)) {
       this.answerFault(res, fault)
       return

@@ -9,16 +9,20 @@ import { Metrics } from '../operations/metrics.js'
 import { UserImporter } from '../provisioning/import.js'
 import { ProfileService } from '../provisioning/profiles.js'
 import { ProvisioningService } from '../provisioning/service.js'
+import { SharedRedis } from '../redis/shared-redis.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
 import { loggablePath, productionLoggerOptions } from './logger.js'
 import { registerAuthFailureLimit } from './plugins/auth-failure-limit.js'
 import { registerJsonBody } from './plugins/json-body.js'
+import { listenerOptions } from './listener-options.js'
 import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
 import { registerSecurity } from './plugins/security.js'
+import { registerShutdownHandling } from './plugins/shutdown.js'
 import { registerSwagger } from './plugins/swagger.js'
 import clientScript from './routes/client-script.js'
+import metricsRoute from './routes/metrics.js'
 import operations from './routes/operations.js'
 import provision from './routes/provision.js'
 import revoke from './routes/revoke.js'
@@ -35,6 +39,8 @@ declare module 'fastify' {
     profiles: ProfileService
     importer: UserImporter
     metrics: Metrics
+    /** The one Redis connection and its breaker (src/redis/), when REDIS_URL is set. */
+    redis: SharedRedis | undefined
   }
   interface FastifyRequest {
     /** Set by the authentication hook on protected routes; undefined elsewhere and when it refused. */
@@ -67,16 +73,14 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     requestIdHeader: false,
     // Our own onResponse hook writes the one line per request (with caller and latency).
     logController: new LogController({ disableRequestLogging: true }),
-    // Deliberate server timeouts (README "Operating it"): a request, however slow OpenIM is, ends; a client
-    // that trickles its headers is cut off; idle keep-alive outlives a load balancer's usual 60 s.
-    requestTimeout: config.http.requestTimeoutMs,
-    keepAliveTimeout: config.http.keepAliveTimeoutMs,
-    http: { headersTimeout: config.http.headersTimeoutMs },
+    ...listenerOptions(config),
     bodyLimit: config.bodyLimitBytes,
     // Fastify documents a hop count for trustProxy; its type declaration leaves numbers out.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // Beyond this, new connections are refused at once: memory stays bounded whatever clients open.
+  app.server.maxConnections = config.http.maxConnections
 
   const metrics = new Metrics()
   const transport = new OpenImTransport({
@@ -102,9 +106,11 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
       }
     }
   })
+  metrics.readPendingOpenImCalls(() => transport.pendingCalls)
   const provisioning = new ProvisioningService({
     openim,
-    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' })
+    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' }),
+    onShared: () => metrics.sharedProvisions.inc()
   })
   const importer = new UserImporter({
     openim,
@@ -113,19 +119,22 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     deadlineMs: config.import.deadlineMs,
     onOutcome: (outcome, code, count) => metrics.usersImported.inc({ outcome, code }, count)
   })
+  const redis = config.redisUrl === undefined
+    ? undefined
+    : await SharedRedis.connect({ url: config.redisUrl, log: app.log, onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0) })
   app.decorate('config', config)
   app.decorate('openim', openim)
   app.decorate('provisioning', provisioning)
   app.decorate('profiles', new ProfileService({ openim, reservedUserIDs: config.openim.reservedUserIDs }))
   app.decorate('importer', importer)
   app.decorate('metrics', metrics)
-  app.addHook('onClose', async () => { await openim.close() })
+  app.decorate('redis', redis)
+  app.addHook('onClose', async () => {
+    await redis?.close()
+    await openim.close()
+  })
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
-  // Once shutdown starts, answers close their connection: a keep-alive socket would otherwise hold
-  // server.close() open until it idles out, long after the last request finished.
-  let closing = false
-  app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  registerShutdownHandling(app)
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
     metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
@@ -152,6 +161,8 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   await registerSwagger(app, config.publicBaseUrl)
   await app.register(operations)
   await app.register(clientScript)
+  // With METRICS_PORT, /metrics lives on its own listener only (src/http/metrics-app.ts).
+  if (config.metricsPort === undefined) await app.register(metricsRoute, { metrics })
 
   const authenticator = await Authenticator.create(config.auth)
   app.decorateRequest('caller', undefined)
@@ -161,7 +172,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     protectedRoutes.addHook('onSend', async (_request, reply) => { reply.header('cache-control', 'no-store').header('pragma', 'no-cache') })
     registerAuthFailureLimit(protectedRoutes, app, config, (headers) => authenticator.hasValidApiKey(headers))
     protectedRoutes.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })
-    await registerRateLimit(protectedRoutes, app, config)
+    await registerRateLimit(protectedRoutes, app, config, redis)
     await protectedRoutes.register(provision)
     await protectedRoutes.register(revoke)
     await protectedRoutes.register(users)

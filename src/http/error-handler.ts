@@ -37,8 +37,11 @@ function toGatewayError (error: FastifyError | Error): GatewayError {
   return new GatewayError(500, 'INTERNAL_ERROR', 'internal error')
 }
 
+// 499 is nginx's "client closed request": logged and counted, never read by anyone.
+const REASON_PHRASES: Record<number, string | undefined> = { ...STATUS_CODES, 499: 'Client Closed Request' }
+
 export function errorBody (error: GatewayError, requestId: string) {
-  return { statusCode: error.statusCode, code: error.code, error: STATUS_CODES[error.statusCode] ?? 'Error', message: error.message, requestId, ...error.extra }
+  return { statusCode: error.statusCode, code: error.code, error: REASON_PHRASES[error.statusCode] ?? 'Error', message: error.message, requestId, ...error.extra }
 }
 
 export function sendError (reply: FastifyReply, error: GatewayError) {
@@ -55,7 +58,9 @@ export function registerErrorHandling (app: FastifyInstance) {
     } else if (gatewayError.statusCode >= 500 && gatewayError.code === 'INTERNAL_ERROR') {
       request.log.error({ err: error }, 'unexpected error')
     } else if (gatewayError.statusCode >= 500) {
-      request.log.warn({ code: gatewayError.code, reason: error.message }, 'OpenIM call failed')
+      request.log.warn({ code: gatewayError.code, reason: error.message }, gatewayError.code.startsWith('OPENIM_') ? 'OpenIM call failed' : 'request failed')
+    } else if (gatewayError.code === 'CLIENT_CLOSED_REQUEST') {
+      request.log.info({ code: gatewayError.code }, 'the caller left before the answer')
     } else {
       request.log.info({ code: gatewayError.code, reason: gatewayError.message }, 'request refused')
       // What the client sent helps explain a refusal; the credentials in it are redacted (logger.ts).

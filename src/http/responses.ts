@@ -54,16 +54,17 @@ const ERRORS: Record<number, { description: string, examples: Array<[ErrorCode, 
     ]
   },
   503: {
-    description: 'OPENIM_UNAVAILABLE (connection refused/reset, DNS failure), AUTH_UNAVAILABLE (the identity provider\'s keys cannot be fetched) or OVERLOADED (the gateway is saturated); retry after Retry-After seconds where given',
+    description: 'OPENIM_UNAVAILABLE (connection refused/reset, DNS failure), AUTH_UNAVAILABLE (the identity provider\'s keys cannot be fetched), OVERLOADED (the gateway is saturated, or too many OpenIM calls wait) or SHUTTING_DOWN (this replica is stopping); retry after Retry-After seconds where given',
     examples: [
       ['OPENIM_UNAVAILABLE', 'OpenIM is unreachable (ECONNREFUSED)'],
       ['AUTH_UNAVAILABLE', 'the identity provider\'s signing keys (JWT_JWKS_URL) cannot be fetched right now'],
-      ['OVERLOADED', 'the gateway is overloaded; retry shortly']
+      ['OVERLOADED', 'the gateway is overloaded; retry shortly'],
+      ['SHUTTING_DOWN', 'the gateway is shutting down; retry on another replica']
     ],
     headers: retryAfterHeader
   },
   504: {
-    description: 'OPENIM_TIMEOUT (OpenIM did not answer within OPENIM_TIMEOUT_MS) or DEADLINE_EXCEEDED (the request ran out of time)',
+    description: 'OPENIM_TIMEOUT (an OpenIM call took longer than OPENIM_TIMEOUT_MS, or the request did not finish within REQUEST_DEADLINE_MS) or DEADLINE_EXCEEDED (an import ran out of IMPORT_DEADLINE_MS)',
     examples: [['OPENIM_TIMEOUT', 'OpenIM did not answer within 5000 ms (/user/account_check)'], ['DEADLINE_EXCEEDED', 'the import ran past IMPORT_DEADLINE_MS']]
   }
 }

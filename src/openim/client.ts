@@ -21,7 +21,7 @@ interface CachedToken { token: string, expiresAt: number }
 
 /**
  * The only code that speaks OpenIM's protocol. It picks (or detects) the API generation, holds the admin
- * token, and exposes the handful of calls provisioning needs. Every call carries the caller's context (its context).
+ * token, and exposes the handful of calls provisioning needs. Every call carries the caller's context (operationID, deadline, cancellation).
  */
 export class OpenImClient {
   private generation?: Generation
@@ -150,7 +150,9 @@ export class OpenImClient {
     if (stale !== undefined && cached !== undefined && cached.token !== stale && cached.expiresAt > this.now()) {
       return Promise.resolve(cached.token)
     }
-    this.refreshing = this.mintAdminToken(context).finally(() => { this.refreshing = undefined })
+    // Shared by every caller that needs the token meanwhile, so it must not end with the first one's deadline
+    // or departure: it runs on the operationID alone (each caller still waits only until its own deadline).
+    this.refreshing = this.mintAdminToken({ operationID: context.operationID }).finally(() => { this.refreshing = undefined })
     return this.refreshing
   }
 

@@ -5,7 +5,8 @@ export type OpenImFailureKind =
   | 'auth_failed' // OpenIM refused the secret or the admin account
   | 'bad_response' // wrong HTTP status, empty, non-JSON or HTML body, unexpected shape
   | 'unavailable' // connection refused/reset, DNS failure
-  | 'timeout' // OPENIM_TIMEOUT_MS exceeded
+  | 'timeout' // OPENIM_TIMEOUT_MS exceeded, or the request's deadline passed before a connection came free
+  | 'overloaded' // more calls already wait for a connection than OPENIM_MAX_PENDING_CALLS allows
 
 export class OpenImError extends Error {
   override name = 'OpenImError'

@@ -1,10 +1,23 @@
 import { Pool, errors as undiciErrors } from 'undici'
+import { ConnectionSlots, SlotRefused } from './connection-slots.js'
 import { OpenImError } from './errors.js'
 
 /** What every OpenIM call made for one gateway request carries. */
 export interface CallContext {
   /** Sent as OpenIM's operationID header: the gateway request's id, so OpenIM's logs can be searched by it. */
   operationID: string
+  /**
+   * Date.now() after which no call is dispatched: a call still waiting for a pool connection then fails as
+   * a timeout. A call already dispatched runs on, bounded by OPENIM_TIMEOUT_MS.
+   */
+  deadline?: number
+  /** Aborted when nobody waits for the result any more: a call not yet dispatched fails with CallCancelled. */
+  signal?: AbortSignal
+}
+
+/** A call that was never sent because everyone waiting for it had gone. Never an answer to a caller. */
+export class CallCancelled extends Error {
+  override name = 'CallCancelled'
 }
 
 export interface CallOptions extends CallContext {
@@ -26,6 +39,8 @@ export interface TransportOptions {
   connections: number
   pipelining: number
   keepAliveTimeoutMs: number
+  /** Calls that may wait for a connection; beyond them a call fails at once as 'overloaded'. */
+  maxPendingCalls: number
   onCall?: (record: CallRecord) => void
 }
 
@@ -39,6 +54,7 @@ const CONNECTION_ERROR_CODES = new Set([
  */
 export class OpenImTransport {
   private readonly pool: Pool
+  private readonly slots: ConnectionSlots
   private readonly pathPrefix: string
 
   constructor (private readonly options: TransportOptions) {
@@ -53,13 +69,25 @@ export class OpenImTransport {
       keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs, 1000),
       connect: { timeout: options.timeoutMs }
     })
+    this.slots = new ConnectionSlots(options.connections * options.pipelining, options.maxPendingCalls)
   }
+
+  /** Calls waiting for a pool connection right now. */
+  get pendingCalls (): number { return this.slots.pending }
 
   async post<T = unknown> (path: string, body: unknown, options: CallOptions): Promise<T | undefined> {
     const started = performance.now()
     const record = (outcome: string, errCode?: number) => this.options.onCall?.({
       path, outcome, errCode, durationMs: performance.now() - started, operationID: options.operationID
     })
+    try {
+      const waiting = this.slots.acquire(options)
+      if (waiting !== undefined) await waiting
+    } catch (error) {
+      const refused = error as SlotRefused
+      record(refused.reason)
+      throw this.refusal(path, refused)
+    }
     try {
       const data = await this.send<T>(path, body, options)
       record('ok')
@@ -68,6 +96,16 @@ export class OpenImTransport {
       const failure = error as OpenImError
       record(failure.kind === 'rejected' ? String(failure.errCode) : failure.kind, failure.errCode)
       throw failure
+    } finally {
+      this.slots.release()
+    }
+  }
+
+  private refusal (path: string, refused: SlotRefused): Error {
+    switch (refused.reason) {
+      case 'cancelled': return new CallCancelled(`${path} was not sent: ${refused.message}`)
+      case 'deadline': return new OpenImError('timeout', path, refused.message)
+      case 'queue_full': return new OpenImError('overloaded', path, refused.message)
     }
   }
 

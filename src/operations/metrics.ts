@@ -24,7 +24,7 @@ export class Metrics {
 
   readonly provisions = new Counter({
     name: `${PREFIX}provisions_total`,
-    help: 'Provisions by outcome (created, existing, failed) and, for failures, the error code',
+    help: 'Provisions by outcome (created, existing, failed, abandoned: stopped because every caller had gone) and, for failures, the error code',
     labelNames: ['outcome', 'code'] as const,
     registers: [this.registry]
   })
@@ -33,6 +33,12 @@ export class Metrics {
     name: `${PREFIX}users_imported_total`,
     help: 'Users sent to POST /users/import by outcome (created, existing, failed) and, for failures, the code',
     labelNames: ['outcome', 'code'] as const,
+    registers: [this.registry]
+  })
+
+  readonly sharedProvisions = new Counter({
+    name: `${PREFIX}provisions_shared_total`,
+    help: 'Provisions that joined the flow already running for the same user and platform instead of calling OpenIM themselves',
     registers: [this.registry]
   })
 
@@ -56,11 +62,25 @@ export class Metrics {
     registers: [this.registry]
   })
 
-  readonly rateLimitDegraded = new Gauge({
-    name: `${PREFIX}rate_limit_degraded`,
-    help: '1 while Redis is unreachable and rate limits are kept per replica in memory, else 0',
+  readonly redisDegraded = new Gauge({
+    name: `${PREFIX}redis_degraded`,
+    help: '1 while Redis is unavailable and everything that shares state through it works per replica (rate limits from memory), else 0',
     registers: [this.registry]
   })
+
+  private pendingOpenImCalls: () => number = () => 0
+
+  readonly openimPendingCalls = new Gauge({
+    name: `${PREFIX}openim_pending_calls`,
+    help: 'Calls to OpenIM waiting for a pool connection (beyond OPENIM_MAX_PENDING_CALLS they are refused as OVERLOADED)',
+    registers: [this.registry],
+    collect: () => { this.openimPendingCalls.set(this.pendingOpenImCalls()) }
+  })
+
+  /** Where the pending-calls gauge reads its value at scrape time. */
+  readPendingOpenImCalls (read: () => number) {
+    this.pendingOpenImCalls = read
+  }
 
   constructor () {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX })

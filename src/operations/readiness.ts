@@ -7,7 +7,8 @@ const REASONS = {
   auth_failed: 'openim_auth_failed',
   timeout: 'openim_timeout',
   bad_response: 'openim_bad_response',
-  rejected: 'openim_rejected'
+  rejected: 'openim_rejected',
+  overloaded: 'gateway_overloaded'
 } as const satisfies Record<OpenImFailureKind, string>
 
 export type ReadinessReason = (typeof REASONS)[OpenImFailureKind]

@@ -11,8 +11,9 @@ export class DeadlineExceeded extends Error {
 export class Deadline {
   private readonly at: number
 
-  constructor (readonly ms: number, private readonly now: () => number = Date.now) {
-    this.at = now() + ms
+  /** `at`: the request's own deadline (CallContext.deadline) when it has one, else `ms` from now. */
+  constructor (readonly ms: number, private readonly now: () => number = Date.now, at?: number) {
+    this.at = at ?? now() + ms
   }
 
   get expired (): boolean { return this.now() >= this.at }

@@ -93,7 +93,7 @@ class ImportRun {
 
   constructor (private readonly options: ImportOptions, private readonly context: CallContext,
     private readonly users: ImportUserInput[], private readonly results: ImportResult[]) {
-    this.deadline = new Deadline(options.deadlineMs)
+    this.deadline = new Deadline(options.deadlineMs, Date.now, context.deadline)
   }
 
   async run (candidates: Array<{ index: number, user: ImportUserInput }>): Promise<void> {

@@ -2,6 +2,7 @@ import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import type { CallContext } from '../openim/transport.js'
 import type { ProfileChanges, UserProfile } from '../openim/users.js'
+import { waitForCaller } from './caller-wait.js'
 import { assertNotReserved } from './reserved.js'
 
 export interface Profile { userID: string, nickname: string, faceURL: string, ex: string, createTime: string }
@@ -20,12 +21,16 @@ export class ProfileService {
 
   async get (userID: string, context: CallContext): Promise<Profile> {
     assertNotReserved(userID, this.options.reservedUserIDs)
-    return this.read(userID, context)
+    return waitForCaller(this.read(userID, context), context)
   }
 
   /** Changes what `changes` names and answers the profile as OpenIM now holds it (2 OpenIM calls). */
   async update (userID: string, changes: ProfileChanges, context: CallContext): Promise<Profile> {
     assertNotReserved(userID, this.options.reservedUserIDs)
+    return waitForCaller(this.change(userID, changes, context), context)
+  }
+
+  private async change (userID: string, changes: ProfileChanges, context: CallContext): Promise<Profile> {
     if (!(await this.options.openim.updateUserInfo(userID, changes, context))) throw notFound(userID)
     return this.read(userID, context)
   }

@@ -1,8 +1,10 @@
 import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
-import type { CallContext } from '../openim/transport.js'
+import { CallCancelled, type CallContext } from '../openim/transport.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
 import { basicUserIdProblem, userIdProblem, type RegisterUser } from '../openim/generations.js'
+import { waitForCaller } from './caller-wait.js'
+import { SharedFlows } from './shared-flows.js'
 
 export interface ProvisionInput {
   userID: string
@@ -24,7 +26,10 @@ export interface ProvisionResult {
 export interface ProvisioningOptions {
   openim: OpenImClient
   now?: () => number
-  onProvision?: (outcome: 'created' | 'existing' | 'failed', code?: string) => void
+  /** 'abandoned': every caller had gone, and the flow stopped before its next OpenIM call. */
+  onProvision?: (outcome: 'created' | 'existing' | 'failed' | 'abandoned', code?: string) => void
+  /** A caller joined the flow already running for its user and platform. */
+  onShared?: () => void
 }
 
 /**
@@ -33,27 +38,38 @@ export interface ProvisioningOptions {
  */
 export class ProvisioningService {
   // Concurrent provisions of one (userID, platformID) share one flow: on OpenIM v3.8.1+ a second mint
-  // would kick the first token (1506), leaving one caller with a dead token. Entries live only while
-  // the flow runs, so the map is bounded by the number of requests in flight.
-  private readonly inFlight = new Map<string, Promise<ProvisionResult>>()
+  // would kick the first token (1506), leaving one caller with a dead token.
+  private readonly flows: SharedFlows<ProvisionResult>
   private readonly now: () => number
 
   constructor (private readonly options: ProvisioningOptions) {
     this.now = options.now ?? Date.now
+    this.flows = new SharedFlows(options.onShared)
   }
 
+  /**
+   * Answers by the caller's deadline (504 OPENIM_TIMEOUT after it); the flow stops between OpenIM calls
+   * once every caller sharing it has gone, but a mint already sent completes (it has already kicked the
+   * earlier token, so its result is what counts).
+   */
   provision (input: ProvisionInput, context: CallContext): Promise<ProvisionResult> {
-    const key = `${input.platformID}\u0000${input.userID}`
-    const running = this.inFlight.get(key)
-    if (running !== undefined) return running
-    const flow = this.run(input, context).finally(() => this.inFlight.delete(key))
-    this.inFlight.set(key, flow)
-    return flow
+    return this.flows.join(`${input.platformID}\u0000${input.userID}`, context, (flowContext) => this.run(input, flowContext))
   }
 
+  /**
+   * Logs the user out of every platform in parallel (nine force_logout calls fit one deadline). A revoke
+   * is never stopped halfway: its calls carry neither the caller's signal nor its deadline, so they all
+   * run even when the caller has gone or been answered 504.
+   */
   async revoke (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
     refuseUserId(basicUserIdProblem(userID))
-    for (const platformID of platformIDs) await this.options.openim.forceLogout(userID, platformID, context)
+    await waitForCaller(this.logOut(userID, platformIDs, { operationID: context.operationID }), context)
+  }
+
+  private async logOut (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
+    const outcomes = await Promise.allSettled(platformIDs.map((platformID) => this.options.openim.forceLogout(userID, platformID, context)))
+    const failure = outcomes.find((outcome) => outcome.status === 'rejected')
+    if (failure !== undefined) throw failure.reason
   }
 
   private async run (input: ProvisionInput, context: CallContext): Promise<ProvisionResult> {
@@ -71,7 +87,8 @@ export class ProvisioningService {
       this.options.onProvision?.(created ? 'created' : 'existing')
       return result
     } catch (error) {
-      this.options.onProvision?.('failed', error instanceof GatewayError ? error.code : error instanceof OpenImError ? error.kind : 'internal')
+      if (error instanceof CallCancelled) this.options.onProvision?.('abandoned')
+      else this.options.onProvision?.('failed', error instanceof GatewayError ? error.code : error instanceof OpenImError ? error.kind : 'internal')
       throw error
     }
   }

@@ -49,7 +49,8 @@ t.test('the gateway is wired to openim-server, its public addresses and the stac
   t.match(env.GATEWAY_API_KEYS, /^\$\{GATEWAY_API_KEYS:\?/, 'secure by default: keys are required')
   t.same(gateway.depends_on['openim-server'], { condition: 'service_healthy' })
   t.equal(environment('openim-chat').CHATENV_SHARE_OPENIM_APIURL, 'http://openim-server:10002')
-  t.match(gateway.ports, ['0.0.0.0:${GATEWAY_PORT:-3000}:3000'])
+  t.same(gateway.ports, ['0.0.0.0:${GATEWAY_PORT:-3000}:3000', `127.0.0.1:\${GATEWAY_METRICS_PORT:-9091}:${env.METRICS_PORT}`],
+    'the API on every interface, /metrics on its own port and only on the host\'s loopback')
   t.equal(gateway.init, true)
 })
 

@@ -58,3 +58,15 @@ t.test('selectors match the pod labels: Service, PodDisruptionBudget, Horizontal
   t.ok(hpa.spec.minReplicas >= 2)
   t.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas)
 })
+
+t.test('metrics: served on their own named port, scraped through the Service, never on the API port', async (t) => {
+  const configMap = byKind('ConfigMap')[0]
+  const service = byKind('Service')[0]
+  const metricsPort = (container.ports as any[]).find((port) => port.name === 'metrics')
+  t.equal(String(metricsPort?.containerPort), configMap.data.METRICS_PORT, 'the container port is METRICS_PORT')
+  t.not(configMap.data.METRICS_PORT, String(container.ports[0].containerPort))
+  const servicePort = (service.spec.ports as any[]).find((port) => port.name === 'metrics')
+  t.equal(servicePort?.targetPort, 'metrics')
+  t.match(service.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(servicePort?.port), 'prometheus.io/path': '/metrics' })
+  t.notOk(Object.keys(deployment.spec.template.metadata.annotations ?? {}).some((key) => key.startsWith('prometheus.io/')), 'no scrape annotations on the pod')
+})

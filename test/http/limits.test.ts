@@ -1,4 +1,5 @@
 import t from 'tap'
+import { Redis } from 'ioredis'
 import { SERVICE_KEY, buildGateway, post, provision, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
 
@@ -67,10 +68,13 @@ t.test('a saturated event loop answers 503 OVERLOADED with Retry-After; liveness
   await waitFor(async () => (app as unknown as { isUnderPressure (): boolean }).isUnderPressure(), 'the sampler to see the delay', 2000)
   const response = await provision(app, { userID: 'olly', platformID: 5 })
   const health = await app.inject({ url: '/healthz' })
+  const readiness = await app.inject({ url: '/readyz' })
   t.equal(response.statusCode, 503)
   t.match(response.json(), { code: 'OVERLOADED' })
   t.equal(response.headers['retry-after'], '5')
   t.equal(health.statusCode, 200)
+  t.equal(readiness.statusCode, 503, 'readiness says so, in its own shape')
+  t.same(readiness.json(), { status: 'not_ready', reason: 'gateway_overloaded', message: 'the event loop is saturated' })
 })
 
 t.test('Redis: two gateway instances share one limit; another caller is unaffected', async (t) => {
@@ -94,7 +98,7 @@ t.test('Redis going away: the gateway keeps serving with per-replica limits, say
   const redis = await startRedis(t)
   const emulator = await startOpenIm(t)
   const { app, logs } = await buildGateway(t, emulator.url, { RATE_LIMIT_MAX: '3', REDIS_URL: redis.url })
-  const metric = async () => /^openim_gateway_rate_limit_degraded (\d)$/m.exec((await app.inject({ url: '/metrics' })).body)?.[1]
+  const metric = async () => /^openim_gateway_redis_degraded (\d)$/m.exec((await app.inject({ url: '/metrics' })).body)?.[1]
   t.equal((await provision(app, { userID: 'quinn', platformID: 5 })).statusCode, 201)
   t.equal(await metric(), '0')
 
@@ -105,13 +109,38 @@ t.test('Redis going away: the gateway keeps serving with per-replica limits, say
   t.ok(Date.now() - started < 3000, 'nothing waits on the missing Redis')
   t.same(during, [200, 200, 200, 429], 'the limit still holds, from memory')
   t.equal(await metric(), '1')
-  t.ok(logs.records.some((line) => line.level === 50 && /rate limiter degraded/.test(String(line.msg))))
+  t.equal(logs.records.filter((line) => line.level === 50 && /Redis degraded/.test(String(line.msg))).length, 1, 'said once')
 
   await redis.start()
   await waitFor(async () => {
     await provision(app, { userID: 'quinn', platformID: 5 }, { 'x-api-key': SERVICE_KEY })
     return (await metric()) === '0'
   }, 'the limiter to use Redis again')
-  t.ok(logs.records.some((line) => /rate limiter recovered/.test(String(line.msg))))
+  t.equal(logs.records.filter((line) => /Redis recovered/.test(String(line.msg))).length, 1, 'said once')
   t.equal((await provision(app, { userID: 'quinn', platformID: 5 })).statusCode, 200, 'fresh counters in the restarted Redis')
+})
+
+t.test('Redis paused (CLIENT PAUSE): one request pays the command timeout, the rest do not wait; recovery is said once', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url, { RATE_LIMIT_MAX: '1000', REDIS_URL: redis.url, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' })
+  t.equal((await provision(app, { userID: 'rosa', platformID: 5 })).statusCode, 201)
+  const admin = new Redis(redis.url)
+  t.teardown(() => admin.disconnect())
+  await admin.call('CLIENT', 'PAUSE', '3000', 'ALL')
+
+  const latencies: number[] = []
+  for (let i = 0; i < 10; i++) {
+    const started = Date.now()
+    t.equal((await provision(app, { userID: 'rosa', platformID: 5 })).statusCode, 200)
+    latencies.push(Date.now() - started)
+  }
+  const sorted = [...latencies].sort((a, b) => a - b)
+  t.ok(sorted[5]! < 250, `the median request did not wait on Redis (${latencies.join(', ')} ms)`)
+  t.ok(latencies.filter((ms) => ms >= 450).length <= 2, 'at most the first requests paid the 500 ms command timeout')
+  t.equal(logs.records.filter((line) => /Redis degraded/.test(String(line.msg))).length, 1, 'said once, not per request')
+
+  await waitFor(async () => /^openim_gateway_redis_degraded 0$/m.test((await app.inject({ url: '/metrics' })).body), 'the probe to find Redis back', 15_000)
+  t.equal(logs.records.filter((line) => /Redis recovered/.test(String(line.msg))).length, 1)
 })

@@ -11,7 +11,7 @@ interface Teardown { teardown (fn: () => unknown): void }
 function client (t: Teardown, url: string, options: Partial<OpenImClientOptions> & { timeoutMs?: number } = {}) {
   const calls: CallRecord[] = []
   const transport = new OpenImTransport({
-    baseUrl: url, timeoutMs: options.timeoutMs ?? 500, connections: 4, pipelining: 1, keepAliveTimeoutMs: 4000, onCall: (call) => calls.push(call)
+    baseUrl: url, timeoutMs: options.timeoutMs ?? 500, connections: 4, pipelining: 1, keepAliveTimeoutMs: 4000, maxPendingCalls: 16, onCall: (call) => calls.push(call)
   })
   const openim = new OpenImClient({ transport, secret: SECRET, adminUserID: ADMIN, apiMode: 'auto', adminTokenTtlMs: 240_000, ...options })
   t.teardown(() => openim.close())

@@ -99,7 +99,7 @@ t.test('SIGTERM lets an in-flight request finish, refuses new connections, then 
   t.equal(code, 0)
 })
 
-t.test('a shutdown that outlasts SHUTDOWN_TIMEOUT_MS is cut short', async (t) => {
+t.test('a shutdown that outlasts SHUTDOWN_TIMEOUT_MS answers what is still running 503, logs the ids, and exits 1', async (t) => {
   const emulator = await startOpenIm(t)
   emulator.injectFault('*', { kind: 'hang' }, Infinity)
   const { child, output } = startServer({
@@ -108,11 +108,39 @@ t.test('a shutdown that outlasts SHUTDOWN_TIMEOUT_MS is cut short', async (t) =>
   t.teardown(() => { child.kill('SIGKILL') })
   await waitFor(() => /Server listening at/.test(output()), 'listening')
   const address = /Server listening at (http:\/\/[\d.:]+)/.exec(output())?.[1]
-  fetch(`${address}/provision`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }, body: '{"userID":"tom","platformID":5}' }).catch(() => {})
+  const cut = fetch(`${address}/provision`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY, 'x-request-id': 'cut-by-shutdown' }, body: '{"userID":"tom","platformID":5}'
+  })
   await waitFor(() => emulator.callCount() > 0, 'the request to reach OpenIM')
   const started = Date.now()
   child.kill('SIGTERM')
+  const response = await cut
+  t.equal(response.status, 503, 'answered, not reset')
+  t.equal(response.headers.get('connection'), 'close')
+  t.match(await response.json(), { code: 'SHUTTING_DOWN', requestId: 'cut-by-shutdown' })
   const [code] = await once(child, 'exit')
   t.not(code, 0, 'exits in error when requests were cut')
   t.ok(Date.now() - started < 5000, 'within the shutdown timeout, not the OpenIM timeout')
+  const report = output().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line)).find((line) => /shutdown timeout/.test(line.msg))
+  t.match(report, { level: 50, count: 1, requestIds: ['cut-by-shutdown'] })
+})
+
+t.test('METRICS_PORT: the process serves /metrics on its own listener and not on PORT', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { child, output } = startServer({ OPENIM_API_URL: emulator.url, OPENIM_SECRET: SECRET, PORT: '0', METRICS_PORT: '0', HOST: '127.0.0.1' })
+  t.teardown(() => { child.kill('SIGKILL') })
+  await waitFor(() => (output().match(/Server listening at/g) ?? []).length === 2, 'both listeners')
+  const lines = output().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line))
+  const addressOf = (line: { msg: string }) => /Server listening at (http:\/\/[\d.:]+)/.exec(line.msg)?.[1]
+  const api = addressOf(lines.find((line) => /Server listening/.test(line.msg) && line.listener === undefined))
+  const metrics = addressOf(lines.find((line) => /Server listening/.test(line.msg) && line.listener === 'metrics'))
+  t.equal((await fetch(`${api}/metrics`)).status, 404)
+  t.equal((await fetch(`${api}/healthz`)).status, 200)
+  const scrape = await fetch(`${metrics}/metrics`)
+  t.equal(scrape.status, 200)
+  t.match(await scrape.text(), /openim_gateway_http_request_duration_seconds_count\{method="GET",route="\/healthz",status_code="200"\} 1/)
+  t.equal((await fetch(`${metrics}/healthz`)).status, 404)
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0)
 })

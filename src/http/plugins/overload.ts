@@ -1,8 +1,6 @@
 import fastifyUnderPressure from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
-import { GatewayError } from '../../errors.js'
-
-const RETRY_AFTER_SECONDS = 5
+import { GatewayError, OVERLOADED_RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS } from '../../errors.js'
 
 class OverloadedError extends GatewayError {
   constructor () {
@@ -26,3 +24,14 @@ export async function registerOverloadProtection (app: FastifyInstance, maxEvent
 
 /** Route config that exempts a route from overload protection. */
 export const notShedUnderLoad = { pressureHandler: () => undefined }
+
+/**
+ * Route config for /readyz: under load it answers in its own shape (503 not_ready, gateway_overloaded), so
+ * the orchestrator sends traffic elsewhere; the generic error body would not fit its response schema.
+ */
+export const notReadyUnderLoad = {
+  pressureHandler: (_request: unknown, reply: { code (status: number): { header (name: string, value: string): unknown } }) => {
+    reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS))
+    return { status: 'not_ready' as const, reason: 'gateway_overloaded' as const, message: 'the event loop is saturated' }
+  }
+}

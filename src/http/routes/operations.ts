@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import Type from 'typebox'
 import { ReadinessCheck } from '../../operations/readiness.js'
-import { notShedUnderLoad } from '../plugins/overload.js'
+import { notReadyUnderLoad, notShedUnderLoad } from '../plugins/overload.js'
 import { noSecurity } from '../responses.js'
 import { HealthResponse, ReadinessResponse } from '../schemas.js'
 
@@ -21,6 +20,7 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
+    config: notReadyUnderLoad,
     schema: {
       operationId: 'readyz',
       tags: ['operations'],
@@ -36,21 +36,6 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
     const answer = await readiness.check()
     if (answer.ready) return { status: 'ready' as const }
     return reply.code(503).send({ status: 'not_ready' as const, reason: answer.reason, message: answer.message })
-  })
-
-  app.get('/metrics', {
-    config: notShedUnderLoad,
-    schema: {
-      operationId: 'metrics',
-      tags: ['operations'],
-      summary: 'Prometheus metrics (text format)',
-      description: 'Request, OpenIM call, provision and rate-limit metrics, all prefixed openim_gateway_. Scrape every replica.',
-      security: noSecurity,
-      produces: ['text/plain'],
-      response: { 200: Type.String({ description: 'Prometheus text exposition format.' }) }
-    }
-  }, async (_request, reply) => {
-    return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics())
   })
 }
 

@@ -5,6 +5,7 @@ import { assertNotReserved } from '../../provisioning/reserved.js'
 import type { ProvisionInput } from '../../provisioning/service.js'
 import { audit, failureOutcome } from '../audit.js'
 import { userIdFor } from '../auth.js'
+import { callContext } from '../call-context.js'
 import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
 import { ProvisionRequest, ProvisionResponse, componentRef } from '../schemas.js'
 
@@ -16,7 +17,7 @@ const answerExample = (created: boolean) => ({
 type ProfileFields = Pick<ProvisionInput, 'nickname' | 'faceURL' | 'ex'>
 
 const provision: FastifyPluginAsyncTypebox = async (app) => {
-  const { publicApiUrl, publicWsUrl, auth, openim } = app.config
+  const { publicApiUrl, publicWsUrl, auth, openim, requestDeadlineMs } = app.config
   const addresses = {
     ...(publicApiUrl !== undefined && { apiAddr: publicApiUrl }),
     ...(publicWsUrl !== undefined && { wsAddr: publicWsUrl })
@@ -46,7 +47,7 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
     try {
       const userID = userIdFor(request.caller, requested)
       assertNotReserved(userID, openim.reservedUserIDs)
-      const result = await app.provisioning.provision({ userID, platformID, ...profileOf(request, bodyProfile) }, { operationID: request.id })
+      const result = await app.provisioning.provision({ userID, platformID, ...profileOf(request, bodyProfile) }, callContext(request, reply, requestDeadlineMs))
       audit(request, { action: 'provision', target: userID, platformID, outcome: result.created ? 'registered' : 'minted' })
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { assertNotReserved } from '../../provisioning/reserved.js'
 import { audit, failureOutcome } from '../audit.js'
 import { userIdFor } from '../auth.js'
+import { callContext } from '../call-context.js'
 import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
 import { RevokeRequest, RevokeResponse, componentRef } from '../schemas.js'
 
@@ -14,7 +15,8 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['provisioning'],
       summary: 'Log a user out through OpenIM\'s force_logout, so previously issued tokens stop working',
       description: 'Every platform 1–9 when platformID is omitted. On OpenIM v3.8+ the tokens are marked kicked (1506); ' +
-        'before v3.8 OpenIM only drops the live connections and the tokens stay valid until they expire.',
+        'before v3.8 OpenIM only drops the live connections and the tokens stay valid until they expire. The platforms are ' +
+        'logged out in parallel, and a revoke is never stopped halfway: after a 503 or 504 some platforms may be logged out; repeating it is safe.',
       security: callerSecurity,
       body: componentRef(RevokeRequest),
       response: {
@@ -23,13 +25,13 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
         ...errorResponses(...PROTECTED_ERRORS)
       }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const platformIDs = request.body.platformID === undefined ? ALL_USER_PLATFORMS : [request.body.platformID]
     const target = request.body.userID ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
     try {
       const userID = userIdFor(request.caller, request.body.userID)
       assertNotReserved(userID, app.config.openim.reservedUserIDs)
-      await app.provisioning.revoke(userID, platformIDs, { operationID: request.id })
+      await app.provisioning.revoke(userID, platformIDs, callContext(request, reply, app.config.requestDeadlineMs))
       audit(request, { action: 'revoke', target: userID, platformID: platformIDs, outcome: 'revoked' })
       return { userID, platformIDs }
     } catch (error) {

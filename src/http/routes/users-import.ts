@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { audit, failureOutcome } from '../audit.js'
+import { callContext } from '../call-context.js'
 import { servicesOnly } from '../service-only.js'
 import { ImportResponse, importRequest } from '../user-schemas.js'
 import { userErrorResponses } from './users.js'
@@ -23,10 +24,10 @@ const usersImport: FastifyPluginAsyncTypebox = async (app) => {
       body: importRequest(settings.maxUsers).ref,
       response: { 200: ImportResponse.ref, ...userErrorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const users = request.body.users.length
     try {
-      const answer = await app.importer.import(request.body.users, { operationID: request.id })
+      const answer = await app.importer.import(request.body.users, callContext(request, reply, settings.deadlineMs))
       const { created, existing, failed } = answer
       audit(request, { action: 'import_users', counts: { users, created, existing, failed }, outcome: created > 0 ? 'registered' : 'unchanged' })
       return answer

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { audit, failureOutcome } from '../audit.js'
+import { callContext } from '../call-context.js'
 import { servicesOnly } from '../service-only.js'
 import { errorResponses } from '../responses.js'
 import { UpdateUserRequest, UserIDParams, UserProfile } from '../user-schemas.js'
@@ -26,7 +27,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       params: UserIDParams,
       response: { 200: UserProfile.ref, ...userErrorResponses(400, 401, 403, 404, 429, 500, 502, 503, 504) }
     }
-  }, async (request) => app.profiles.get(request.params.userID, { operationID: request.id }))
+  }, async (request, reply) => app.profiles.get(request.params.userID, callContext(request, reply, app.config.requestDeadlineMs)))
 
   app.patch('/users/:userID', {
     schema: {
@@ -40,10 +41,10 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       body: UpdateUserRequest.ref,
       response: { 200: UserProfile.ref, ...userErrorResponses(400, 401, 403, 404, 413, 415, 429, 500, 502, 503, 504) }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const target = request.params.userID
     try {
-      const profile = await app.profiles.update(target, request.body, { operationID: request.id })
+      const profile = await app.profiles.update(target, request.body, callContext(request, reply, app.config.requestDeadlineMs))
       audit(request, { action: 'update_profile', target, outcome: 'updated' })
       return profile
     } catch (error) {

@@ -1,0 +1,181 @@
+import type { FastifyInstance } from 'fastify'
+import t from 'tap'
+import { Agent, fetch } from 'undici'
+import { SERVICE_KEY, buildGateway, startOpenIm, waitFor } from '../helper.js'
+
+// Timing margins are wide on purpose: other test files share the same two cores.
+const MARGIN_MS = 1500
+// The event-loop guard would answer OVERLOADED on its own when the machine is busy, and the rate limit
+// would refuse the crowds: these tests are about the OpenIM pool and the deadline.
+const QUIET = { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', RATE_LIMIT_MAX: '100000' }
+
+interface Answer { status: number, json: Record<string, unknown>, retryAfter: string | null, ms: number }
+
+/**
+ * The gateway on a loopback port and a client of its own (closed before the gateway, so no idle
+ * keep-alive socket holds the gateway's close open). `leave` aborts a request: the client disconnects.
+ */
+async function listen (t: { teardown (fn: () => unknown): void }, app: FastifyInstance) {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const agent = new Agent()
+  t.teardown(() => agent.destroy())
+  return async (path: string, body: unknown, leave?: AbortSignal): Promise<Answer> => {
+    const started = Date.now()
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY },
+        body: JSON.stringify(body),
+        signal: leave,
+        dispatcher: agent
+      })
+      const json = await response.json() as Record<string, unknown>
+      return { status: response.status, json, retryAfter: response.headers.get('retry-after'), ms: Date.now() - started }
+    } catch {
+      return { status: 0, json: {}, retryAfter: null, ms: Date.now() - started }
+    }
+  }
+}
+
+const metric = async (app: FastifyInstance, pattern: RegExp) => Number(pattern.exec((await app.inject({ url: '/metrics' })).body)?.[1] ?? 0)
+const abandoned = (app: FastifyInstance) => metric(app, /^openim_gateway_provisions_total\{outcome="abandoned",code=""\} (\d+)$/m)
+
+t.test('OpenIM hanging under 60 concurrent requests: 504 by the deadline, 503 OVERLOADED at once beyond the queue', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, {
+    ...QUIET, OPENIM_TIMEOUT_MS: '1500', REQUEST_DEADLINE_MS: '3000', OPENIM_POOL_CONNECTIONS: '2', OPENIM_MAX_PENDING_CALLS: '10'
+  })
+  const post = await listen(t, app)
+  t.equal((await post('/provision', { userID: 'warm', platformID: 5 })).status, 201, 'admin token and generation known')
+  emulator.resetCounts()
+  emulator.injectFault('*', { kind: 'hang' }, Infinity)
+
+  const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => post('/provision', { userID: `hung_${i}`, platformID: 5 })))
+  const slowest = Math.max(...answers.map((answer) => answer.ms))
+  t.ok(slowest < 3000 + MARGIN_MS, `the slowest answer (${slowest} ms) came by the 3000 ms deadline plus a margin`)
+  t.same(answers.filter((answer) => answer.status !== 503 && answer.status !== 504), [], 'every answer is 503 or 504')
+  const overloaded = answers.filter((answer) => answer.status === 503)
+  t.ok(overloaded.length >= 60 - 2 * 3 - 10 * 2, `${overloaded.length} refused at once`)
+  for (const answer of overloaded) t.match(answer, { json: { code: 'OVERLOADED' }, retryAfter: '5' })
+  const slowestRefusal = Math.max(...overloaded.map((answer) => answer.ms))
+  t.ok(slowestRefusal < 1500, `refusals (the slowest in ${slowestRefusal} ms) came before any call could time out: none waited for a connection`)
+  t.match(answers.find((answer) => answer.status === 504)?.json, { code: 'OPENIM_TIMEOUT' })
+  // Two connections, each call hanging 1.5 s, 3 s of deadline: a handful of calls, not one per request.
+  t.ok(emulator.callCount() <= 2 * 3, `${emulator.callCount()} calls reached OpenIM`)
+})
+
+t.test('a call queued for a connection gives up at its request\'s deadline, unsent', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, {
+    ...QUIET, OPENIM_TIMEOUT_MS: '1500', REQUEST_DEADLINE_MS: '1500', OPENIM_POOL_CONNECTIONS: '1'
+  })
+  const post = await listen(t, app)
+  await post('/provision', { userID: 'warm', platformID: 5 })
+  emulator.resetCounts()
+  emulator.injectFault('/user/account_check', { kind: 'hang' })
+  const answers = await Promise.all([post('/provision', { userID: 'first', platformID: 5 }), post('/provision', { userID: 'second', platformID: 5 })])
+  t.same(answers.map((answer) => answer.status), [504, 504], 'the hung call times out; the queued one reaches its deadline')
+  for (const answer of answers) t.match(answer.json, { code: 'OPENIM_TIMEOUT' })
+  t.ok(Math.max(...answers.map((answer) => answer.ms)) < 1500 + MARGIN_MS)
+  t.equal(emulator.callCount(), 1, 'the queued call was never sent')
+})
+
+t.test('clients that disconnect: their flows stop between OpenIM calls and nobody is registered after they left', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '3000' })
+  const post = await listen(t, app)
+  await post('/provision', { userID: 'warm', platformID: 5 })
+  emulator.resetCounts()
+  const clients = 10
+  emulator.injectFault('/user/account_check', { kind: 'delay', ms: 400 }, clients)
+  const leave = new AbortController()
+  const requests = Array.from({ length: clients }, (_, i) => post('/provision', { userID: `gone_${i}`, platformID: 5 }, leave.signal))
+  await waitFor(() => emulator.callCount('/user/account_check') === clients, 'every flow to be checking its user')
+  leave.abort()
+  t.same((await Promise.all(requests)).map((answer) => answer.status), Array(clients).fill(0), 'the clients left without an answer')
+  await waitFor(async () => (await abandoned(app)) === clients, 'every flow to stop')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(emulator.callCount('/user/user_register'), 0, 'no registration for callers who had gone')
+  t.equal(emulator.callCount('/user/account_check'), clients, 'and no further call at all')
+  t.notOk([...emulator.users.keys()].some((userID) => userID.startsWith('gone_')))
+})
+
+t.test('a shared flow goes on while one of its callers still waits', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '3000' })
+  const post = await listen(t, app)
+  await post('/provision', { userID: 'warm', platformID: 5 })
+  emulator.resetCounts()
+  emulator.injectFault('/user/account_check', { kind: 'delay', ms: 400 })
+  const staying = post('/provision', { userID: 'shared_1', platformID: 5 })
+  await waitFor(() => emulator.callCount('/user/account_check') === 1, 'the flow to start')
+  const leave = new AbortController()
+  const leaving = post('/provision', { userID: 'shared_1', platformID: 5 }, leave.signal)
+  await waitFor(async () => (await metric(app, /^openim_gateway_provisions_shared_total (\d+)$/m)) === 1, 'the second caller to join')
+  leave.abort()
+  t.equal((await leaving).status, 0)
+  t.equal((await staying).status, 201, 'the remaining caller gets the user and a token')
+  t.equal(emulator.callCount('/user/user_register'), 1)
+  t.equal(await abandoned(app), 0)
+})
+
+t.test('a mint already sent completes when its caller leaves: its result is kept', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '3000' })
+  const post = await listen(t, app)
+  await post('/provision', { userID: 'minty', platformID: 5 })
+  emulator.injectFault('/auth/get_user_token', { kind: 'delay', ms: 400 })
+  const leave = new AbortController()
+  const leaving = post('/provision', { userID: 'minty', platformID: 5 }, leave.signal)
+  await waitFor(() => emulator.callCount('/auth/get_user_token') === 2, 'the mint to be sent')
+  leave.abort()
+  t.equal((await leaving).status, 0)
+  await waitFor(async () => (await metric(app, /^openim_gateway_provisions_total\{outcome="existing",code=""\} (\d+)$/m)) === 1, 'the flow to finish')
+  t.equal(await abandoned(app), 0, 'not counted as stopped')
+})
+
+t.test('/revoke logs out nine platforms in parallel within the deadline, and never stops halfway', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '1000', REQUEST_DEADLINE_MS: '2000' })
+  const post = await listen(t, app)
+  await post('/provision', { userID: 'rita', platformID: 5 })
+  emulator.injectFault('/auth/force_logout', { kind: 'delay', ms: 600 }, 9)
+  const answer = await post('/revoke', { userID: 'rita' })
+  t.equal(answer.status, 200, `nine 600 ms calls answered in ${answer.ms} ms (one after another they would take 5.4 s)`)
+  t.same(answer.json.platformIDs, [1, 2, 3, 4, 5, 6, 7, 8, 9])
+
+  const { app: narrow } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '1000', OPENIM_POOL_CONNECTIONS: '2' })
+  const narrowPost = await listen(t, narrow)
+  await narrowPost('/provision', { userID: 'rita', platformID: 5 })
+  emulator.resetCounts()
+  emulator.injectFault('/auth/force_logout', { kind: 'delay', ms: 300 }, 9)
+  const leave = new AbortController()
+  const leaving = narrowPost('/revoke', { userID: 'rita' }, leave.signal)
+  await waitFor(() => emulator.callCount('/auth/force_logout') === 2, 'two calls sent, seven waiting for a connection')
+  leave.abort()
+  t.equal((await leaving).status, 0)
+  await waitFor(() => emulator.callCount('/auth/force_logout') === 9, 'the seven waiting calls to be sent all the same')
+  t.pass('all nine platforms logged out after the caller left')
+})
+
+t.test('a client that leaves before its flow starts causes no OpenIM call', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '3000', OPENIM_POOL_CONNECTIONS: '1' })
+  const post = await listen(t, app)
+  await post('/provision', { userID: 'warm', platformID: 5 })
+  emulator.resetCounts()
+  emulator.injectFault('/user/account_check', { kind: 'delay', ms: 500 })
+  const holding = post('/provision', { userID: 'holder', platformID: 5 })
+  await waitFor(() => emulator.callCount('/user/account_check') === 1, 'the only connection to be busy')
+  const leave = new AbortController()
+  const queued = post('/provision', { userID: 'queued', platformID: 5 }, leave.signal)
+  await waitFor(async () => (await metric(app, /^openim_gateway_openim_pending_calls (\d+)$/m)) === 1, 'the second call to wait for the connection')
+  leave.abort()
+  await queued
+  t.equal((await holding).status, 201)
+  await waitFor(async () => (await abandoned(app)) === 1, 'the queued flow to stop')
+  t.notOk(emulator.recentCalls.some((call) => call.body.includes('"queued"')), 'the queued caller\'s check never reached OpenIM')
+  t.equal(await metric(app, /^openim_gateway_openim_pending_calls (\d+)$/m), 0)
+})
+

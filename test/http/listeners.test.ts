@@ -1,0 +1,122 @@
+import { connect, type Socket } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import t from 'tap'
+import { buildMetricsApp } from '../../src/http/metrics-app.js'
+import { buildGateway, gatewayConfig, startOpenIm, waitFor } from '../helper.js'
+
+async function listen (app: FastifyInstance): Promise<number> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return (app.server.address() as { port: number }).port
+}
+
+/** A raw connection that records what the server sent and when it closed. */
+async function rawConnection (t: { teardown (fn: () => unknown): void }, port: number) {
+  const socket: Socket = connect(port, '127.0.0.1')
+  t.teardown(() => { socket.destroy() })
+  const state = { received: '', closedAt: undefined as number | undefined, socket }
+  socket.on('data', (chunk) => { state.received += chunk })
+  socket.on('close', () => { state.closedAt = Date.now() })
+  socket.on('error', () => {})
+  await new Promise((resolve) => socket.once('connect', resolve))
+  return state
+}
+
+/** The status line, headers and JSON body of a raw HTTP answer. */
+function parseAnswer (raw: string) {
+  const [head = '', body = ''] = raw.split('\r\n\r\n')
+  const [statusLine = '', ...headerLines] = head.split('\r\n')
+  const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+  return { status: Number(statusLine.split(' ')[1]), headers, json: JSON.parse(body) as Record<string, unknown> }
+}
+
+t.test('a client dripping its headers is cut within about a second of HTTP_HEADERS_TIMEOUT_MS, with a 408 in the error shape', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' })
+  const connection = await rawConnection(t, await listen(app))
+  const started = Date.now()
+  connection.socket.write('POST /provision HTTP/1.1\r\nHost: gateway\r\nX-Drip: ')
+  // One header byte every 100 ms, for at most 12 s (Node's default check every 30 s would not cut it by then).
+  for (let i = 0; i < 120 && connection.closedAt === undefined; i++) {
+    connection.socket.write('a')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.ok(connection.closedAt !== undefined, 'the connection was cut')
+  const cutAfter = (connection.closedAt ?? Date.now()) - started
+  // Node checks every second (CONNECTIONS_CHECKING_INTERVAL_MS): the cut comes within 1–2 s of the limit.
+  t.ok(cutAfter >= 1000 && cutAfter < 1000 + 1000 + 1500, `cut after ${cutAfter} ms`)
+  const answer = parseAnswer(connection.received)
+  t.equal(answer.status, 408)
+  t.match(answer.json, { statusCode: 408, code: 'REQUEST_TIMEOUT', error: 'Request Timeout', requestId: answer.headers['x-request-id'] })
+  t.equal(answer.headers.connection, 'close')
+})
+
+t.test('headers and request timeouts above Node\'s 300 s default start', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { HTTP_HEADERS_TIMEOUT_MS: '400000', HTTP_REQUEST_TIMEOUT_MS: '500000' })
+  await app.ready()
+  t.equal(app.server.headersTimeout, 400_000)
+  t.equal(app.server.requestTimeout, 500_000)
+})
+
+t.test('requests the HTTP parser refuses get the JSON error shape and a request id; their bytes are never logged', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url)
+  const port = await listen(app)
+
+  const malformed = await rawConnection(t, port)
+  malformed.socket.write('POST /provision HTTP/1.1\r\nHost: gateway\r\nx-api-key: leaked-key-0123456789\r\nthis is no header\r\n\r\n')
+  await waitFor(() => malformed.closedAt !== undefined, 'the malformed request to be answered')
+  const bad = parseAnswer(malformed.received)
+  t.equal(bad.status, 400)
+  t.match(bad.json, { statusCode: 400, code: 'INVALID_REQUEST', error: 'Bad Request', message: /not valid HTTP/ })
+  t.equal(bad.json.requestId, bad.headers['x-request-id'])
+  t.match(bad.headers['content-type'], /application\/json/)
+
+  const oversized = await rawConnection(t, port)
+  oversized.socket.write(`GET /healthz HTTP/1.1\r\nHost: gateway\r\nx-api-key: leaked-key-0123456789\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`)
+  await waitFor(() => oversized.closedAt !== undefined, 'the oversized request to be answered')
+  const large = parseAnswer(oversized.received)
+  t.equal(large.status, 431)
+  t.match(large.json, { statusCode: 431, code: 'HEADERS_TOO_LARGE', error: 'Request Header Fields Too Large' })
+  t.not(large.json.requestId, bad.json.requestId, 'a fresh id each time')
+
+  const refusals = logs.records.filter((line) => line.msg === 'request refused by the HTTP parser')
+  t.same(refusals.map((line) => line.statusCode), [400, 431], 'each refusal logged once, with its id')
+  t.same(refusals.map((line) => line.reqId), [bad.json.requestId, large.json.requestId])
+  t.notMatch(logs.text, /leaked-key|aaaaaaaa|this is no header/, 'no raw bytes in the logs')
+})
+
+t.test('HTTP_MAX_CONNECTIONS: connections beyond the cap are closed at once; the others keep working', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { HTTP_MAX_CONNECTIONS: '3' })
+  const port = await listen(app)
+  const held = [await rawConnection(t, port), await rawConnection(t, port), await rawConnection(t, port)]
+  await waitFor(async () => await new Promise<number>((resolve) => app.server.getConnections((_error, count) => resolve(count))) === 3, 'three connections')
+  const refused = await rawConnection(t, port)
+  await waitFor(() => refused.closedAt !== undefined, 'the fourth connection to be closed', 5000)
+  t.equal(refused.received, '', 'closed without an answer')
+  held[0]!.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n')
+  await waitFor(() => held[0]!.received.includes('"status":"ok"'), 'a held connection to be served')
+  t.ok(held.every((connection) => connection.closedAt === undefined))
+})
+
+t.test('METRICS_PORT: /metrics only on its own listener, which serves nothing else', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { METRICS_PORT: '0' })
+  const onMain = await app.inject({ url: '/metrics' })
+  t.equal(onMain.statusCode, 404, 'not on the API listener')
+  t.match(onMain.json(), { code: 'NOT_FOUND' })
+  t.notOk(Object.keys((await app.inject({ url: '/docs/json' })).json().paths).includes('/metrics'))
+
+  const metricsApp = await buildMetricsApp(gatewayConfig(emulator.url, { METRICS_PORT: '0' }), app.metrics, app.log)
+  t.teardown(() => metricsApp.close())
+  const scrape = await metricsApp.inject({ url: '/metrics' })
+  t.equal(scrape.statusCode, 200)
+  t.match(scrape.body, /^openim_gateway_http_request_duration_seconds_count\{method="GET",route="unmatched",status_code="404"\} 1$/m,
+    'the API listener\'s metrics')
+  for (const url of ['/healthz', '/readyz', '/docs', '/provision']) {
+    const response = await metricsApp.inject({ url })
+    t.equal(response.statusCode, 404, url)
+    t.match(response.json(), { code: 'NOT_FOUND', requestId: /.+/ })
+  }
+})

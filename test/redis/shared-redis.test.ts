@@ -1,0 +1,100 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { RedisUnavailable, SharedRedis } from '../../src/redis/shared-redis.js'
+import { waitFor } from '../helper.js'
+import { skipWithoutRedis, startRedis } from '../redis.js'
+
+interface LogLine { level: 'error' | 'warn', message: string, details: object }
+
+async function connect (t: { teardown (fn: () => unknown): void }, url: string) {
+  const lines: LogLine[] = []
+  const changes: boolean[] = []
+  const redis = await SharedRedis.connect({
+    url,
+    log: {
+      error: (details, message) => lines.push({ level: 'error', message, details }),
+      warn: (details, message) => lines.push({ level: 'warn', message, details })
+    },
+    onStateChange: (degraded) => changes.push(degraded),
+    probeIntervalMs: 200
+  })
+  t.teardown(() => redis.close())
+  return { redis, lines, changes }
+}
+
+const RELEASE_IF_HOLDER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+
+t.test('the commands a token store and a lock need run through one call: GET/SET PX, SET NX PX, release by holder, SCAN', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const { redis, changes } = await connect(t, server.url)
+  t.equal(redis.available, true)
+  await redis.run((client) => client.set('token:alice:5', 'tok', 'PX', 60_000))
+  t.equal(await redis.run((client) => client.get('token:alice:5')), 'tok')
+  t.ok(await redis.run((client) => client.pttl('token:alice:5')) > 59_000)
+  t.equal(await redis.run((client) => client.set('lock:alice', 'replica-a', 'PX', 5000, 'NX')), 'OK')
+  t.equal(await redis.run((client) => client.set('lock:alice', 'replica-b', 'PX', 5000, 'NX')), null, 'held by someone else')
+  t.equal(await redis.run((client) => client.eval(RELEASE_IF_HOLDER, 1, 'lock:alice', 'replica-b')), 0, 'only the holder releases')
+  t.equal(await redis.run((client) => client.eval(RELEASE_IF_HOLDER, 1, 'lock:alice', 'replica-a')), 1)
+  const [, keys] = await redis.run((client) => client.scan('0', 'MATCH', 'token:*', 'COUNT', 100))
+  t.same(keys, ['token:alice:5'])
+  t.same(changes, [], 'nothing to report while Redis answers')
+})
+
+t.test('a reply error is the caller\'s: it passes through and leaves Redis available', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const { redis } = await connect(t, server.url)
+  await redis.run((client) => client.set('a-string', 'x'))
+  await t.rejects(redis.run((client) => client.lpush('a-string', 'y')), /WRONGTYPE/)
+  t.equal(redis.available, true)
+})
+
+t.test('paused Redis: the first command pays the timeout, every later one fails at once until the probe finds it back', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const { redis, lines, changes } = await connect(t, server.url)
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.disconnect())
+  await admin.call('CLIENT', 'PAUSE', '1500', 'ALL')
+
+  let started = Date.now()
+  await t.rejects(redis.run((client) => client.get('k')), RedisUnavailable)
+  t.ok(Date.now() - started >= 400, 'the first command waited for its timeout')
+  t.equal(redis.available, false)
+  started = Date.now()
+  for (let i = 0; i < 20; i++) await t.rejects(redis.run((client) => client.get('k')), RedisUnavailable)
+  t.ok(Date.now() - started < 200, `20 later commands failed at once (${Date.now() - started} ms)`)
+  t.same(changes, [true])
+  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { reason: /timed out/ } }])
+
+  await waitFor(() => redis.available, 'the probe to find Redis back', 10_000)
+  t.same(changes, [true, false], 'each change reported once')
+  t.match(lines[1], { level: 'warn', message: /Redis recovered/ })
+  t.equal(await redis.run((client) => client.get('k')), null)
+})
+
+t.test('a Redis that is down at start is reported once, and joined when it comes up', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  await server.stop()
+  const { redis, lines, changes } = await connect(t, server.url)
+  t.equal(redis.available, false)
+  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { reason: /not reachable at start/ } }])
+  t.notMatch(JSON.stringify(lines), /:\/\/:[^@]*@/, 'no password in the log')
+  await server.start()
+  await waitFor(() => redis.available, 'Redis to be used once it is up', 10_000)
+  t.same(changes, [true, false])
+})
+
+t.test('a connection that closes marks Redis unavailable at once, before any command fails', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const { redis, changes } = await connect(t, server.url)
+  await server.stop()
+  await waitFor(() => !redis.available, 'the closed connection to be noticed')
+  const started = Date.now()
+  await t.rejects(redis.run((client) => client.get('k')), RedisUnavailable)
+  t.ok(Date.now() - started < 50)
+  t.same(changes, [true])
+})
