@@ -7,6 +7,7 @@ export interface Claims { userID: string, platformID: number, exp: number }
 type Status = 'normal' | 'kicked'
 
 const ADMIN_PLATFORM_ID = 10
+const CURRENT_IAT_BACKDATE_SECONDS = 5
 
 /**
  * OpenIM's tokens: HS256 JWTs signed with the raw secret (claims UserID, PlatformID, exp, iat, and nbf up
@@ -27,11 +28,14 @@ export class TokenStore {
   get lifetime (): number { return this.lifetimeSeconds }
 
   async mint (userID: string, platformID: number, isAdmin: boolean): Promise<string> {
-    const iat = this.nowSeconds()
-    const payload: Record<string, unknown> = { UserID: userID, PlatformID: platformID, exp: iat + this.lifetimeSeconds, iat }
+    const now = this.nowSeconds()
+    // Current OpenIM (tools v0.0.50) back-dates iat by 5 s and sets no nbf; legacy stamps iat now.
+    const iat = this.mode === 'current' ? now - CURRENT_IAT_BACKDATE_SECONDS : now
+    const exp = now + this.lifetimeSeconds
+    const payload: Record<string, unknown> = { UserID: userID, PlatformID: platformID, exp, iat }
     if (this.mode === 'legacy') payload.nbf = iat
     const token = await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(this.key)
-    const claims = { userID, platformID, exp: iat + this.lifetimeSeconds }
+    const claims = { userID, platformID, exp }
     if (this.mode === 'current' && isAdmin && platformID === ADMIN_PLATFORM_ID) return token
     // From v3.8.1 minting a token kicks every earlier token of the same (user, platform).
     if (this.mode === 'current') this.kickPair(userID, platformID)
