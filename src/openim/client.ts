@@ -1,4 +1,4 @@
-import { ErrCode, OpenImError, isTokenErrCode } from './errors.js'
+import { ErrCode, OpenImError, isTokenErrCode, isUnknownRoute } from './errors.js'
 import { dialects, parseAccountStatus, type Dialect, type DialectRequest, type Generation, type RegisterUser, type TokenData } from './generations.js'
 import type { CallContext, OpenImTransport } from './transport.js'
 
@@ -212,15 +212,6 @@ export class OpenImClient {
 }
 
 const { current, legacy } = dialects
-
-/**
- * A route the server does not have: gin's plain 404, or (v3.8+, whose token middleware runs before
- * routing) 1001 "header must have token" on a call we sent without a token.
- */
-function isUnknownRoute (error: OpenImError): boolean {
-  return (error.kind === 'bad_response' && error.details.httpStatus === 404) ||
-    (error.errCode === ErrCode.Args && /header must have token/.test(error.details.errDlt ?? ''))
-}
 
 function authFailure (path: string, cause: OpenImError): OpenImError {
   return new OpenImError('auth_failed', path,
