@@ -78,7 +78,7 @@ function passwordOf (url: string | undefined): string | undefined {
 export function describeRefusal (error: OpenImError): string {
   if (error.kind !== 'rejected') return error.message
   const name = errMsgName(error.details.errMsg)
-  return `errCode ${error.errCode}${name === '' ? '' : ` (${name})`}`
+  return `errCode ${error.errCode}${name === '' ? '' : ` ${name}`}`
 }
 
 /** The error of an answer that was not OpenIM's data. */
