@@ -31,7 +31,7 @@ export class DoctorContext {
   probeTokens?: [string, string]
   private calls = 0
 
-  constructor (readonly config: Config, readonly diagnostics: OpenImDiagnostics, readonly write: boolean) {
+  constructor (readonly config: Config, readonly diagnostics: OpenImDiagnostics) {
     for (const secret of [config.openim.secret, ...config.auth.apiKeys.map((entry) => entry.key)]) this.secrets.add(secret)
     const source = config.auth.jwt?.source
     if (source?.kind === 'secret') this.secrets.add(source.secret)

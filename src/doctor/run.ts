@@ -32,7 +32,7 @@ export async function runDoctor ({ env = process.env, write = false }: DoctorOpt
     return scrub(report(startedAt, started, { apiUrl: displayUrl(env.OPENIM_API_URL ?? '') }, checks), [env.OPENIM_SECRET ?? ''])
   }
   const diagnostics = new OpenImDiagnostics(config.openim.apiUrl, config.openim.timeoutMs)
-  const ctx = new DoctorContext(config, diagnostics, write)
+  const ctx = new DoctorContext(config, diagnostics)
   try {
     const checks = [...connectionChecks, ...adminChecks, ...clockChecks, ...(write ? writeChecks : [writeSkipped]), ...surroundingChecks]
     const results = await runChecks(ctx, checks)

@@ -15,7 +15,7 @@ t.test('a check that throws fails without stopping the run; checks needing a fai
     { id: 'after', title: 'After', needs: ['broken'], async run () { ran.push('after'); return { status: 'pass', summary: '' } } },
     { id: 'independent', title: 'Independent', async run () { ran.push('independent'); return { status: 'pass', summary: 'fine' } } }
   ]
-  const results = await runChecks(new DoctorContext(config, diagnostics, false), checks)
+  const results = await runChecks(new DoctorContext(config, diagnostics), checks)
   t.same(ran, ['broken', 'independent'])
   t.match(results, [
     { id: 'broken', status: 'fail', summary: 'the check itself failed: undefined is not a function', hint: /a bug in the doctor/ },

@@ -94,7 +94,7 @@ export const generation: Check = {
   needs: ['openim.reachable'],
   async run (ctx) {
     const { secret, adminUserID, apiMode, apiUrl } = ctx.config.openim
-    const detection = await detectRelease({ post: (path, body) => ctx.post(path, body) }, secret, adminUserID)
+    const detection = await detectRelease(ctx, secret, adminUserID)
     if (!detection.found) {
       const statuses = detection.answers.map((answer) => `${answer.path}: ${failureOf(answer)?.message ?? 'answered'}`).join('; ')
       return detection.problem === 'unknown_routes'
