@@ -78,14 +78,13 @@ for (const release of GENERATIONS) {
     t.test('a hanging server fails within the timeout', async (t) => {
       const emulator = await startDoctorOpenIm(t, { mode: release.mode })
       emulator.injectFault('*', { kind: 'hang' }, Infinity)
-      const started = Date.now()
       const report = await doctor(emulator.url, { OPENIM_TIMEOUT_MS: '300' })
-      const elapsed = Date.now() - started
       const reachable = check(report, 'openim.reachable')
       t.equal(reachable.status, 'fail')
       t.match(reachable.summary, /did not answer within 300 ms/)
       t.match(reachable.hint, /OPENIM_TIMEOUT_MS/)
-      t.ok(elapsed < 300 + 2000, `bounded by the timeout (took ${elapsed} ms)`)
+      // undici's timers tick about every half second: the bound is the timeout plus that, and some slack for a busy machine.
+      t.ok(reachable.durationMs < 300 + 2000, `bounded by the timeout (took ${reachable.durationMs} ms)`)
       t.equal(report.ok, false)
     })
 
