@@ -100,7 +100,7 @@ function parseOrigins (value: string | undefined): string[] {
   })
 }
 
-export const NO_CALLER_AUTH = 'no caller authentication is configured: set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET ' +
+const NO_CALLER_AUTH = 'no caller authentication is configured: set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET ' +
   '(or AUTH_DISABLED=true for local development only)'
 
 /** Whether anyone may call: AUTH_DISABLED, or at least one kind of caller configured. */

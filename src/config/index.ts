@@ -22,7 +22,7 @@ export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSett
 
 export { ConfigError } from './shared.js'
 export type { ApiKey, AuthConfig, JwtKeySource } from './auth.js'
-export { NO_CALLER_AUTH, callerAuthConfigured } from './auth.js'
+export { callerAuthConfigured } from './auth.js'
 export { secretFingerprint } from './openim.js'
 
 export interface LoadOptions {

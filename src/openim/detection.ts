@@ -55,7 +55,7 @@ export async function detectRelease (openim: RawPoster, secret: string, adminUse
 }
 
 /** How a route is missing: gin's 404, or v3.8+'s token check answering for a route it does not know. */
-export function missingRoute (answer: RawAnswer): 'not_found' | 'token_required' | undefined {
+function missingRoute (answer: RawAnswer): 'not_found' | 'token_required' | undefined {
   if (answer.outcome.ok || !isUnknownRoute(answer.outcome.error)) return undefined
   return answer.outcome.error.kind === 'bad_response' ? 'not_found' : 'token_required'
 }
