@@ -76,6 +76,8 @@ t.test('PUBLIC_BASE_URL: an http(s) address, kept without its trailing slash', a
 t.test('caller authentication settings', async (t) => {
   const base = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 's3cret' }
   t.throws(() => loadConfig(base), /GATEWAY_API_KEYS.*JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET.*AUTH_DISABLED/, 'secure by default')
+  t.same(loadConfig(base, { requireCallerAuth: false }).auth, { disabled: false, apiKeys: [], jwt: undefined }, 'tools that only report may load without it')
+  t.throws(() => loadConfig({ ...base, GATEWAY_API_KEYS: 'billing:short' }, { requireCallerAuth: false }), /"billing" is shorter than 16/, 'but what is set is still validated')
   t.equal(loadConfig({ ...base, AUTH_DISABLED: 'true' }).auth.disabled, true)
   t.same(loadConfig({ ...base, GATEWAY_API_KEYS: 'billing:0123456789abcdef, bff:fedcba9876543210' }).auth.apiKeys,
     [{ name: 'billing', key: '0123456789abcdef' }, { name: 'bff', key: 'fedcba9876543210' }])

@@ -126,12 +126,19 @@ function parseOrigins (value: string | undefined): string[] {
   })
 }
 
-export function authSettings (env: AuthEnvValues): AuthSettings {
+const NO_CALLER_AUTH = 'no caller authentication is configured: set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET ' +
+  '(or AUTH_DISABLED=true for local development only)'
+
+/** Whether anyone may call: AUTH_DISABLED, or at least one kind of caller configured. */
+export const callerAuthConfigured = (auth: AuthConfig) => auth.disabled || auth.apiKeys.length > 0 || auth.jwt !== undefined
+
+/**
+ * `requireCallerAuth: false` is for tools that only read the settings (npm run doctor reports a missing
+ * caller authentication instead of stopping); the gateway itself always requires it.
+ */
+export function authSettings (env: AuthEnvValues, { requireCallerAuth = true } = {}): AuthSettings {
   const auth: AuthConfig = { disabled: env.AUTH_DISABLED, apiKeys: parseApiKeys(env.GATEWAY_API_KEYS), jwt: parseJwt(env) }
   // Secure by default: a gateway anyone can ask for any user's token is impersonation as a service.
-  if (!auth.disabled && auth.apiKeys.length === 0 && auth.jwt === undefined) {
-    fail('no caller authentication is configured: set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET ' +
-      '(or AUTH_DISABLED=true for local development only)')
-  }
+  if (requireCallerAuth && !callerAuthConfigured(auth)) fail(NO_CALLER_AUTH)
   return { auth, corsOrigins: parseOrigins(env.CORS_ORIGINS) }
 }

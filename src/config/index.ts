@@ -24,9 +24,15 @@ export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSett
 
 export { ConfigError } from './shared.js'
 export type { ApiKey, AuthConfig, JwtKeySource } from './auth.js'
+export { callerAuthConfigured } from './auth.js'
 export { secretFingerprint } from './openim.js'
 
-export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+export interface LoadOptions {
+  /** false only for tools that report on the settings (npm run doctor); the gateway never starts without it. */
+  requireCallerAuth?: boolean
+}
+
+export function loadConfig (env: Record<string, string | undefined> = process.env, options: LoadOptions = {}): Config {
   let parsed: Env
   try {
     // Empty strings mean "unset" for optional variables: compose files often pass VAR= through.
@@ -38,7 +44,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   return {
     ...openImSettings(parsed),
     ...serverSettings(parsed),
-    ...authSettings(parsed),
+    ...authSettings(parsed, options),
     ...limitsSettings(parsed),
     ...usersSettings(parsed)
   }

@@ -9,6 +9,8 @@ const EmulatorEnv = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 10002 }),
   OPENIM_EMULATOR_MODE: Type.Union([Type.Literal('current'), Type.Literal('v3.8.0'), Type.Literal('legacy')], { default: 'current' }),
   OPENIM_EMULATOR_LATENCY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 0 }),
+  // A deliberately wrong clock, to see what a skewed OpenIM looks like (npm run doctor reports it).
+  OPENIM_EMULATOR_CLOCK_SKEW_SECONDS: Type.Integer({ minimum: -86_400, maximum: 86_400, default: 0 }),
   OPENIM_SECRET: Type.Optional(Type.String({ minLength: 1 })),
   OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, default: 'imAdmin' })
 })
@@ -22,7 +24,9 @@ try {
 }
 const secret = env.OPENIM_SECRET ?? randomBytes(12).toString('hex')
 const emulator = await startEmulator({
-  mode: env.OPENIM_EMULATOR_MODE, secret, adminUserID: env.OPENIM_ADMIN_USER_ID, latencyMs: env.OPENIM_EMULATOR_LATENCY_MS, port: env.PORT, host: env.HOST
+  mode: env.OPENIM_EMULATOR_MODE, secret, adminUserID: env.OPENIM_ADMIN_USER_ID, latencyMs: env.OPENIM_EMULATOR_LATENCY_MS,
+  clockSkewSeconds: env.OPENIM_EMULATOR_CLOCK_SKEW_SECONDS,
+  port: env.PORT, host: env.HOST
 })
 console.log(`OpenIM emulator (${emulator.mode} API) listening on ${emulator.url}`)
 console.log(`admin userID ${env.OPENIM_ADMIN_USER_ID}; secret ${env.OPENIM_SECRET === undefined ? `${secret} (random: set OPENIM_SECRET to choose one)` : 'from OPENIM_SECRET'}`)

@@ -17,6 +17,8 @@ export interface EmulatorOptions {
   latencyMs?: number
   /** Token lifetime (OpenIM's tokenPolicy.expire); 90 days by default. */
   tokenLifetimeSeconds?: number
+  /** How far the emulator's clock is from this host's: its tokens' iat/exp and its HTTP Date header follow it. */
+  clockSkewSeconds?: number
 }
 
 export type Fault =
@@ -59,7 +61,7 @@ export class OpenImEmulator {
   private readonly behaviour: Behaviour
   private readonly routes: Record<string, Route>
   private readonly context: RouteContext
-  private clockOffsetSeconds = 0
+  private clockOffsetSeconds: number
   private server?: Server
   latencyMs: number
 
@@ -69,7 +71,8 @@ export class OpenImEmulator {
     this.api = this.behaviour.api
     this.latencyMs = options.latencyMs ?? 0
     this.routes = this.api === 'current' ? currentRoutes : legacyRoutes
-    const nowSeconds = () => Math.floor(Date.now() / 1000) + this.clockOffsetSeconds
+    this.clockOffsetSeconds = options.clockSkewSeconds ?? 0
+    const nowSeconds = () => Math.floor(this.nowMs() / 1000)
     const adminUserID = options.adminUserID ?? 'imAdmin'
     this.tokens = new TokenStore(this.behaviour, adminUserID, options.secret, options.tokenLifetimeSeconds ?? 90 * 86_400, nowSeconds)
     this.context = { behaviour: this.behaviour, secret: options.secret, adminUserID, users: this.users, tokens: this.tokens, nowSeconds }
@@ -134,9 +137,13 @@ export class OpenImEmulator {
     this.recentCalls.length = 0
   }
 
-  /** Moves the emulator's clock (token iat/exp) forward. */
+  /** Moves the emulator's clock (token iat/exp, the Date header) forward. */
   advanceClock (seconds: number): void {
     this.clockOffsetSeconds += seconds
+  }
+
+  private nowMs (): number {
+    return Date.now() + this.clockOffsetSeconds * 1000
   }
 
   private takeFault (path: string): Fault | undefined {
@@ -162,6 +169,8 @@ export class OpenImEmulator {
     this.counts.set(path, (this.counts.get(path) ?? 0) + 1)
     this.recentCalls.push({ path, operationID, token, body })
     if (this.recentCalls.length > RECENT_CALLS_KEPT) this.recentCalls.shift()
+    // Go's net/http stamps every answer with its own clock; a skewed OpenIM shows it here first.
+    res.setHeader('date', new Date(this.nowMs()).toUTCString())
 
     if (this.latencyMs > 0) await sleep(this.latencyMs)
     let fault = this.takeFault(path)

@@ -1,4 +1,4 @@
-import { ErrCode, OpenImError, isTokenErrCode } from './errors.js'
+import { ErrCode, OpenImError, isTokenErrCode, isUnknownRoute } from './errors.js'
 import { dialects, parseAccountStatus, type Dialect, type DialectRequest, type Generation, type RegisterUser, type TokenData } from './generations.js'
 import type { CallContext, OpenImTransport } from './transport.js'
 import { isUnknownUser, parseUsersInfo, updateUserInfoExBody, type ProfileChanges, type UserProfile } from './users.js'
@@ -242,15 +242,6 @@ const { current, legacy } = dialects
 // Refusals of the admin credentials: wrong secret (1002), not the admin userID (1001), or no such user
 // (1101 up to v3.8.2, 1004 from v3.8.3): never the caller's "user not found".
 const ADMIN_REFUSALS = new Set<number | undefined>([ErrCode.NoPermission, ErrCode.Args, ErrCode.UserIDNotFound, ErrCode.RecordNotFound])
-
-/**
- * A route the server does not have: gin's plain 404, or (v3.8+, whose token middleware runs before
- * routing) 1001 "header must have token" on a call we sent without a token.
- */
-function isUnknownRoute (error: OpenImError): boolean {
-  return (error.kind === 'bad_response' && error.details.httpStatus === 404) ||
-    (error.errCode === ErrCode.Args && /header must have token/.test(error.details.errDlt ?? ''))
-}
 
 function authFailure (path: string, cause: OpenImError): OpenImError {
   return new OpenImError('auth_failed', path,

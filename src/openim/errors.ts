@@ -15,7 +15,7 @@ export class OpenImError extends Error {
     readonly path: string,
     message: string,
     /** errDlt is kept for classification only: it may hold a stack trace and never leaves the process. */
-    readonly details: { errCode?: number, errMsg?: string, errDlt?: string, httpStatus?: number } = {}
+    readonly details: { errCode?: number, errMsg?: string, errDlt?: string, httpStatus?: number, /** ECONNREFUSED, CERT_HAS_EXPIRED… */ networkCode?: string } = {}
   ) {
     super(message)
   }
@@ -32,6 +32,15 @@ export const ErrCode = {
   UserIDNotFound: 1101, // an unknown user up to v3.8.2
   RegisteredAlready: 1102
 } as const
+
+/**
+ * A route the server does not have: gin's plain 404, or (v3.8+, whose token middleware runs before
+ * routing) 1001 "header must have token" on a call we sent without a token.
+ */
+export function isUnknownRoute (error: OpenImError): boolean {
+  return (error.kind === 'bad_response' && error.details.httpStatus === 404) ||
+    (error.errCode === ErrCode.Args && /header must have token/.test(error.details.errDlt ?? ''))
+}
 
 /** 1501–1507: the token is expired, invalid, malformed, not yet valid, unknown, kicked or gone. */
 export const isTokenErrCode = (code: number | undefined) => code !== undefined && code >= 1501 && code <= 1507

@@ -42,6 +42,12 @@ export const legacy: Dialect = {
 
 export const dialects: Record<Generation, Dialect> = { current, legacy }
 
+/** How each generation spells accountStatus in account_check answers (CONTRACT.md §3). */
+export const ACCOUNT_STATUS: Record<Generation, { registered: unknown, unregistered: unknown }> = {
+  current: { registered: 1, unregistered: 0 },
+  legacy: { registered: 'registered', unregistered: 'unregistered' }
+}
+
 /** accountStatus is "registered"/"unregistered" up to v3.8.0 and 1/0 from v3.8.1; accept either from both. */
 export function parseAccountStatus (value: unknown): boolean | undefined {
   if (value === 'registered' || value === 1) return true

@@ -45,7 +45,10 @@ export interface TransportOptions {
 }
 
 const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
+  // TLS: an https OPENIM_API_URL whose certificate this host does not trust, or that is not TLS at all.
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO'
 ])
 
 /**
@@ -129,40 +132,50 @@ export class OpenImTransport {
       statusCode = response.statusCode
       text = await response.body.text()
     } catch (error) {
-      throw this.networkFailure(path, error)
+      throw networkFailure(path, error, this.options.timeoutMs)
     }
-    if (statusCode !== 200) {
-      throw new OpenImError('bad_response', path, `OpenIM answered HTTP ${statusCode}${text.trim() === '' ? ' with an empty body' : ''}`, { httpStatus: statusCode })
-    }
-    let envelope: { errCode?: unknown, errMsg?: unknown, errDlt?: unknown, data?: unknown }
-    try {
-      envelope = JSON.parse(text)
-    } catch {
-      const what = text.trim() === '' ? 'an empty body' : /^\s*</.test(text) ? 'an HTML page' : 'a non-JSON body'
-      throw new OpenImError('bad_response', path, `OpenIM answered ${what}`, { httpStatus: statusCode })
-    }
-    if (envelope === null || typeof envelope !== 'object' || typeof envelope.errCode !== 'number') {
-      throw new OpenImError('bad_response', path, 'OpenIM answered JSON without a numeric errCode', { httpStatus: statusCode })
-    }
-    if (envelope.errCode !== 0) {
-      const errMsg = typeof envelope.errMsg === 'string' ? envelope.errMsg : ''
-      const errDlt = typeof envelope.errDlt === 'string' ? envelope.errDlt : ''
-      throw new OpenImError('rejected', path, `OpenIM answered errCode ${envelope.errCode}`, { errCode: envelope.errCode, errMsg, errDlt })
-    }
-    return envelope.data as T | undefined
-  }
-
-  private networkFailure (path: string, error: unknown): OpenImError {
-    if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError ||
-      error instanceof undiciErrors.ConnectTimeoutError) {
-      return new OpenImError('timeout', path, `OpenIM did not answer within ${this.options.timeoutMs} ms`)
-    }
-    const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
-    const detail = code !== undefined && CONNECTION_ERROR_CODES.has(code) ? code : 'connection failed'
-    return new OpenImError('unavailable', path, `OpenIM is unreachable (${detail})`)
+    return readAnswer<T>(path, statusCode, text)
   }
 
   async close (): Promise<void> {
     await this.pool.close()
   }
+}
+
+/**
+ * OpenIM's answer read the one way the gateway reads it: the envelope's data, or a typed OpenImError for a
+ * wrong HTTP status, a body that is not OpenIM's JSON envelope, or an errCode. (The doctor reads raw
+ * answers through this too, so it judges them exactly as the gateway would.)
+ */
+export function readAnswer<T = unknown> (path: string, statusCode: number, text: string): T | undefined {
+  if (statusCode !== 200) {
+    throw new OpenImError('bad_response', path, `OpenIM answered HTTP ${statusCode}${text.trim() === '' ? ' with an empty body' : ''}`, { httpStatus: statusCode })
+  }
+  let envelope: { errCode?: unknown, errMsg?: unknown, errDlt?: unknown, data?: unknown }
+  try {
+    envelope = JSON.parse(text)
+  } catch {
+    const what = text.trim() === '' ? 'an empty body' : /^\s*</.test(text) ? 'an HTML page' : 'a non-JSON body'
+    throw new OpenImError('bad_response', path, `OpenIM answered ${what}`, { httpStatus: statusCode })
+  }
+  if (envelope === null || typeof envelope !== 'object' || typeof envelope.errCode !== 'number') {
+    throw new OpenImError('bad_response', path, 'OpenIM answered JSON without a numeric errCode', { httpStatus: statusCode })
+  }
+  if (envelope.errCode !== 0) {
+    const errMsg = typeof envelope.errMsg === 'string' ? envelope.errMsg : ''
+    const errDlt = typeof envelope.errDlt === 'string' ? envelope.errDlt : ''
+    throw new OpenImError('rejected', path, `OpenIM answered errCode ${envelope.errCode}`, { errCode: envelope.errCode, errMsg, errDlt })
+  }
+  return envelope.data as T | undefined
+}
+
+/** What an undici failure means: a timeout, or OpenIM unreachable (with the system's or TLS's error code). */
+export function networkFailure (path: string, error: unknown, timeoutMs: number): OpenImError {
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError) {
+    return new OpenImError('timeout', path, `OpenIM did not answer within ${timeoutMs} ms`)
+  }
+  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
+  const known = code !== undefined && CONNECTION_ERROR_CODES.has(code)
+  return new OpenImError('unavailable', path, `OpenIM is unreachable (${known ? code : 'connection failed'})`, known ? { networkCode: code } : {})
 }
