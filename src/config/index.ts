@@ -4,6 +4,7 @@ import { AuthEnv, authSettings, type AuthSettings } from './auth.js'
 import { LimitsEnv, limitsSettings, type LimitsSettings } from './limits.js'
 import { OpenImEnv, openImSettings, type OpenImSettings } from './openim.js'
 import { ServerEnv, serverSettings, type ServerSettings } from './server.js'
+import { TracingEnv, tracingSettings, type TracingSettings } from './tracing.js'
 import { ConfigError } from './shared.js'
 
 // Every setting the gateway reads, in one schema assembled from one group per concern: env-schema (ajv)
@@ -13,15 +14,17 @@ export const EnvSchema = Type.Object({
   ...OpenImEnv.properties,
   ...ServerEnv.properties,
   ...AuthEnv.properties,
-  ...LimitsEnv.properties
+  ...LimitsEnv.properties,
+  ...TracingEnv.properties
 })
 
 export type Env = Type.Static<typeof EnvSchema>
 
-export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings
+export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & TracingSettings
 
 export { ConfigError } from './shared.js'
 export type { ApiKey, AuthConfig, JwtKeySource } from './auth.js'
+export type { TracingConfig } from './tracing.js'
 export { secretFingerprint } from './openim.js'
 
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
@@ -37,6 +40,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     ...openImSettings(parsed),
     ...serverSettings(parsed),
     ...authSettings(parsed),
-    ...limitsSettings(parsed)
+    ...limitsSettings(parsed),
+    ...tracingSettings(parsed)
   }
 }
