@@ -23,7 +23,11 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp({ config, logger: loggerOptions(config) })
+// OpenTelemetry is loaded only when an OTLP endpoint is configured: without one, no tracing code runs.
+const tracing = config.tracing === undefined ? undefined : (await import('./tracing/index.js')).startTracing(config.tracing, config.openim.apiUrl)
+
+const app = await buildApp({ config, logger: { ...loggerOptions(config), ...tracing?.loggerOptions } })
+tracing?.logTo(app.log)
 if (config.auth.disabled) {
   app.log.warn('AUTH_DISABLED=true: anyone who can reach this gateway can obtain any user\'s OpenIM token; use it for local development only')
 }
@@ -35,6 +39,7 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
   else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
   await app.close()
+  await tracing?.shutdown()
 })
 
 try {

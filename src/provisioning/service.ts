@@ -1,3 +1,4 @@
+import { tracingChannel } from 'node:diagnostics_channel'
 import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import type { CallContext } from '../openim/transport.js'
@@ -20,6 +21,11 @@ export interface ProvisionResult {
   expiresAt: string
   created: boolean
 }
+
+/** What the `openim-gateway:provision` tracing channel publishes around every provisioning flow (src/tracing/ listens). */
+export interface ProvisionMessage { userID: string, platformID: number }
+/** Costs nothing while nobody subscribes, i.e. unless tracing is on. */
+export const provisionChannel = tracingChannel<unknown, ProvisionMessage>('openim-gateway:provision')
 
 export interface ProvisioningOptions {
   openim: OpenImClient
@@ -46,7 +52,8 @@ export class ProvisioningService {
     const key = `${input.platformID}\u0000${input.userID}`
     const running = this.inFlight.get(key)
     if (running !== undefined) return running
-    const flow = this.run(input, context).finally(() => this.inFlight.delete(key))
+    const flow = provisionChannel.tracePromise(() => this.run(input, context), { userID: input.userID, platformID: input.platformID })
+      .finally(() => this.inFlight.delete(key))
     this.inFlight.set(key, flow)
     return flow
   }
