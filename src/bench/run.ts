@@ -5,7 +5,8 @@ import { createServer } from 'node:net'
 import autocannon, { type Result } from 'autocannon'
 
 // `npm run bench`: the gateway against a hand-written naive implementation and against the limit (the
-// emulator alone answering the two calls an existing user needs), in one run, runs alternated so machine
+// emulator alone answering the two calls an existing user needs), and with tracing on (every request
+// sampled, spans exported to a local OTLP sink) against tracing off, in one run, runs alternated so machine
 // noise hits all of them; then the gateway's memory through many provisions of distinct users.
 const setting = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback)
@@ -42,7 +43,7 @@ async function startChild (script: string, env: Record<string, string>): Promise
   return { child, url: message.url }
 }
 
-async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, url: string }> {
+async function startGateway (openimUrl: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess, url: string }> {
   const port = await freePort()
   const child = fork(dist + 'server.js', [], {
     // As `npm start` and the image run it (see package.json "start"), so the memory figures are production's.
@@ -54,7 +55,8 @@ async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, 
       GATEWAY_API_KEYS: `bench:${apiKey}`,
       RATE_LIMIT_MAX: '1000000',
       HOST: '127.0.0.1',
-      PORT: String(port)
+      PORT: String(port),
+      ...extraEnv
     },
     // Request logs at info, as in production, written to /dev/null.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc']
@@ -71,21 +73,23 @@ async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, 
 }
 
 let messageId = 0
-async function openimCalls (emulator: ChildProcess): Promise<number> {
+/** A counter of a child process, over IPC: the emulator's OpenIM `calls`, the OTLP sink's `spans`. */
+async function ask (child: ChildProcess, counter: 'calls' | 'spans'): Promise<number> {
   const id = ++messageId
-  emulator.send({ id, type: 'calls' })
+  child.send({ id, type: counter })
   for (;;) {
-    const [message] = await once(emulator, 'message') as [{ id: number, calls: number }]
-    if (message.id === id) return message.calls
+    const [message] = await once(child, 'message') as [{ id: number } & Record<typeof counter, number>]
+    if (message.id === id) return message[counter]
   }
 }
 
-interface Figures { name: string, perSecond: number, p50: number, p99: number, callsPerProvision: number, failures: number }
+interface Figures { name: string, provisions: number, perSecond: number, p50: number, p99: number, callsPerProvision: number, failures: number }
 
 function figures (name: string, result: Result, calls: number, provisionsPerRequest = 1, latencyFactor = 1): Figures {
   const provisions = result['2xx'] / provisionsPerRequest
   return {
     name,
+    provisions,
     perSecond: provisions / result.duration,
     p50: result.latency.p50 * latencyFactor,
     p99: result.latency.p99 * latencyFactor,
@@ -111,9 +115,9 @@ async function provisionLoad (url: string, headers: Record<string, string>, user
 }
 
 async function measure (name: string, emulator: ChildProcess, run: () => Promise<Result>, provisionsPerRequest = 1, latencyFactor = 1) {
-  const before = await openimCalls(emulator)
+  const before = await ask(emulator, 'calls')
   const result = await run()
-  return figures(name, result, (await openimCalls(emulator)) - before, provisionsPerRequest, latencyFactor)
+  return figures(name, result, (await ask(emulator, 'calls')) - before, provisionsPerRequest, latencyFactor)
 }
 
 async function adminToken (openimUrl: string): Promise<string> {
@@ -148,7 +152,7 @@ async function memoryMb (gatewayUrl: string): Promise<{ rss: number, heap: numbe
 const mean = (rows: Figures[], name: string): Figures => {
   const mine = rows.filter((row) => row.name === name)
   const avg = (pick: (row: Figures) => number) => mine.reduce((sum, row) => sum + pick(row), 0) / mine.length
-  return { name, perSecond: avg((r) => r.perSecond), p50: avg((r) => r.p50), p99: avg((r) => r.p99), callsPerProvision: avg((r) => r.callsPerProvision), failures: avg((r) => r.failures) }
+  return { name, provisions: avg((r) => r.provisions), perSecond: avg((r) => r.perSecond), p50: avg((r) => r.p50), p99: avg((r) => r.p99), callsPerProvision: avg((r) => r.callsPerProvision), failures: avg((r) => r.failures) }
 }
 
 function table (title: string, rows: Figures[]) {
@@ -165,17 +169,22 @@ async function main () {
   const { child: emulator, url: openimUrl } = await startChild('bench/emulator-process.js', { OPENIM_SECRET: secret, OPENIM_EMULATOR_LATENCY_MS: String(LATENCY_MS) })
   const { url: gatewayUrl } = await startGateway(openimUrl)
   const { url: naiveUrl } = await startChild('bench/naive.js', { OPENIM_API_URL: openimUrl, OPENIM_SECRET: secret })
+  // The same gateway with tracing on at full sampling (the default sampler), exporting to a local sink.
+  const { child: sink, url: sinkUrl } = await startChild('bench/otlp-sink.js', {})
+  const { url: tracedUrl } = await startGateway(openimUrl, { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl })
   const gatewayHeaders = { 'x-api-key': apiKey }
 
   // Existing users for the "existing" runs, created through the gateway.
   const seeded = await provisionLoad(gatewayUrl, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
   if (seeded['2xx'] !== EXISTING_USERS) throw new Error(`seeding failed: ${seeded['2xx']} of ${EXISTING_USERS}`)
 
-  if (ROUNDS > 0) await compare(emulator, openimUrl, gatewayUrl, naiveUrl, gatewayHeaders)
+  if (ROUNDS > 0) await compare({ emulator, sink, openimUrl, gatewayUrl, tracedUrl, naiveUrl }, gatewayHeaders)
   if (MEMORY_PROVISIONS > 0) await memory(gatewayUrl, gatewayHeaders)
 }
 
-async function compare (emulator: ChildProcess, openimUrl: string, gatewayUrl: string, naiveUrl: string, gatewayHeaders: Record<string, string>) {
+interface Targets { emulator: ChildProcess, sink: ChildProcess, openimUrl: string, gatewayUrl: string, tracedUrl: string, naiveUrl: string }
+
+async function compare ({ emulator, sink, openimUrl, gatewayUrl, tracedUrl, naiveUrl }: Targets, gatewayHeaders: Record<string, string>) {
   const token = await adminToken(openimUrl)
   const existing: Figures[] = []
   const fresh: Figures[] = []
@@ -184,6 +193,7 @@ async function compare (emulator: ChildProcess, openimUrl: string, gatewayUrl: s
     process.stderr.write(`round ${round}/${ROUNDS}…\n`)
     existing.push(await measure('limit (emulator alone, 2 calls)', emulator, () => limitLoad(openimUrl, token), 2, 2))
     existing.push(await measure('gateway', emulator, () => provisionLoad(gatewayUrl, gatewayHeaders, (i) => `existing_${i % EXISTING_USERS}`)))
+    existing.push(await measure('gateway, tracing on', emulator, () => provisionLoad(tracedUrl, gatewayHeaders, (i) => `existing_${i % EXISTING_USERS}`)))
     existing.push(await measure('naive', emulator, () => provisionLoad(naiveUrl, {}, (i) => `existing_${i % EXISTING_USERS}`)))
     fresh.push(await measure('gateway', emulator, () => provisionLoad(gatewayUrl, gatewayHeaders, () => `new_gw_${newUser++}`)))
     fresh.push(await measure('naive', emulator, () => provisionLoad(naiveUrl, {}, () => `new_naive_${newUser++}`)))
@@ -192,7 +202,8 @@ async function compare (emulator: ChildProcess, openimUrl: string, gatewayUrl: s
   const limit = mean(existing, 'limit (emulator alone, 2 calls)')
   const gateway = mean(existing, 'gateway')
   const naive = mean(existing, 'naive')
-  table('Existing users (mean of rounds)', [limit, gateway, naive])
+  const traced = mean(existing, 'gateway, tracing on')
+  table('Existing users (mean of rounds)', [limit, gateway, traced, naive])
   console.log(`\n- gateway / naive throughput: ${(gateway.perSecond / naive.perSecond).toFixed(2)}× (target ≥ 2)`)
   console.log(`- gateway / limit throughput: ${(gateway.perSecond / limit.perSecond).toFixed(2)} (target ≥ 0.5)`)
   console.log(`- gateway p99 / limit p99: ${(gateway.p99 / limit.p99).toFixed(2)} (target < 3); the limit's latency is 2 × one call's`)
@@ -201,6 +212,12 @@ async function compare (emulator: ChildProcess, openimUrl: string, gatewayUrl: s
   table('New users (mean of rounds)', [freshGateway, freshNaive])
   console.log(`\n- gateway / naive throughput: ${(freshGateway.perSecond / freshNaive.perSecond).toFixed(2)}×`)
 
+  // Spans leave in batches (every 5 s at the latest): wait for the last ones before counting.
+  await new Promise((resolve) => setTimeout(resolve, 6000))
+  const spansPerProvision = (await ask(sink, 'spans')) / (traced.provisions * ROUNDS)
+  console.log(`\nTracing on (every request sampled, spans exported to a local OTLP sink) / off, existing users:`)
+  console.log(`- throughput ${(traced.perSecond / gateway.perSecond).toFixed(2)} (target ≥ 0.90), p99 ${(traced.p99 / gateway.p99).toFixed(2)}×`)
+  console.log(`- ${spansPerProvision.toFixed(2)} spans exported per provision (4 when none is dropped: the request, the flow, 2 OpenIM calls)`)
 }
 
 /** Resident memory through MEMORY_PROVISIONS provisions of distinct users, sampled every tenth. */

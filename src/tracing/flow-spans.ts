@@ -1,7 +1,7 @@
 import type { AsyncLocalStorage } from 'node:async_hooks'
 import diagnostics from 'node:diagnostics_channel'
 import { SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api'
-import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
+import { ATTR_ERROR_TYPE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import { openImCallChannel } from '../openim/transport.js'
 import { provisionChannel, type ProvisionResult } from '../provisioning/service.js'
 
@@ -15,16 +15,15 @@ interface Settled { error?: unknown, result?: unknown }
  */
 export function traceFlows (tracer: Tracer, store: AsyncLocalStorage<Context>, openimUrl: string): () => void {
   const openim = new URL(openimUrl)
-  const serverAttributes: Attributes = {
-    [ATTR_SERVER_ADDRESS]: openim.hostname,
-    [ATTR_SERVER_PORT]: Number(openim.port || (openim.protocol === 'https:' ? 443 : 80))
-  }
+  const server = { address: openim.hostname, port: Number(openim.port || (openim.protocol === 'https:' ? 443 : 80)) }
   const spans = new WeakMap<object, Span>()
 
-  const startSpan = (message: object, name: string, kind: SpanKind, attributes: Attributes): Context => {
+  const startSpan = (message: object, name: string, kind: SpanKind, attributes: () => Attributes): Context => {
     const parent = context.active()
-    if (trace.getSpan(parent) === undefined) return parent
-    const span = tracer.startSpan(name, { kind, attributes }, parent)
+    // Outside a traced request, or in one that is not sampled, no span of our own: the traceparent sent to
+    // OpenIM then names the request's span, which is all an unsampled trace needs, and it costs nothing.
+    if (trace.getSpan(parent)?.isRecording() !== true) return parent
+    const span = tracer.startSpan(name, { kind, attributes: attributes() }, parent)
     spans.set(message, span)
     return trace.setSpan(parent, span)
   }
@@ -40,7 +39,7 @@ export function traceFlows (tracer: Tracer, store: AsyncLocalStorage<Context>, o
   }
 
   provisionChannel.start.bindStore(store as AsyncLocalStorage<unknown>, (message) =>
-    startSpan(message, 'provision', SpanKind.INTERNAL, { 'openim.user_id': message.userID, 'openim.platform_id': message.platformID }))
+    startSpan(message, 'provision', SpanKind.INTERNAL, () => ({ 'openim.user_id': message.userID, 'openim.platform_id': message.platformID })))
   const endProvision = (message: unknown) => endSpan(message, ({ error, result }) =>
     error === undefined
       ? { 'provision.created': (result as ProvisionResult).created }
@@ -48,12 +47,12 @@ export function traceFlows (tracer: Tracer, store: AsyncLocalStorage<Context>, o
   provisionChannel.asyncEnd.subscribe(endProvision)
 
   openImCallChannel.start.bindStore(store as AsyncLocalStorage<unknown>, (message) =>
-    startSpan(message, `openim ${message.path}`, SpanKind.CLIENT, {
-      ...serverAttributes,
-      [ATTR_HTTP_REQUEST_METHOD]: 'POST',
+    startSpan(message, `openim ${message.path}`, SpanKind.CLIENT, () => ({
+      [ATTR_SERVER_ADDRESS]: server.address,
+      [ATTR_SERVER_PORT]: server.port,
       'openim.path': message.path,
       'openim.operation_id': message.operationID
-    }))
+    })))
   const endCall = (message: unknown) => endSpan(message, ({ error }) => {
     if (error === undefined) return { 'openim.outcome': 'ok' }
     const { kind, errCode } = error as { kind?: string, errCode?: number }
