@@ -58,3 +58,19 @@ t.test('selectors match the pod labels: Service, PodDisruptionBudget, Horizontal
   t.ok(hpa.spec.minReplicas >= 2)
   t.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas)
 })
+
+t.test('an optional ServiceMonitor, in its own kustomization, scrapes the Service\'s port named "metrics"', async (t) => {
+  const monitoringDir = `${dir}monitoring/`
+  const monitoring = readdirSync(monitoringDir).filter((file) => file.endsWith('.yaml')).flatMap((file) =>
+    parseAllDocuments(readFileSync(monitoringDir + file, 'utf8')).map((document) => document.toJS()))
+  const [kustomization] = monitoring.filter((manifest) => manifest.kind === 'Kustomization')
+  const [monitor] = monitoring.filter((manifest) => manifest.kind === 'ServiceMonitor')
+  t.same(kustomization.resources, ['servicemonitor.yaml'])
+  t.notOk((byKind('Kustomization')[0].resources as string[]).some((resource) => /monitor/i.test(resource)), 'not in the default kustomization')
+  t.equal(monitor.apiVersion, 'monitoring.coreos.com/v1')
+  t.equal(monitor.metadata.name, 'openim-gateway')
+  t.equal(monitor.metadata.labels['app.kubernetes.io/name'], 'openim-gateway')
+  const service = byKind('Service')[0]
+  t.ok(Object.entries(monitor.spec.selector.matchLabels).every(([key, value]) => service.metadata.labels[key] === value), 'selects the Service by its labels')
+  t.same(monitor.spec.endpoints.map((endpoint: { port: unknown, path: unknown }) => [endpoint.port, endpoint.path]), [['metrics', '/metrics']], 'a named port, not a number')
+})
