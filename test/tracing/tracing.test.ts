@@ -10,7 +10,8 @@ import { startOtlpReceiver, type ReceivedSpan } from '../otlp-receiver.js'
 async function tracedGateway (t: { teardown (fn: () => unknown): void }, env: Record<string, string> = {}) {
   const receiver = await startOtlpReceiver(t)
   const emulator = await startOpenIm(t)
-  const config = gatewayConfig(emulator.url, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...env })
+  // A generous OpenIM deadline: these tests are about spans, not speed, and must hold on a loaded machine.
+  const config = gatewayConfig(emulator.url, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OPENIM_TIMEOUT_MS: '10000', ...env })
   const tracing = startTracing(config.tracing!, config.openim.apiUrl)
   const logs = new LogCapture()
   const app = await buildApp({ config, logger: { level: 'debug', stream: logs.stream, ...tracing.loggerOptions } })
