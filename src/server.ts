@@ -26,7 +26,11 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp({ config, logger: loggerOptions(config) })
+// OpenTelemetry is loaded only when an OTLP endpoint is configured: without one, no tracing code runs.
+const tracing = config.tracing === undefined ? undefined : (await import('./tracing/index.js')).startTracing(config.tracing, config.openim.apiUrl)
+
+const app = await buildApp({ config, logger: { ...loggerOptions(config), ...tracing?.loggerOptions } })
+tracing?.logTo(app.log)
 if (config.auth.disabled) {
   app.log.warn('AUTH_DISABLED=true: anyone who can reach this gateway can obtain any user\'s OpenIM token; use it for local development only')
 }
@@ -46,10 +50,14 @@ closeWithGrace({ delay: config.shutdownTimeoutMs + 2000, logger: app.log }, asyn
   if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
   else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
   const closed = Promise.all([app.close(), metricsApp?.close()]).then(() => true)
-  if (await Promise.race([closed, sleep(config.shutdownTimeoutMs, false, { ref: false })])) return
+  if (await Promise.race([closed, sleep(config.shutdownTimeoutMs, false, { ref: false })])) {
+    await tracing?.shutdown()
+    return
+  }
   const { requestIds, finished } = app.cutUnfinishedRequests()
   app.log.error({ count: requestIds.length, requestIds }, `shutdown timeout (${config.shutdownTimeoutMs} ms): answered ${requestIds.length} unfinished requests 503`)
   await finished
+  await tracing?.shutdown()
   process.exit(1)
 })
 

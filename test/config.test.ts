@@ -222,3 +222,51 @@ t.test('RATE_LIMIT_WINDOW is read by @fastify/rate-limit\'s own duration parser'
     t.throws(() => loadConfig({ ...required, RATE_LIMIT_WINDOW: window }), { message: /RATE_LIMIT_WINDOW must be between 1 second and 24 hours/ }, window)
   }
 })
+
+t.test('tracing settings', async (t) => {
+  t.equal(loadConfig(required).tracing, undefined, 'off without an OTLP endpoint')
+  t.same(loadConfig({ ...required, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing,
+    { tracesUrl: 'http://collector:4318/v1/traces', headers: {}, serviceName: 'openim-gateway', sampler: 'always_on', ratio: 1 })
+  t.equal(loadConfig({ ...required, OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com/base/' }).tracing?.tracesUrl,
+    'https://otlp.example.com/base/v1/traces', 'the generic endpoint is a base URL')
+  t.equal(loadConfig({ ...required, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/custom' }).tracing?.tracesUrl,
+    'http://b:4318/custom', 'the traces endpoint is used as it is, and wins')
+  t.equal(loadConfig({ ...required, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_SDK_DISABLED: 'true' }).tracing, undefined, 'OTEL_SDK_DISABLED wins')
+  t.equal(loadConfig({ ...required, OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing, undefined, 'an empty endpoint is unset')
+  t.match(loadConfig({
+    ...required,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/v1/traces',
+    OTEL_SERVICE_NAME: 'gateway-eu',
+    OTEL_TRACES_SAMPLER: 'traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: '0.25',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_HEADERS: 'x-honeycomb-team=abc%3D%3D, X-Dataset = a',
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-dataset=b'
+  }).tracing, { serviceName: 'gateway-eu', sampler: 'traceidratio', ratio: 0.25, headers: { 'x-honeycomb-team': 'abc==', 'x-dataset': 'b' } })
+  t.equal(loadConfig({ ...required, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_TRACES_SAMPLER: 'traceidratio' }).tracing?.ratio, 1, 'ratio 1 by default')
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, /OTEL_EXPORTER_OTLP_ENDPOINT/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT/],
+    [{ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, /OTEL_TRACES_SAMPLER=parentbased_always_on is not supported: .*browser/],
+    [{ OTEL_TRACES_SAMPLER: 'sometimes' }, /OTEL_TRACES_SAMPLER must be one of always_on, always_off, traceidratio/],
+    [{ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }, /OTEL_TRACES_SAMPLER_ARG/],
+    [{ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: 'half' }, /OTEL_TRACES_SAMPLER_ARG/],
+    [{ OTEL_TRACES_SAMPLER_ARG: '0.1' }, /OTEL_TRACES_SAMPLER_ARG applies only to OTEL_TRACES_SAMPLER=traceidratio/],
+    [{ OTEL_SDK_DISABLED: 'yes' }, /OTEL_SDK_DISABLED/],
+    [{ OTEL_SERVICE_NAME: 'x'.repeat(300) }, /OTEL_SERVICE_NAME/],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /OTEL_EXPORTER_OTLP_PROTOCOL: only http\/protobuf/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }, /OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: only http\/protobuf/],
+    [{ OTEL_EXPORTER_OTLP_HEADERS: 'just-a-token' }, /OTEL_EXPORTER_OTLP_HEADERS must be comma-separated name=value pairs/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'bad header=1' }, /OTEL_EXPORTER_OTLP_TRACES_HEADERS must be/],
+    [{ OTEL_EXPORTER_OTLP_HEADERS: 'x-key=%E0%A4%A' }, /OTEL_EXPORTER_OTLP_HEADERS: the value of "x-key" is not valid percent-encoding/]
+  ]
+  for (const [env, message] of refused) {
+    t.throws(() => loadConfig({ ...required, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+  }
+  t.throws(() => loadConfig({ ...required, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }), /OTEL_TRACES_SAMPLER/, 'checked even while tracing is off')
+  try {
+    loadConfig({ ...required, OTEL_EXPORTER_OTLP_HEADERS: 'x-key=%E0%A4%A-the-credential' })
+  } catch (error) {
+    t.notMatch((error as Error).message, 'the-credential', 'a header value never appears in a message')
+  }
+})

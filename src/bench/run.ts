@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import autocannon, { type Result } from 'autocannon'
+import { figures, mean, table, type Figures } from './report.js'
 
 // `npm run bench`: the gateway against a hand-written naive implementation and against the limit (the
-// emulator alone answering the two calls an existing user needs), in one run, runs alternated so machine
+// emulator alone answering the two calls an existing user needs), and with tracing on (every request
+// sampled, spans exported to a local OTLP sink) against tracing off, in one run, runs alternated so machine
 // noise hits all of them; then the gateway's memory through many provisions of distinct users.
 const setting = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback)
@@ -42,7 +44,7 @@ async function startChild (script: string, env: Record<string, string>): Promise
   return { child, url: message.url }
 }
 
-async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, url: string }> {
+async function startGateway (openimUrl: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess, url: string }> {
   const port = await freePort()
   const child = fork(dist + 'server.js', [], {
     // As `npm start` and the image run it (see package.json "start"), so the memory figures are production's.
@@ -54,7 +56,8 @@ async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, 
       GATEWAY_API_KEYS: `bench:${apiKey}`,
       RATE_LIMIT_MAX: '1000000',
       HOST: '127.0.0.1',
-      PORT: String(port)
+      PORT: String(port),
+      ...extraEnv
     },
     // Request logs at info, as in production, written to /dev/null.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc']
@@ -71,26 +74,13 @@ async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, 
 }
 
 let messageId = 0
-async function openimCalls (emulator: ChildProcess): Promise<number> {
+/** A counter of a child process, over IPC: the emulator's OpenIM `calls`, the OTLP sink's `spans`. */
+async function ask (child: ChildProcess, counter: 'calls' | 'spans'): Promise<number> {
   const id = ++messageId
-  emulator.send({ id, type: 'calls' })
+  child.send({ id, type: counter })
   for (;;) {
-    const [message] = await once(emulator, 'message') as [{ id: number, calls: number }]
-    if (message.id === id) return message.calls
-  }
-}
-
-interface Figures { name: string, perSecond: number, p50: number, p99: number, callsPerProvision: number, failures: number }
-
-function figures (name: string, result: Result, calls: number, provisionsPerRequest = 1, latencyFactor = 1): Figures {
-  const provisions = result['2xx'] / provisionsPerRequest
-  return {
-    name,
-    perSecond: provisions / result.duration,
-    p50: result.latency.p50 * latencyFactor,
-    p99: result.latency.p99 * latencyFactor,
-    callsPerProvision: provisions === 0 ? 0 : calls / provisions,
-    failures: result.non2xx + result.errors + result.timeouts
+    const [message] = await once(child, 'message') as [{ id: number } & Record<typeof counter, number>]
+    if (message.id === id) return message[counter]
   }
 }
 
@@ -111,9 +101,9 @@ async function provisionLoad (url: string, headers: Record<string, string>, user
 }
 
 async function measure (name: string, emulator: ChildProcess, run: () => Promise<Result>, provisionsPerRequest = 1, latencyFactor = 1) {
-  const before = await openimCalls(emulator)
+  const before = await ask(emulator, 'calls')
   const result = await run()
-  return figures(name, result, (await openimCalls(emulator)) - before, provisionsPerRequest, latencyFactor)
+  return figures(name, result, (await ask(emulator, 'calls')) - before, provisionsPerRequest, latencyFactor)
 }
 
 async function adminToken (openimUrl: string): Promise<string> {
@@ -138,26 +128,25 @@ async function limitLoad (openimUrl: string, token: string): Promise<Result> {
   })
 }
 
-/** The gateway's resident set and V8 heap in use, in MB, from its own /metrics. */
-async function memoryMb (gatewayUrl: string): Promise<{ rss: number, heap: number }> {
+/** Gauges and counters of a gateway, from its own /metrics. */
+async function gatewayMetrics (gatewayUrl: string, names: string[]): Promise<number[]> {
   const metrics = await (await fetch(`${gatewayUrl}/metrics`)).text()
-  const read = (name: string) => Number(new RegExp(`^openim_gateway_${name} (\\S+)$`, 'm').exec(metrics)?.[1]) / 1024 / 1024
-  return { rss: read('process_resident_memory_bytes'), heap: read('nodejs_heap_size_used_bytes') }
+  return names.map((name) => Number(new RegExp(`^openim_gateway_${name} (\\S+)$`, 'm').exec(metrics)?.[1]))
 }
 
-const mean = (rows: Figures[], name: string): Figures => {
-  const mine = rows.filter((row) => row.name === name)
-  const avg = (pick: (row: Figures) => number) => mine.reduce((sum, row) => sum + pick(row), 0) / mine.length
-  return { name, perSecond: avg((r) => r.perSecond), p50: avg((r) => r.p50), p99: avg((r) => r.p99), callsPerProvision: avg((r) => r.callsPerProvision), failures: avg((r) => r.failures) }
+/** The gateway's resident set and V8 heap in use, in MB. */
+async function memoryMb (gatewayUrl: string): Promise<{ rss: number, heap: number }> {
+  const [rss = 0, heap = 0] = await gatewayMetrics(gatewayUrl, ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes'])
+  return { rss: rss / 1024 / 1024, heap: heap / 1024 / 1024 }
 }
 
-function table (title: string, rows: Figures[]) {
-  console.log(`\n${title}`)
-  console.log('| run | provisions/s | p50 ms | p99 ms | OpenIM calls/provision | failed |')
-  console.log('|---|---:|---:|---:|---:|---:|')
-  for (const row of rows) {
-    console.log(`| ${row.name} | ${row.perSecond.toFixed(0)} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ${row.callsPerProvision.toFixed(2)} | ${row.failures} |`)
-  }
+/** Runs `run` and adds the CPU seconds the gateway spent meanwhile to `total[name]`. */
+async function withCpu (gatewayUrl: string, total: Record<string, number>, name: string, run: () => Promise<Figures>): Promise<Figures> {
+  const [before = 0] = await gatewayMetrics(gatewayUrl, ['process_cpu_seconds_total'])
+  const result = await run()
+  const [after = 0] = await gatewayMetrics(gatewayUrl, ['process_cpu_seconds_total'])
+  total[name] = (total[name] ?? 0) + after - before
+  return result
 }
 
 async function main () {
@@ -165,34 +154,58 @@ async function main () {
   const { child: emulator, url: openimUrl } = await startChild('bench/emulator-process.js', { OPENIM_SECRET: secret, OPENIM_EMULATOR_LATENCY_MS: String(LATENCY_MS) })
   const { url: gatewayUrl } = await startGateway(openimUrl)
   const { url: naiveUrl } = await startChild('bench/naive.js', { OPENIM_API_URL: openimUrl, OPENIM_SECRET: secret })
+  // The same gateway with tracing on, exporting to a local sink: every request sampled, and none.
+  const { child: sink, url: sinkUrl } = await startChild('bench/otlp-sink.js', {})
+  const gateways: Record<string, string> = {
+    [OFF]: gatewayUrl,
+    [ON]: (await startGateway(openimUrl, { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl })).url,
+    [NONE_SAMPLED]: (await startGateway(openimUrl, { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_off' })).url
+  }
   const gatewayHeaders = { 'x-api-key': apiKey }
 
   // Existing users for the "existing" runs, created through the gateway.
   const seeded = await provisionLoad(gatewayUrl, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
   if (seeded['2xx'] !== EXISTING_USERS) throw new Error(`seeding failed: ${seeded['2xx']} of ${EXISTING_USERS}`)
+  // As many requests through the traced gateways, so that all are equally warm.
+  for (const url of [gateways[ON]!, gateways[NONE_SAMPLED]!]) await provisionLoad(url, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
 
-  if (ROUNDS > 0) await compare(emulator, openimUrl, gatewayUrl, naiveUrl, gatewayHeaders)
+  if (ROUNDS > 0) await compare({ emulator, sink, openimUrl, gateways, naiveUrl }, gatewayHeaders)
   if (MEMORY_PROVISIONS > 0) await memory(gatewayUrl, gatewayHeaders)
 }
 
-async function compare (emulator: ChildProcess, openimUrl: string, gatewayUrl: string, naiveUrl: string, gatewayHeaders: Record<string, string>) {
+/** Spans leave in batches, every 5 s at the latest: wait for the last ones before counting. */
+const spansExported = () => new Promise((resolve) => setTimeout(resolve, 6000))
+
+const OFF = 'gateway'
+const ON = 'gateway, tracing on'
+const NONE_SAMPLED = 'gateway, tracing on, none sampled'
+
+interface Targets { emulator: ChildProcess, sink: ChildProcess, openimUrl: string, gateways: Record<string, string>, naiveUrl: string }
+
+async function compare ({ emulator, sink, openimUrl, gateways, naiveUrl }: Targets, gatewayHeaders: Record<string, string>) {
+  const gatewayUrl = gateways[OFF]!
   const token = await adminToken(openimUrl)
   const existing: Figures[] = []
   const fresh: Figures[] = []
+  const cpu: Record<string, number> = {}
   let newUser = 0
+  await spansExported()
+  const spansBefore = await ask(sink, 'spans')
   for (let round = 1; round <= ROUNDS; round++) {
     process.stderr.write(`round ${round}/${ROUNDS}…\n`)
     existing.push(await measure('limit (emulator alone, 2 calls)', emulator, () => limitLoad(openimUrl, token), 2, 2))
-    existing.push(await measure('gateway', emulator, () => provisionLoad(gatewayUrl, gatewayHeaders, (i) => `existing_${i % EXISTING_USERS}`)))
+    for (const [name, url] of Object.entries(gateways)) {
+      existing.push(await withCpu(url, cpu, name, () => measure(name, emulator, () => provisionLoad(url, gatewayHeaders, (i) => `existing_${i % EXISTING_USERS}`))))
+    }
     existing.push(await measure('naive', emulator, () => provisionLoad(naiveUrl, {}, (i) => `existing_${i % EXISTING_USERS}`)))
     fresh.push(await measure('gateway', emulator, () => provisionLoad(gatewayUrl, gatewayHeaders, () => `new_gw_${newUser++}`)))
     fresh.push(await measure('naive', emulator, () => provisionLoad(naiveUrl, {}, () => `new_naive_${newUser++}`)))
   }
 
   const limit = mean(existing, 'limit (emulator alone, 2 calls)')
-  const gateway = mean(existing, 'gateway')
+  const [gateway, traced, unsampled] = [OFF, ON, NONE_SAMPLED].map((name) => mean(existing, name)) as [Figures, Figures, Figures]
   const naive = mean(existing, 'naive')
-  table('Existing users (mean of rounds)', [limit, gateway, naive])
+  table('Existing users (mean of rounds)', [limit, gateway, traced, unsampled, naive])
   console.log(`\n- gateway / naive throughput: ${(gateway.perSecond / naive.perSecond).toFixed(2)}× (target ≥ 2)`)
   console.log(`- gateway / limit throughput: ${(gateway.perSecond / limit.perSecond).toFixed(2)} (target ≥ 0.5)`)
   console.log(`- gateway p99 / limit p99: ${(gateway.p99 / limit.p99).toFixed(2)} (target < 3); the limit's latency is 2 × one call's`)
@@ -201,6 +214,18 @@ async function compare (emulator: ChildProcess, openimUrl: string, gatewayUrl: s
   table('New users (mean of rounds)', [freshGateway, freshNaive])
   console.log(`\n- gateway / naive throughput: ${(freshGateway.perSecond / freshNaive.perSecond).toFixed(2)}×`)
 
+  await spansExported()
+  const spansPerProvision = ((await ask(sink, 'spans')) - spansBefore) / (traced.provisions * ROUNDS)
+  // CPU time per provision is what tracing costs the gateway itself, whoever else shares the machine.
+  const cpuPerProvision = (figures: Figures) => (cpu[figures.name] ?? 0) / (figures.provisions * ROUNDS) * 1e6
+  console.log('\nTracing (spans exported to a local OTLP sink) against off, existing users')
+  console.log('| tracing | throughput | p99 | gateway CPU per provision |\n|---|---:|---:|---:|')
+  for (const [label, figures] of [['off', gateway], ['on, every request sampled', traced], ['on, none sampled', unsampled]] as const) {
+    console.log(`| ${label} | ${(figures.perSecond / gateway.perSecond).toFixed(2)} | ${(figures.p99 / gateway.p99).toFixed(2)}× | ` +
+      `${cpuPerProvision(figures).toFixed(0)} µs (${(cpuPerProvision(figures) / cpuPerProvision(gateway)).toFixed(2)}×) |`)
+  }
+  console.log(`\n- throughput cost at full sampling: ${((1 - traced.perSecond / gateway.perSecond) * 100).toFixed(0)}% (target < 10%)`)
+  console.log(`- ${spansPerProvision.toFixed(2)} spans exported per sampled provision (4 when none is dropped: the request, the flow, 2 OpenIM calls)`)
 }
 
 /** Resident memory through MEMORY_PROVISIONS provisions of distinct users, sampled every tenth. */

@@ -5,6 +5,7 @@ import { LimitsEnv, limitsSettings, type LimitsSettings } from './limits.js'
 import { OpenImEnv, openImSettings, type OpenImSettings } from './openim.js'
 import { ServerEnv, serverSettings, type ServerSettings } from './server.js'
 import { UsersEnv, usersSettings, type UsersSettings } from './users.js'
+import { TracingEnv, tracingSettings, type TracingSettings } from './tracing.js'
 import { ConfigError } from './shared.js'
 
 // Every setting the gateway reads, in one schema assembled from one group per concern: env-schema (ajv)
@@ -15,16 +16,18 @@ export const EnvSchema = Type.Object({
   ...ServerEnv.properties,
   ...AuthEnv.properties,
   ...LimitsEnv.properties,
-  ...UsersEnv.properties
+  ...UsersEnv.properties,
+  ...TracingEnv.properties
 })
 
 export type Env = Type.Static<typeof EnvSchema>
 
-export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & UsersSettings
+export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & UsersSettings & TracingSettings
 
 export { ConfigError } from './shared.js'
 export type { ApiKey, AuthConfig, JwtKeySource } from './auth.js'
 export { callerAuthConfigured } from './auth.js'
+export type { TracingConfig } from './tracing.js'
 export { secretFingerprint } from './openim.js'
 
 export interface LoadOptions {
@@ -46,6 +49,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     ...serverSettings(parsed),
     ...authSettings(parsed, options),
     ...limitsSettings(parsed),
-    ...usersSettings(parsed)
+    ...usersSettings(parsed),
+    ...tracingSettings(parsed)
   }
 }

@@ -30,7 +30,14 @@ export type Fault =
   | { kind: 'text', status?: number, body: string }
   | { kind: 'delay', ms: number } // answer normally, this much later (one slow call among fast ones)
 
-export interface ReceivedCall { path: string, operationID: string | undefined, token: string | undefined, body: string }
+export interface ReceivedCall {
+  path: string
+  operationID: string | undefined
+  token: string | undefined
+  /** OpenIM ignores it; recorded so tests can see the gateway propagate its trace. */
+  traceparent: string | undefined
+  body: string
+}
 
 const RECENT_CALLS_KEPT = 1000
 const MAX_BODY_BYTES = 1024 * 1024
@@ -167,7 +174,7 @@ export class OpenImEmulator {
     const operationID = header(req, 'operationid')
     const token = header(req, 'token')
     this.counts.set(path, (this.counts.get(path) ?? 0) + 1)
-    this.recentCalls.push({ path, operationID, token, body })
+    this.recentCalls.push({ path, operationID, token, traceparent: header(req, 'traceparent'), body })
     if (this.recentCalls.length > RECENT_CALLS_KEPT) this.recentCalls.shift()
     // Go's net/http stamps every answer with its own clock; a skewed OpenIM shows it here first.
     res.setHeader('date', new Date(this.nowMs()).toUTCString())

@@ -1,3 +1,4 @@
+import { tracingChannel } from 'node:diagnostics_channel'
 import { Pool, errors as undiciErrors } from 'undici'
 import { ConnectionSlots, SlotRefused } from './connection-slots.js'
 import { OpenImError } from './errors.js'
@@ -43,6 +44,11 @@ export interface TransportOptions {
   maxPendingCalls: number
   onCall?: (record: CallRecord) => void
 }
+
+/** What the `openim-gateway:openim-call` tracing channel publishes around every call (src/tracing/ listens). */
+export interface OpenImCallMessage { path: string, operationID: string }
+/** Costs nothing while nobody subscribes, i.e. unless tracing is on. */
+export const openImCallChannel = tracingChannel<unknown, OpenImCallMessage>('openim-gateway:openim-call')
 
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
@@ -92,7 +98,7 @@ export class OpenImTransport {
       throw this.refusal(path, refused)
     }
     try {
-      const data = await this.send<T>(path, body, options)
+      const data = await openImCallChannel.tracePromise(() => this.send<T>(path, body, options), { path, operationID: options.operationID })
       record('ok')
       return data
     } catch (error) {

@@ -1,3 +1,4 @@
+import { tracingChannel } from 'node:diagnostics_channel'
 import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
@@ -22,6 +23,11 @@ export interface ProvisionResult {
   expiresAt: string
   created: boolean
 }
+
+/** What the `openim-gateway:provision` tracing channel publishes around every provisioning flow (src/tracing/ listens). */
+export interface ProvisionMessage { userID: string, platformID: number }
+/** Costs nothing while nobody subscribes, i.e. unless tracing is on. */
+export const provisionChannel = tracingChannel<unknown, ProvisionMessage>('openim-gateway:provision')
 
 export interface ProvisioningOptions {
   openim: OpenImClient
@@ -53,7 +59,9 @@ export class ProvisioningService {
    * earlier token, so its result is what counts).
    */
   provision (input: ProvisionInput, context: CallContext): Promise<ProvisionResult> {
-    return this.flows.join(`${input.platformID}\u0000${input.userID}`, context, (flowContext) => this.run(input, flowContext))
+    const trace = { userID: input.userID, platformID: input.platformID }
+    return this.flows.join(`${input.platformID}\u0000${input.userID}`, context,
+      (flowContext) => provisionChannel.tracePromise(() => this.run(input, flowContext), trace))
   }
 
   /**

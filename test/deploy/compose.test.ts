@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse } from 'yaml'
+import { loadConfig } from '../../src/config/index.js'
 
 const root = new URL('../../', import.meta.url).pathname
 const text = readFileSync(`${root}docker-compose.yml`, 'utf8')
@@ -15,7 +16,7 @@ t.test('dclint finds nothing', async (t) => {
 })
 
 t.test('the stack: OpenIM\'s dependencies, openim-server, openim-chat and the gateway, all on one network', async (t) => {
-  t.same(Object.keys(services).sort(), ['etcd', 'kafka', 'minio', 'mongo', 'openim-chat', 'openim-gateway', 'openim-server', 'redis'])
+  t.same(Object.keys(services).sort(), ['etcd', 'jaeger', 'kafka', 'minio', 'mongo', 'openim-chat', 'openim-gateway', 'openim-server', 'redis'])
   t.equal(services['openim-server'].image, 'openim/openim-server:v3.8.3-patch.15')
   t.equal(services['openim-chat'].image, 'openim/openim-chat:v1.8.4-patch.5')
   t.equal(services.mongo.image, 'mongo:7.0.28')
@@ -82,4 +83,22 @@ t.test('.env.example lists every variable the compose file uses, with a loud not
   for (const variable of used) t.ok(defined.has(variable), `${variable} is in .env.example`)
   t.match(example, /CHANGE EVERY SECRET/)
   t.match(example, /OPENIM_SECRET=change-me/)
+})
+
+t.test('an optional "tracing" profile runs Jaeger 2.x; the gateway sends it traces once the endpoint is set', async (t) => {
+  const jaeger = services.jaeger
+  t.match(jaeger.image, /^jaegertracing\/jaeger:2\.\d+\.\d+$/, 'Jaeger v2 (the v1 all-in-one image reached end of life)')
+  t.same(jaeger.profiles, ['tracing'])
+  t.same(Object.entries(services).filter(([, service]) => service.profiles !== undefined).map(([name]) => name), ['jaeger'], 'the default stack is unchanged')
+  t.same(jaeger.ports, ['127.0.0.1:${JAEGER_UI_PORT:-16686}:16686'], 'the UI, which has no login, on localhost only')
+  t.notOk('jaeger' in (services['openim-gateway'].depends_on ?? {}), 'the gateway starts without the profile')
+
+  // The gateway's environment as compose resolves it from .env.example, with the documented endpoint.
+  const example = Object.fromEntries([...readFileSync(`${root}.env.example`, 'utf8').matchAll(/^([A-Z0-9_]+)=(.*)$/gm)].map((match) => [match[1], match[2]]))
+  const resolve = (values: Record<string, string | undefined>) => Object.fromEntries(Object.entries(environment('openim-gateway')).map(([name, value]) =>
+    [name, String(value).replace(/\$\{([A-Z0-9_]+)(?::?[-?]([^}]*))?\}/g, (_match, variable: string, fallback?: string) => values[variable] || (fallback ?? ''))]))
+  t.equal(loadConfig(resolve(example)).tracing, undefined, 'off by default')
+  t.match(loadConfig(resolve({ ...example, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' })).tracing,
+    { tracesUrl: 'http://jaeger:4318/v1/traces', sampler: 'always_on' }, 'Jaeger\'s OTLP/HTTP port on the stack\'s network')
+  t.match(readFileSync(`${root}.env.example`, 'utf8'), /http:\/\/jaeger:4318/, '.env.example says which endpoint to set')
 })

@@ -70,3 +70,20 @@ t.test('metrics: served on their own named port, scraped through the Service, ne
   t.match(service.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(servicePort?.port), 'prometheus.io/path': '/metrics' })
   t.notOk(Object.keys(deployment.spec.template.metadata.annotations ?? {}).some((key) => key.startsWith('prometheus.io/')), 'no scrape annotations on the pod')
 })
+
+t.test('an optional ServiceMonitor, in its own kustomization, scrapes the Service\'s port named "metrics"', async (t) => {
+  const monitoringDir = `${dir}monitoring/`
+  const monitoring = readdirSync(monitoringDir).filter((file) => file.endsWith('.yaml')).flatMap((file) =>
+    parseAllDocuments(readFileSync(monitoringDir + file, 'utf8')).map((document) => document.toJS()))
+  const [kustomization] = monitoring.filter((manifest) => manifest.kind === 'Kustomization')
+  const [monitor] = monitoring.filter((manifest) => manifest.kind === 'ServiceMonitor')
+  t.same(kustomization.resources, ['servicemonitor.yaml'])
+  t.notOk((byKind('Kustomization')[0].resources as string[]).some((resource) => /monitor/i.test(resource)), 'not in the default kustomization')
+  t.equal(monitor.apiVersion, 'monitoring.coreos.com/v1')
+  t.equal(monitor.metadata.name, 'openim-gateway')
+  t.equal(monitor.metadata.labels['app.kubernetes.io/name'], 'openim-gateway')
+  const service = byKind('Service')[0]
+  t.ok((service.spec.ports as any[]).some((port) => port.name === 'metrics'), 'the Service has the port named metrics')
+  t.ok(Object.entries(monitor.spec.selector.matchLabels).every(([key, value]) => service.metadata.labels[key] === value), 'selects the Service by its labels')
+  t.same(monitor.spec.endpoints.map((endpoint: { port: unknown, path: unknown }) => [endpoint.port, endpoint.path]), [['metrics', '/metrics']], 'a named port, not a number')
+})
