@@ -66,10 +66,13 @@ t.test('a saturated event loop answers 503 OVERLOADED with Retry-After; liveness
   // under-pressure samples every 200 ms: wait until it has seen the delay, then ask at once.
   await waitFor(async () => (app as unknown as { isUnderPressure (): boolean }).isUnderPressure(), 'the sampler to see the delay', 2000)
   const response = await provision(app, { userID: 'olly', platformID: 5 })
+  const readiness = await app.inject({ url: '/readyz' })
   const health = await app.inject({ url: '/healthz' })
   t.equal(response.statusCode, 503)
   t.match(response.json(), { code: 'OVERLOADED' })
   t.equal(response.headers['retry-after'], '5')
+  t.equal(readiness.statusCode, 503, 'a busy replica leaves the load balancer\'s rotation')
+  t.match(readiness.json(), { statusCode: 503, code: 'OVERLOADED', requestId: readiness.headers['x-request-id'] }, 'in the one error shape')
   t.equal(health.statusCode, 200)
 })
 

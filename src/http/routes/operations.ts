@@ -17,7 +17,14 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['operations'],
       summary: 'Readiness: 200 only when OpenIM answers and accepts the gateway\'s admin token',
       description: `The answer is reused for READINESS_CACHE_MS (now ${app.config.readinessCacheMs} ms).`,
-      response: { 200: ReadinessResponse, 503: ReadinessResponse }
+      // 503 is also what overload shedding answers, in the error shape: with only the readiness shape
+      // declared, the serializer failed on that body and the probe got a 500.
+      response: {
+        200: ReadinessResponse,
+        503: Type.Union([ReadinessResponse, Type.Ref('ErrorResponse')], {
+          description: 'not_ready with the reason; or OVERLOADED, in the error shape, while the event loop is saturated'
+        })
+      }
     }
   }, async (_request, reply) => {
     const answer = await readiness.check()
