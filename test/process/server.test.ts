@@ -7,8 +7,11 @@ import { SECRET, SERVICE_KEY, startOpenIm, waitFor } from '../helper.js'
 const serverEntry = new URL('../../dist/server.js', import.meta.url).pathname
 
 function startServer (env: Record<string, string>) {
+  // Overload shedding off, as in test/helper.ts: a fresh process stalls while it loads, and under-pressure
+  // would shed its first requests on a busy machine.
   const child = spawn(process.execPath, [serverEntry], {
-    env: { PATH: process.env.PATH ?? '', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, ...env }, stdio: ['ignore', 'pipe', 'pipe']
+    env: { PATH: process.env.PATH ?? '', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })
