@@ -82,8 +82,11 @@ export function post (app: FastifyInstance, url: string, body: unknown, headers:
   return app.inject({ method: 'POST', url, payload: body as Record<string, unknown>, headers: { ...credentials, ...headers } })
 }
 
-/** Polls `check` (sync or async) every 5 ms until it holds; fails naming `what` after `ms`. */
-export async function waitFor (check: () => boolean | Promise<boolean>, what: string, ms = 10_000) {
+/**
+ * Polls `check` (sync or async) every 5 ms until it holds; fails naming `what` after `ms`. The default is a
+ * deadline for what never happens, not an expected speed: a loaded machine can take seconds.
+ */
+export async function waitFor (check: () => boolean | Promise<boolean>, what: string, ms = 30_000) {
   const deadline = Date.now() + ms
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
