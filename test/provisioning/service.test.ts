@@ -15,3 +15,14 @@ t.test('concurrent provisions of one user on every platform: each caller gets a 
     t.match(parsed.json, { errCode: 0, data: { userID: 'rita', platformID: requests[i] } }, `caller ${i} holds a live token of its platform`)
   }
 })
+
+t.test('a registration refused for another reason (1001) is the caller\'s error, even if the user exists afterwards', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  emulator.injectFault('/user/user_register', { kind: 'errCode', errCode: 1001, afterEffect: true })
+  const response = await provision(app, { userID: 'sven', platformID: 5 })
+  t.equal(response.statusCode, 502)
+  t.match(response.json(), { code: 'OPENIM_REJECTED', openimErrCode: 1001 })
+  t.equal(emulator.callCount('/user/account_check'), 1, 'only races (1102, 500, 1003) are re-checked')
+  t.equal(emulator.callCount('/auth/get_user_token'), 0)
+})
