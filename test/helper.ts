@@ -24,10 +24,11 @@ export async function startOpenIm (t: Teardown, options: Partial<EmulatorOptions
  * reads a 200 ms sample with no event-loop tick in it as an infinite delay, so one such stall of a test
  * process on a busy machine (loading modules, compiling schemas) shed the next requests with 503 OVERLOADED.
  */
-const TEST_ENV = { LOG_LEVEL: 'debug', OPENIM_TIMEOUT_MS: '1000', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}` }
-
 export function gatewayConfig (openimUrl: string, env: Record<string, string> = {}): Config {
-  return loadConfig({ OPENIM_API_URL: openimUrl, OPENIM_SECRET: SECRET, ...TEST_ENV, ...env })
+  return loadConfig({
+    OPENIM_API_URL: openimUrl, OPENIM_SECRET: SECRET, LOG_LEVEL: 'debug', OPENIM_TIMEOUT_MS: '1000', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, ...env
+  })
 }
 
 /** Every log line the app wrote, parsed, plus the raw text (to search for leaked secrets). */
