@@ -112,6 +112,24 @@ t.test('a kicked admin token (1506) is replaced once and the call retried; concu
   t.equal(emulator.callCount('/auth/get_admin_token'), 2, 'one replacement for all five')
 })
 
+t.test('every token errCode (1501–1507) replaces the admin token once and retries; its neighbours do not', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim } = client(t, emulator.url)
+  await openim.accountCheck(['a'], { operationID: 'op' })
+  for (let errCode = 1501; errCode <= 1507; errCode++) {
+    const mints = emulator.callCount('/auth/get_admin_token')
+    emulator.injectFault('/user/account_check', { kind: 'errCode', errCode })
+    t.ok((await openim.accountCheck(['a'], { operationID: 'op' })).has('a'), `${errCode}: retried`)
+    t.equal(emulator.callCount('/auth/get_admin_token'), mints + 1, `${errCode}: one replacement`)
+  }
+  for (const errCode of [1500, 1508]) {
+    const mints = emulator.callCount('/auth/get_admin_token')
+    emulator.injectFault('/user/account_check', { kind: 'errCode', errCode })
+    t.equal((await failure(openim.accountCheck(['a'], { operationID: 'op' }))).errCode, errCode, `${errCode}: the caller's error`)
+    t.equal(emulator.callCount('/auth/get_admin_token'), mints, `${errCode}: the admin token is kept`)
+  }
+})
+
 t.test('a token error that persists after one replacement is the caller\'s error', async (t) => {
   const emulator = await startOpenIm(t)
   const { openim } = client(t, emulator.url)

@@ -8,14 +8,30 @@ import { SECRET, SERVICE_KEY, startOpenIm, waitFor } from '../helper.js'
 const serverEntry = new URL('../../dist/server.js', import.meta.url).pathname
 
 function startServer (env: Record<string, string>) {
+  // Overload shedding off, as in test/helper.ts: a fresh process stalls while it loads, and under-pressure
+  // would shed its first requests on a busy machine.
   const child = spawn(process.execPath, [serverEntry], {
-    // No load shedding (as in test/helper.ts): a process starting on a busy machine can lag past the default.
-    env: { PATH: process.env.PATH ?? '', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe']
+    env: { PATH: process.env.PATH ?? '', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
   })
+  // Teardowns do not run when tap kills a timed-out file; a left-over server would load every later run.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.off('exit', killOnExit))
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })
   child.stderr.on('data', (chunk) => { output += chunk })
-  return { child, output: () => output }
+  // The address once the server listens. No deadline of its own: a start takes seconds on a busy machine
+  // (tap's file timeout catches a hang), but a process that exits first fails the wait at once.
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const address = /Server listening at (http:\/\/[\d.:]+)/.exec(output)?.[1]
+      if (address !== undefined) resolve(address)
+    })
+    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${output}`)))
+  })
+  listening.catch(() => {}) // tests of a refused start never wait for it
+  return { child, output: () => output, listening }
 }
 
 t.test('without any caller authentication the process refuses to start, naming the variables', async (t) => {
