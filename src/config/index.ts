@@ -4,6 +4,7 @@ import { AuthEnv, authSettings, type AuthSettings } from './auth.js'
 import { LimitsEnv, limitsSettings, type LimitsSettings } from './limits.js'
 import { OpenImEnv, openImSettings, type OpenImSettings } from './openim.js'
 import { ServerEnv, serverSettings, type ServerSettings } from './server.js'
+import { SessionEnv, sessionSettings, type SessionSettings } from './session.js'
 import { UsersEnv, usersSettings, type UsersSettings } from './users.js'
 import { ConfigError } from './shared.js'
 
@@ -15,12 +16,13 @@ export const EnvSchema = Type.Object({
   ...ServerEnv.properties,
   ...AuthEnv.properties,
   ...LimitsEnv.properties,
-  ...UsersEnv.properties
+  ...UsersEnv.properties,
+  ...SessionEnv.properties
 })
 
 export type Env = Type.Static<typeof EnvSchema>
 
-export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & UsersSettings
+export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & UsersSettings & SessionSettings
 
 export { ConfigError } from './shared.js'
 export type { ApiKey, AuthConfig, JwtKeySource } from './auth.js'
@@ -40,6 +42,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     ...serverSettings(parsed),
     ...authSettings(parsed),
     ...limitsSettings(parsed),
-    ...usersSettings(parsed)
+    ...usersSettings(parsed),
+    ...sessionSettings(parsed)
   }
 }
