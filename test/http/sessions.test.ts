@@ -69,6 +69,15 @@ t.test('a token kicked outside the gateway (minted straight from OpenIM) is forg
   emulator.resetCounts()
   t.match((await provision(app, { userID: 'bob', platformID: 2 })).json(), { reused: true, token: replaced.json().token }, 'the replacement is remembered')
   t.same(paths(emulator), ['/auth/parse_token'])
+
+  // Refused and then not replaced (the mint failed): forgotten all the same, so it is not asked about again.
+  emulator.advanceClock(1)
+  await openImCall(emulator.url, '/auth/get_user_token', { userID: 'bob', platformID: 2 }, { token: await adminToken(emulator) })
+  emulator.injectFault('/user/account_check', { kind: 'errCode', errCode: 500 })
+  t.equal((await provision(app, { userID: 'bob', platformID: 2 })).statusCode, 502)
+  emulator.resetCounts()
+  t.match((await provision(app, { userID: 'bob', platformID: 2 })).json(), { reused: false })
+  t.same(paths(emulator), ['/user/account_check', '/auth/get_user_token'])
 })
 
 t.test('"reuse": false mints a new token, logging out the one handed out before; the new one is remembered', async (t) => {

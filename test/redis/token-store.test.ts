@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { TokenSealer } from '../../src/provisioning/token-store/crypto.js'
-import { SECRET, buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
+import { SECRET, adminToken, buildGateway, openImCall, provision, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
 
 // The token store in a real Redis: what an operator (or an intruder) with access to it can read, values that
@@ -129,3 +129,26 @@ t.test('Redis paused: provisions still succeed, and no request waits on it', asy
   t.ok(elapsed < 4000, `11 provisions in ${elapsed} ms`)
   t.equal(app.redis?.available, false)
 })
+
+for (const store of ['memory', 'Redis'] as const) {
+  t.test(`${store}: a refused token is forgotten only while it is still the one remembered; a newer one stays and is handed out`, async (t) => {
+    if (store === 'Redis' && skipWithoutRedis(t)) return
+    const env: Record<string, string> = store === 'Redis' ? { REDIS_URL: (await startRedis(t)).url, OPENIM_TIMEOUT_MS: '3000' } : { OPENIM_TIMEOUT_MS: '3000' }
+    const emulator = await startOpenIm(t)
+    const { app } = await buildGateway(t, emulator.url, env)
+    const first = (await provision(app, { userID: 'xena', platformID: 5 })).json()
+    emulator.advanceClock(1)
+    await openImCall(emulator.url, '/auth/get_user_token', { userID: 'xena', platformID: 5 }, { token: await adminToken(emulator) })
+    // While OpenIM takes its time over the kicked token, a fresh token is minted and remembered.
+    emulator.injectFault('/auth/parse_token', { kind: 'delay', ms: 600 })
+    const reusing = Promise.resolve(provision(app, { userID: 'xena', platformID: 5 }))
+    await waitFor(() => emulator.callCount('/auth/parse_token') === 1, 'the remembered token to be under question')
+    emulator.advanceClock(1)
+    const fresh = (await provision(app, { userID: 'xena', platformID: 5, reuse: false })).json()
+    t.not(fresh.token, first.token)
+    const answer = (await reusing).json()
+    t.match(answer, { reused: true, token: fresh.token }, 'the 1506 for the old token did not forget the new one')
+    t.equal(emulator.callCount('/auth/get_user_token'), 3, 'the first, the one straight from OpenIM, the fresh one: no fourth')
+    t.match((await openImCall(emulator.url, '/auth/parse_token', { token: fresh.token })).json, { errCode: 0 })
+  })
+}

@@ -35,7 +35,11 @@ export class RedisTokenStore implements TokenStore {
       return local
     }
     const shared = sealed === null ? undefined : this.decode(pair, sealed)
-    if (local === undefined || (shared !== undefined && shared.expiresAt >= local.expiresAt)) return shared
+    if (local === undefined) return shared
+    if (shared !== undefined && shared.expiresAt >= local.expiresAt) {
+      this.fallback.forgetNow(pair)
+      return shared
+    }
     // Minted here while Redis was unavailable, so newer than what Redis holds (OpenIM kicked that one).
     await this.remember(pair, local)
     return local
