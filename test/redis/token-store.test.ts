@@ -44,10 +44,13 @@ t.test('no token and no userID can be read in Redis: HMAC key names, AES-256-GCM
   for (const key of keys) {
     t.ok(key.startsWith('openim-gateway:'), key)
     t.notMatch(key, /quinn|rae/, 'no userID in a key name')
-    const value = await client.get(key)
-    t.notMatch(value, /quinn|rae/, 'no userID in a value')
-    t.notMatch(value, JWT_SHAPE, 'no JWT in a value')
-    for (const token of tokens) t.notOk(value?.includes(token.split('.')[2]!), 'not even a token\'s signature')
+    const value = await client.get(key) ?? ''
+    // As stored, and decoded as if it were base64 (an encoding is no encryption).
+    for (const text of [value, Buffer.from(value, 'base64url').toString('latin1')]) {
+      t.notMatch(text, /quinn|rae/, 'no userID in a value')
+      t.notMatch(text, JWT_SHAPE, 'no JWT in a value')
+      for (const token of tokens) t.notOk(text.includes(token.split('.')[2]!), 'not even a token\'s signature')
+    }
   }
   for (const key of tokenKeys) {
     t.match(key, /^openim-gateway:token:[\w-]{43}$/)
@@ -115,7 +118,7 @@ t.test('Redis paused: provisions still succeed, and no request waits on it', asy
   const { app } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url, RATE_LIMIT_MAX: '1000' })
   await provision(app, { userID: 'wyn', platformID: 5 })
   const client = await admin(t, redis.url)
-  await client.call('CLIENT', 'PAUSE', '4000', 'ALL')
+  await client.call('CLIENT', 'PAUSE', '10000', 'ALL')
 
   const started = Date.now()
   const answers = []
@@ -125,8 +128,8 @@ t.test('Redis paused: provisions still succeed, and no request waits on it', asy
   t.same(answers.map((answer) => answer.statusCode), [...Array(10).fill(201), 200])
   t.match(answers.at(-1)?.json(), { reused: true }, 'reuse works from memory meanwhile')
   // Each provision uses Redis five times or so (rate limit, recall, lock, renew, remember): waiting 500 ms on each
-  // would take half a minute. Only the first command waits; the breaker then answers the rest at once.
-  t.ok(elapsed < 4000, `11 provisions in ${elapsed} ms`)
+  // would take half a minute, on just the recall still over 5 s. Only the first command waits; the breaker then answers the rest at once.
+  t.ok(elapsed < 3000, `11 provisions in ${elapsed} ms`)
   t.equal(app.redis?.available, false)
 })
 
