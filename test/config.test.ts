@@ -270,3 +270,18 @@ t.test('tracing settings', async (t) => {
     t.notMatch((error as Error).message, 'the-credential', 'a header value never appears in a message')
   }
 })
+
+t.test('session settings: token reuse, its least remaining lifetime, the memory store\'s size', async (t) => {
+  t.same(loadConfig(required).session, { tokenReuse: 'auto', minRemainingSeconds: undefined, cacheMaxEntries: 100_000 })
+  t.same(loadConfig({ ...required, TOKEN_REUSE: 'true', TOKEN_REUSE_MIN_REMAINING_SECONDS: '86400', TOKEN_CACHE_MAX_ENTRIES: '500' }).session,
+    { tokenReuse: 'on', minRemainingSeconds: 86_400, cacheMaxEntries: 500 })
+  t.equal(loadConfig({ ...required, TOKEN_REUSE: 'false' }).session.tokenReuse, 'off')
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ TOKEN_REUSE: 'yes' }, /TOKEN_REUSE must be auto \(on for OpenIM v3\.8\.1\+ only\), true or false/],
+    [{ TOKEN_REUSE_MIN_REMAINING_SECONDS: '59' }, /TOKEN_REUSE_MIN_REMAINING_SECONDS/],
+    [{ TOKEN_REUSE_MIN_REMAINING_SECONDS: '1 day' }, /TOKEN_REUSE_MIN_REMAINING_SECONDS/],
+    [{ TOKEN_CACHE_MAX_ENTRIES: '0' }, /TOKEN_CACHE_MAX_ENTRIES/],
+    [{ TOKEN_CACHE_MAX_ENTRIES: '10000001' }, /TOKEN_CACHE_MAX_ENTRIES/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+})

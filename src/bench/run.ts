@@ -20,6 +20,7 @@ const DURATION_S = setting('BENCH_DURATION_SECONDS', 8)
 const ROUNDS = setting('BENCH_ROUNDS', 2)
 const EXISTING_USERS = setting('BENCH_EXISTING_USERS', 4000)
 const MEMORY_PROVISIONS = setting('BENCH_MEMORY_PROVISIONS', 100_000)
+const STORE_ENTRIES = setting('BENCH_STORE_ENTRIES', 100_000)
 /** A folder: the gateway runs with --cpu-prof and writes its profile there on exit. */
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE
 
@@ -55,6 +56,9 @@ async function startGateway (openimUrl: string, extraEnv: Record<string, string>
       OPENIM_SECRET: secret,
       GATEWAY_API_KEYS: `bench:${apiKey}`,
       RATE_LIMIT_MAX: '1000000',
+      // On a machine shared with other work the event loop lags past the 1 s guard now and then, and the
+      // gateway would shed requests at random: the bench measures throughput, not load shedding.
+      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
       HOST: '127.0.0.1',
       PORT: String(port),
       ...extraEnv
@@ -153,24 +157,85 @@ async function main () {
   console.log(`openim-gateway bench: ${CONNECTIONS} connections, ${DURATION_S} s per run, ${ROUNDS} rounds, OpenIM latency ${LATENCY_MS} ms, node ${process.version}`)
   const { child: emulator, url: openimUrl } = await startChild('bench/emulator-process.js', { OPENIM_SECRET: secret, OPENIM_EMULATOR_LATENCY_MS: String(LATENCY_MS) })
   const { url: gatewayUrl } = await startGateway(openimUrl)
+  // The same gateway minting on every provision (as before token reuse): the comparison's existing-user runs.
+  const { url: mintingUrl } = await startGateway(openimUrl, { TOKEN_REUSE: 'false' })
   const { url: naiveUrl } = await startChild('bench/naive.js', { OPENIM_API_URL: openimUrl, OPENIM_SECRET: secret })
   // The same gateway with tracing on, exporting to a local sink: every request sampled, and none.
   const { child: sink, url: sinkUrl } = await startChild('bench/otlp-sink.js', {})
+  // The comparison with the naive code and with tracing: every gateway mints on each provision (TOKEN_REUSE=false),
+  // so all of them make the same OpenIM calls; compareReuse measures reuse on its own users.
   const gateways: Record<string, string> = {
-    [OFF]: gatewayUrl,
-    [ON]: (await startGateway(openimUrl, { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl })).url,
-    [NONE_SAMPLED]: (await startGateway(openimUrl, { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_off' })).url
+    [OFF]: mintingUrl,
+    [ON]: (await startGateway(openimUrl, { TOKEN_REUSE: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl })).url,
+    [NONE_SAMPLED]: (await startGateway(openimUrl, { TOKEN_REUSE: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_off' })).url
   }
   const gatewayHeaders = { 'x-api-key': apiKey }
 
   // Existing users for the "existing" runs, created through the gateway.
-  const seeded = await provisionLoad(gatewayUrl, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
+  const seeded = await provisionLoad(mintingUrl, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
   if (seeded['2xx'] !== EXISTING_USERS) throw new Error(`seeding failed: ${seeded['2xx']} of ${EXISTING_USERS}`)
   // As many requests through the traced gateways, so that all are equally warm.
   for (const url of [gateways[ON]!, gateways[NONE_SAMPLED]!]) await provisionLoad(url, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
 
   if (ROUNDS > 0) await compare({ emulator, sink, openimUrl, gateways, naiveUrl }, gatewayHeaders)
+  if (ROUNDS > 0) await compareReuse(emulator, openimUrl, { reusing: gatewayUrl, minting: mintingUrl, naive: naiveUrl }, gatewayHeaders)
   if (MEMORY_PROVISIONS > 0) await memory(gatewayUrl, gatewayHeaders)
+  if (STORE_ENTRIES > 0) await storeMemory()
+}
+
+/**
+ * Existing users holding a live token the gateway remembers (TOKEN_REUSE on, as by default on OpenIM v3.8.1+):
+ * one parse_token per provision. Beside it in the same rounds: the gateway minting on every call
+ * (TOKEN_REUSE=false), the naive implementation, and the limit for one call (the emulator alone answering
+ * parse_token). Its users are its own, so the minting runs never kick the tokens it remembers.
+ */
+async function compareReuse (emulator: ChildProcess, openimUrl: string, urls: { reusing: string, minting: string, naive: string }, gatewayHeaders: Record<string, string>) {
+  const seeded = await provisionLoad(urls.reusing, gatewayHeaders, (i) => `reusing_${i}`, EXISTING_USERS)
+  if (seeded['2xx'] !== EXISTING_USERS) throw new Error(`seeding failed: ${seeded['2xx']} of ${EXISTING_USERS}`)
+  const tokens: string[] = []
+  for (let i = 0; i < 100; i++) {
+    const response = await fetch(`${urls.reusing}/provision`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...gatewayHeaders }, body: JSON.stringify({ userID: `reusing_${i}`, platformID: 5 })
+    })
+    tokens.push(((await response.json()) as { token: string }).token)
+  }
+  const limitName = 'limit (emulator alone, parse_token)'
+  const rows: Figures[] = []
+  for (let round = 1; round <= ROUNDS; round++) {
+    process.stderr.write(`reuse round ${round}/${ROUNDS}…\n`)
+    rows.push(await measure(limitName, emulator, () => parseTokenLoad(openimUrl, tokens)))
+    rows.push(await measure('gateway, live token remembered', emulator, () => provisionLoad(urls.reusing, gatewayHeaders, (i) => `reusing_${i % EXISTING_USERS}`)))
+    rows.push(await measure('gateway, TOKEN_REUSE=false', emulator, () => provisionLoad(urls.minting, gatewayHeaders, (i) => `existing_${i % EXISTING_USERS}`)))
+    rows.push(await measure('naive', emulator, () => provisionLoad(urls.naive, {}, (i) => `existing_${i % EXISTING_USERS}`)))
+  }
+  const [limit, reusing, minting, naive] = [limitName, 'gateway, live token remembered', 'gateway, TOKEN_REUSE=false', 'naive'].map((name) => mean(rows, name)) as [Figures, Figures, Figures, Figures]
+  table('Existing users with a live remembered token (mean of rounds)', [limit, reusing, minting, naive])
+  console.log(`\n- reuse / mint per call (TOKEN_REUSE=false) throughput: ${(reusing.perSecond / minting.perSecond).toFixed(2)}×`)
+  console.log(`- reuse / naive throughput: ${(reusing.perSecond / naive.perSecond).toFixed(2)}×`)
+  console.log(`- reuse / limit (one call) throughput: ${(reusing.perSecond / limit.perSecond).toFixed(2)}; p99 ${(reusing.p99 / limit.p99).toFixed(2)}× the limit's`)
+}
+
+/** The limit for a reused token: the emulator alone answering parse_token, the one call it costs. */
+function parseTokenLoad (openimUrl: string, tokens: string[]): Promise<Result> {
+  let i = 0
+  return autocannon({
+    url: openimUrl,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    requests: [{
+      method: 'POST',
+      path: '/auth/parse_token',
+      headers: { 'content-type': 'application/json', operationID: 'bench' },
+      setupRequest: (request) => ({ ...request, body: JSON.stringify({ token: tokens[i++ % tokens.length] }) })
+    }]
+  })
+}
+
+/** The in-memory token store's own heap at STORE_ENTRIES entries, measured in a process of its own. */
+async function storeMemory () {
+  const child = fork(dist + 'bench/store-memory.js', [String(STORE_ENTRIES)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  children.push(child)
+  await once(child, 'exit')
 }
 
 /** Spans leave in batches, every 5 s at the latest: wait for the last ones before counting. */

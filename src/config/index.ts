@@ -4,6 +4,7 @@ import { AuthEnv, authSettings, type AuthSettings } from './auth.js'
 import { LimitsEnv, limitsSettings, type LimitsSettings } from './limits.js'
 import { OpenImEnv, openImSettings, type OpenImSettings } from './openim.js'
 import { ServerEnv, serverSettings, type ServerSettings } from './server.js'
+import { SessionEnv, sessionSettings, type SessionSettings } from './session.js'
 import { UsersEnv, usersSettings, type UsersSettings } from './users.js'
 import { TracingEnv, tracingSettings, type TracingSettings } from './tracing.js'
 import { ConfigError } from './shared.js'
@@ -17,12 +18,13 @@ export const EnvSchema = Type.Object({
   ...AuthEnv.properties,
   ...LimitsEnv.properties,
   ...UsersEnv.properties,
-  ...TracingEnv.properties
+  ...TracingEnv.properties,
+  ...SessionEnv.properties
 })
 
 export type Env = Type.Static<typeof EnvSchema>
 
-export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & UsersSettings & TracingSettings
+export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & UsersSettings & TracingSettings & SessionSettings
 
 export { ConfigError } from './shared.js'
 export type { ApiKey, AuthConfig, JwtKeySource } from './auth.js'
@@ -50,6 +52,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     ...authSettings(parsed, options),
     ...limitsSettings(parsed),
     ...usersSettings(parsed),
-    ...tracingSettings(parsed)
+    ...tracingSettings(parsed),
+    ...sessionSettings(parsed)
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../config/index.js'
 import { OpenImClient } from '../openim/client.js'
@@ -8,7 +8,12 @@ import { OpenImTransport } from '../openim/transport.js'
 import { Metrics } from '../operations/metrics.js'
 import { UserImporter } from '../provisioning/import.js'
 import { ProfileService } from '../provisioning/profiles.js'
+import { LocalMintLock, RedisMintLock } from '../provisioning/mint-lock.js'
 import { ProvisioningService } from '../provisioning/service.js'
+import { TokenIssuer } from '../provisioning/token-issuer.js'
+import { TokenSealer } from '../provisioning/token-store/crypto.js'
+import { MemoryTokenStore } from '../provisioning/token-store/memory.js'
+import { RedisTokenStore } from '../provisioning/token-store/redis.js'
 import { SharedRedis } from '../redis/shared-redis.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
@@ -65,6 +70,37 @@ function requestId (req: IncomingMessage): string {
 // Probes and scrapes arrive every few seconds: their request lines are debug, not info.
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
 
+/**
+ * /provision and /revoke, with the tokens they hand out remembered in Redis (shared by every replica, with
+ * this replica's memory as the fallback) or, without REDIS_URL, in memory.
+ */
+function provisioningService (config: Config, openim: OpenImClient, redis: SharedRedis | undefined, metrics: Metrics, log: FastifyBaseLogger) {
+  const memory = new MemoryTokenStore(config.session.cacheMaxEntries, () => metrics.tokenStoreEvictions.inc())
+  const sealer = new TokenSealer(config.openim.secret)
+  // A holder that dies blocks the pair for its whole request deadline plus one OpenIM call sent before it.
+  const leaseMs = config.requestDeadlineMs + config.openim.timeoutMs
+  const store = redis === undefined ? memory : new RedisTokenStore(redis, sealer, memory, log)
+  const issuer = new TokenIssuer({
+    openim,
+    store,
+    lock: redis === undefined ? new LocalMintLock() : new RedisMintLock(redis, sealer, leaseMs),
+    reuse: config.session.tokenReuse,
+    minRemainingSeconds: config.session.minRemainingSeconds,
+    events: {
+      lookup: (result) => metrics.tokenStoreLookups.inc({ result }),
+      lockWait: () => metrics.mintLockWaits.inc(),
+      takeover: () => metrics.mintLockTakeovers.inc()
+    }
+  })
+  return new ProvisioningService({
+    openim,
+    issuer,
+    store,
+    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' }),
+    onShared: () => metrics.sharedProvisions.inc()
+  })
+}
+
 /** The gateway as a Fastify instance, not listening: server.ts listens, tests inject. */
 export async function buildApp ({ config, logger }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -107,11 +143,6 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     }
   })
   metrics.readPendingOpenImCalls(() => transport.pendingCalls)
-  const provisioning = new ProvisioningService({
-    openim,
-    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' }),
-    onShared: () => metrics.sharedProvisions.inc()
-  })
   const importer = new UserImporter({
     openim,
     reservedUserIDs: config.openim.reservedUserIDs,
@@ -122,6 +153,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   const redis = config.redisUrl === undefined
     ? undefined
     : await SharedRedis.connect({ url: config.redisUrl, log: app.log, onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0) })
+  const provisioning = provisioningService(config, openim, redis, metrics, app.log)
   app.decorate('config', config)
   app.decorate('openim', openim)
   app.decorate('provisioning', provisioning)

@@ -1,5 +1,6 @@
 import { ErrCode, OpenImError, isTokenErrCode, isUnknownRoute } from './errors.js'
 import { dialects, parseAccountStatus, type Dialect, type DialectRequest, type Generation, type RegisterUser, type TokenData } from './generations.js'
+import { parsedToken, tokenData, type ParsedToken } from './token-answers.js'
 import type { CallContext, OpenImTransport } from './transport.js'
 import { isUnknownUser, parseUsersInfo, updateUserInfoExBody, type ProfileChanges, type UserProfile } from './users.js'
 
@@ -67,6 +68,16 @@ export class OpenImClient {
   async mintUserToken (userID: string, platformID: number, context: CallContext): Promise<TokenData> {
     const request = (await this.dialect(context)).userToken(userID, platformID, this.options.secret)
     return tokenData(request.path, await this.send(request, context))
+  }
+
+  /**
+   * Whether OpenIM holds `token` as live, and for whom: one call, without the admin token (a public route in
+   * every version). A token OpenIM refuses is a 'rejected' OpenImError with its 1501–1507 errCode; it must not
+   * go through withAdminToken, which would read that as the admin token's refusal.
+   */
+  async parseToken (token: string, context: CallContext): Promise<ParsedToken> {
+    const path = '/auth/parse_token'
+    return parsedToken(path, await this.options.transport.post(path, { token }, context), this.now())
   }
 
   async forceLogout (userID: string, platformID: number, context: CallContext): Promise<void> {
@@ -247,21 +258,4 @@ function authFailure (path: string, cause: OpenImError): OpenImError {
   return new OpenImError('auth_failed', path,
     `OpenIM refused the admin credentials (errCode ${cause.errCode}): check OPENIM_SECRET and OPENIM_ADMIN_USER_ID`,
     cause.details)
-}
-
-// OpenIM computes the lifetime from tokenPolicy.expire (days); a century is far past any sane setting.
-const MAX_TOKEN_LIFETIME_SECONDS = 100 * 365 * 86_400
-
-function tokenData (path: string, data: unknown): TokenData {
-  const candidate = data as Partial<TokenData> | undefined
-  if (typeof candidate?.token !== 'string' || candidate.token === '' || typeof candidate.expireTimeSeconds !== 'number') {
-    throw new OpenImError('bad_response', path, 'OpenIM answered a token call without token and expireTimeSeconds')
-  }
-  // A lifetime that is not a whole positive number of seconds (1e308, negative, fractional) would become an
-  // expiresAt in the past or an invalid date, and an admin token cached for no time or forever.
-  const lifetime = candidate.expireTimeSeconds
-  if (!Number.isInteger(lifetime) || lifetime <= 0 || lifetime > MAX_TOKEN_LIFETIME_SECONDS) {
-    throw new OpenImError('bad_response', path, `OpenIM answered a token call with an implausible expireTimeSeconds (${lifetime})`)
-  }
-  return { token: candidate.token, expireTimeSeconds: lifetime }
 }

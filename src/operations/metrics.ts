@@ -24,7 +24,7 @@ export class Metrics {
 
   readonly provisions = new Counter({
     name: `${PREFIX}provisions_total`,
-    help: 'Provisions by outcome (created, existing, failed, abandoned: stopped because every caller had gone) and, for failures, the error code',
+    help: 'Provisions by outcome (created, existing, reused: a remembered live token handed out again, failed, abandoned: stopped because every caller had gone) and, for failures, the error code',
     labelNames: ['outcome', 'code'] as const,
     registers: [this.registry]
   })
@@ -39,6 +39,31 @@ export class Metrics {
   readonly sharedProvisions = new Counter({
     name: `${PREFIX}provisions_shared_total`,
     help: 'Provisions that joined the flow already running for the same user and platform instead of calling OpenIM themselves',
+    registers: [this.registry]
+  })
+
+  readonly tokenStoreLookups = new Counter({
+    name: `${PREFIX}token_store_lookups_total`,
+    help: 'Remembered tokens looked up by provisions: hit (handed out again), miss (a token was minted), stale (OpenIM refused the remembered token, which was forgotten)',
+    labelNames: ['result'] as const,
+    registers: [this.registry]
+  })
+
+  readonly tokenStoreEvictions = new Counter({
+    name: `${PREFIX}token_store_evictions_total`,
+    help: 'Remembered tokens pushed out of this replica\'s memory by newer ones (TOKEN_CACHE_MAX_ENTRIES)',
+    registers: [this.registry]
+  })
+
+  readonly mintLockWaits = new Counter({
+    name: `${PREFIX}mint_lock_waits_total`,
+    help: 'Provisions that found another flow minting for the same user and platform (on any replica) and waited for its token',
+    registers: [this.registry]
+  })
+
+  readonly mintLockTakeovers = new Counter({
+    name: `${PREFIX}mint_lock_takeovers_total`,
+    help: 'Provisions that waited for another flow\'s mint and minted themselves, because that flow ended (failed, gave up, died) without a token',
     registers: [this.registry]
   })
 
@@ -64,7 +89,7 @@ export class Metrics {
 
   readonly redisDegraded = new Gauge({
     name: `${PREFIX}redis_degraded`,
-    help: '1 while Redis is unavailable and everything that shares state through it works per replica (rate limits from memory), else 0',
+    help: '1 while Redis is unavailable and everything that shares state through it works per replica (rate limits, remembered tokens and mint locks from memory), else 0',
     registers: [this.registry]
   })
 

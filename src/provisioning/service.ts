@@ -1,11 +1,16 @@
 import { tracingChannel } from 'node:diagnostics_channel'
 import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
+import { OpenImError } from '../openim/errors.js'
+import { basicUserIdProblem } from '../openim/generations.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
-import { ErrCode, OpenImError } from '../openim/errors.js'
-import { basicUserIdProblem, userIdProblem, type RegisterUser } from '../openim/generations.js'
 import { waitForCaller } from './caller-wait.js'
+import { refuseUserId } from './registration.js'
 import { SharedFlows } from './shared-flows.js'
+import type { ProvisionResult, TokenIssuer } from './token-issuer.js'
+import { pairKey, type TokenStore } from './token-store/store.js'
+
+export type { ProvisionResult } from './token-issuer.js'
 
 export interface ProvisionInput {
   userID: string
@@ -13,16 +18,11 @@ export interface ProvisionInput {
   nickname?: string
   faceURL?: string
   ex?: string
+  /** false: mint a new token even when a live one is remembered (logging out the platform's other sessions). */
+  reuse?: boolean
 }
 
-export interface ProvisionResult {
-  userID: string
-  platformID: number
-  token: string
-  expireTimeSeconds: number
-  expiresAt: string
-  created: boolean
-}
+export type ProvisionOutcome = 'created' | 'existing' | 'reused' | 'failed' | 'abandoned'
 
 /** What the `openim-gateway:provision` tracing channel publishes around every provisioning flow (src/tracing/ listens). */
 export interface ProvisionMessage { userID: string, platformID: number }
@@ -31,43 +31,45 @@ export const provisionChannel = tracingChannel<unknown, ProvisionMessage>('openi
 
 export interface ProvisioningOptions {
   openim: OpenImClient
-  now?: () => number
+  issuer: TokenIssuer
+  /** Where issued tokens are remembered; /revoke forgets the platforms it logs out. */
+  store: TokenStore
   /** 'abandoned': every caller had gone, and the flow stopped before its next OpenIM call. */
-  onProvision?: (outcome: 'created' | 'existing' | 'failed' | 'abandoned', code?: string) => void
+  onProvision?: (outcome: ProvisionOutcome, code?: string) => void
   /** A caller joined the flow already running for its user and platform. */
   onShared?: () => void
 }
 
 /**
- * The business flow behind POST /provision: make sure the user exists, mint a token, and answer only once
- * account_check has confirmed the account. Knows OpenIM's semantics (1102, races), not its wire format.
+ * The business flow behind POST /provision and POST /revoke: a token for a user and platform (from the
+ * TokenIssuer: a live remembered one, or a new one once the user surely exists), and logging users out.
  */
 export class ProvisioningService {
   // Concurrent provisions of one (userID, platformID) share one flow: on OpenIM v3.8.1+ a second mint
-  // would kick the first token (1506), leaving one caller with a dead token.
+  // would kick the first token (1506), leaving one caller with a dead token. Requests for a fresh token
+  // share only among themselves: they never receive a remembered one.
   private readonly flows: SharedFlows<ProvisionResult>
-  private readonly now: () => number
 
   constructor (private readonly options: ProvisioningOptions) {
-    this.now = options.now ?? Date.now
     this.flows = new SharedFlows(options.onShared)
   }
 
   /**
    * Answers by the caller's deadline (504 OPENIM_TIMEOUT after it); the flow stops between OpenIM calls
    * once every caller sharing it has gone, but a mint already sent completes (it has already kicked the
-   * earlier token, so its result is what counts).
+   * earlier token, so its result is what counts, and it is remembered).
    */
   provision (input: ProvisionInput, context: CallContext): Promise<ProvisionResult> {
+    const fresh = input.reuse === false
+    const key = `${fresh ? 'fresh' : 'reuse'}\u0000${pairKey(input)}`
     const trace = { userID: input.userID, platformID: input.platformID }
-    return this.flows.join(`${input.platformID}\u0000${input.userID}`, context,
-      (flowContext) => provisionChannel.tracePromise(() => this.run(input, flowContext), trace))
+    return this.flows.join(key, context, (flowContext) => provisionChannel.tracePromise(() => this.run(input, flowContext, fresh), trace))
   }
 
   /**
-   * Logs the user out of every platform in parallel (nine force_logout calls fit one deadline). A revoke
-   * is never stopped halfway: its calls carry neither the caller's signal nor its deadline, so they all
-   * run even when the caller has gone or been answered 504.
+   * Logs the user out of every platform in parallel (nine force_logout calls fit one deadline), and forgets
+   * the tokens remembered for them. A revoke is never stopped halfway: its calls carry neither the caller's
+   * signal nor its deadline, so they all run even when the caller has gone or been answered 504.
    */
   async revoke (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
     refuseUserId(basicUserIdProblem(userID))
@@ -76,23 +78,17 @@ export class ProvisioningService {
 
   private async logOut (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
     const outcomes = await Promise.allSettled(platformIDs.map((platformID) => this.options.openim.forceLogout(userID, platformID, context)))
+    // Even after a failure: a token the caller wanted dead must not be handed out again.
+    await Promise.all(platformIDs.map((platformID) => this.options.store.forget({ userID, platformID })))
     const failure = outcomes.find((outcome) => outcome.status === 'rejected')
     if (failure !== undefined) throw failure.reason
   }
 
-  private async run (input: ProvisionInput, context: CallContext): Promise<ProvisionResult> {
+  private async run (input: ProvisionInput, context: CallContext, fresh: boolean): Promise<ProvisionResult> {
     try {
-      const created = await this.ensureRegistered(input, context)
-      const minted = await this.options.openim.mintUserToken(input.userID, input.platformID, context)
-      const result: ProvisionResult = {
-        userID: input.userID,
-        platformID: input.platformID,
-        token: minted.token,
-        expireTimeSeconds: minted.expireTimeSeconds,
-        expiresAt: new Date(this.now() + minted.expireTimeSeconds * 1000).toISOString(),
-        created
-      }
-      this.options.onProvision?.(created ? 'created' : 'existing')
+      refuseUserId(basicUserIdProblem(input.userID))
+      const result = await this.options.issuer.issue(input, context, fresh)
+      this.options.onProvision?.(result.reused ? 'reused' : result.created ? 'created' : 'existing')
       return result
     } catch (error) {
       if (error instanceof CallCancelled) this.options.onProvision?.('abandoned')
@@ -100,40 +96,4 @@ export class ProvisioningService {
       throw error
     }
   }
-
-  /** Returns whether this call created the user. Costs 1 OpenIM call for an existing user, 3 for a new one. */
-  private async ensureRegistered (input: ProvisionInput, context: CallContext): Promise<boolean> {
-    refuseUserId(basicUserIdProblem(input.userID))
-    const openim = this.options.openim
-    if (await this.isRegistered(input.userID, context)) return false
-    // Only a new user is held to the connected generation's format rule (OpenIM checks it only on register).
-    refuseUserId(userIdProblem(input.userID, await openim.connectedGeneration(context)))
-
-    const user: RegisterUser = { userID: input.userID, nickname: input.nickname ?? input.userID }
-    if (input.faceURL !== undefined) user.faceURL = input.faceURL
-    if (input.ex !== undefined) user.ex = input.ex
-    try {
-      await openim.registerUsers([user], context)
-    } catch (error) {
-      if (!(error instanceof OpenImError) || error.kind !== 'rejected') throw error
-      // 1102: someone registered it first. 500 (1003 up to v3.4): most likely a concurrent registration
-      // hit the unique index; the re-check below tells.
-      const raced = error.errCode === ErrCode.RegisteredAlready || error.errCode === ErrCode.ServerInternal || error.errCode === ErrCode.DuplicateKey
-      if (!raced || !(await this.isRegistered(input.userID, context))) throw error
-      return false
-    }
-    if (!(await this.isRegistered(input.userID, context))) {
-      throw new OpenImError('bad_response', '/user/account_check', 'OpenIM reports the user unregistered right after registering it')
-    }
-    return true
-  }
-
-  private async isRegistered (userID: string, context: CallContext): Promise<boolean> {
-    const statuses = await this.options.openim.accountCheck([userID], context)
-    return statuses.get(userID) === true
-  }
-}
-
-function refuseUserId (problem: string | undefined) {
-  if (problem !== undefined) throw new GatewayError(400, 'INVALID_USER_ID', problem)
 }

@@ -120,11 +120,12 @@ t.test('a shared flow goes on while one of its callers still waits', async (t) =
   t.equal(await abandoned(app), 0)
 })
 
-t.test('a mint already sent completes when its caller leaves: its result is kept', async (t) => {
+t.test('a mint already sent completes when its caller leaves: its result is kept and remembered', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '3000' })
   const post = await listen(t, app)
-  await post('/provision', { userID: 'minty', platformID: 5 })
+  // Another platform first: nothing is remembered for platform 5, so the second provision mints.
+  await post('/provision', { userID: 'minty', platformID: 1 })
   emulator.injectFault('/auth/get_user_token', { kind: 'delay', ms: 400 })
   const leave = new AbortController()
   const leaving = post('/provision', { userID: 'minty', platformID: 5 }, leave.signal)
@@ -133,6 +134,10 @@ t.test('a mint already sent completes when its caller leaves: its result is kept
   t.equal((await leaving).status, 0)
   await waitFor(async () => (await metric(app, /^openim_gateway_provisions_total\{outcome="existing",code=""\} (\d+)$/m)) === 1, 'the flow to finish')
   t.equal(await abandoned(app), 0, 'not counted as stopped')
+  // The token it minted (which kicked any earlier one) is remembered: the next caller gets it, with no mint.
+  const next = await post('/provision', { userID: 'minty', platformID: 5 })
+  t.match(next.json, { reused: true })
+  t.equal(emulator.callCount('/auth/get_user_token'), 2)
 })
 
 t.test('/revoke logs out nine platforms in parallel within the deadline, and never stops halfway', async (t) => {

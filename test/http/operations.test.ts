@@ -37,6 +37,7 @@ t.test('/metrics exposes request, OpenIM call, provision and admin-token metrics
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
   await provision(app, { userID: 'nora', platformID: 5 })
+  await provision(app, { userID: 'nora', platformID: 1 })
   await provision(app, { userID: 'nora', platformID: 5 })
   await provision(app, { userID: 'bad-id', platformID: 5 })
   const response = await app.inject({ url: '/metrics' })
@@ -44,11 +45,16 @@ t.test('/metrics exposes request, OpenIM call, provision and admin-token metrics
   t.match(response.headers['content-type'], /text\/plain/)
   const text = response.body
   t.match(text, /openim_gateway_http_request_duration_seconds_count\{method="POST",route="\/provision",status_code="201"\} 1/)
-  // nora: check, check after registering, check; bad-id: one check (only new users are held to the format rule)
+  // nora: check, check after registering, check (platform 1), none (platform 5 again: the remembered token);
+  // bad-id: one check (only new users are held to the format rule)
   t.match(text, /openim_gateway_openim_call_duration_seconds_count\{path="\/user\/account_check",outcome="ok"\} 4/)
   t.match(text, /openim_gateway_openim_call_duration_seconds_bucket\{le="0.005",path="\/auth\/get_user_token",outcome="ok"\}/)
   t.match(text, /openim_gateway_provisions_total\{outcome="created",code=""\} 1/)
   t.match(text, /openim_gateway_provisions_total\{outcome="existing",code=""\} 1/)
+  t.match(text, /openim_gateway_provisions_total\{outcome="reused",code=""\} 1/)
+  t.match(text, /openim_gateway_openim_call_duration_seconds_count\{path="\/auth\/parse_token",outcome="ok"\} 1/)
+  t.match(text, /openim_gateway_token_store_lookups_total\{result="hit"\} 1/)
+  t.match(text, /openim_gateway_token_store_lookups_total\{result="miss"\} 2/)
   t.match(text, /openim_gateway_provisions_total\{outcome="failed",code="INVALID_USER_ID"\} 1/)
   t.match(text, /openim_gateway_admin_token_mints_total\{generation="current"\} 1/)
   t.match(text, /openim_gateway_process_cpu_user_seconds_total/)
@@ -59,10 +65,11 @@ t.test('an OpenIM failure is labelled by its errCode or kind', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
   await provision(app, { userID: 'olga', platformID: 5 })
+  // Other platforms, for which no token is remembered: each provision checks the account.
   emulator.injectFault('/user/account_check', { kind: 'errCode', errCode: 1001 })
-  await provision(app, { userID: 'olga', platformID: 5 })
+  await provision(app, { userID: 'olga', platformID: 1 })
   emulator.injectFault('/user/account_check', { kind: 'html' })
-  await provision(app, { userID: 'olga', platformID: 5 })
+  await provision(app, { userID: 'olga', platformID: 2 })
   const text = (await app.inject({ url: '/metrics' })).body
   t.match(text, /openim_call_duration_seconds_count\{path="\/user\/account_check",outcome="1001"\} 1/)
   t.match(text, /openim_call_duration_seconds_count\{path="\/user\/account_check",outcome="bad_response"\} 1/)
@@ -84,7 +91,7 @@ t.test('one info log line per request with status, latency and caller; OpenIM ca
   t.match(calls[0], { level: 20, openim: { path: '/user/account_check', outcome: 'ok' } })
   t.type((calls[0]?.openim as { durationMs: unknown }).durationMs, 'number')
   emulator.injectFault('/user/account_check', { kind: 'errCode', errCode: 1001 })
-  await provision(app, { userID: 'pia', platformID: 5 }, { 'x-request-id': 'trace-78' })
+  await provision(app, { userID: 'pia', platformID: 1 }, { 'x-request-id': 'trace-78' })
   t.ok(logs.records.some((line) => line.reqId === 'trace-78' && (line.openim as { errCode?: number } | undefined)?.errCode === 1001))
 })
 

@@ -250,3 +250,56 @@ t.test('a token answer with an implausible expireTimeSeconds is a bad response, 
   emulator.injectFault('/auth/get_admin_token', { kind: 'text', body: '{"errCode":0,"errMsg":"","errDlt":"","data":{"token":"t","expireTimeSeconds":-5}}' })
   t.equal((await failure(fresh.accountCheck(['a'], { operationID: 'op' }))).kind, 'bad_response', 'admin token')
 })
+
+for (const mode of EMULATOR_MODES) {
+  t.test(`${mode}: parseToken says whose a live token is and when it expires (absolute), in one call without the admin token`, async (t) => {
+    const emulator = await startOpenIm(t, { mode, tokenLifetimeSeconds: 3600 })
+    emulator.addUser('pat')
+    const { openim } = client(t, emulator.url)
+    const minted = await openim.mintUserToken('pat', 7, { operationID: 'op' })
+    emulator.resetCounts()
+    const parsed = await openim.parseToken(minted.token, { operationID: 'op-parse' })
+    t.equal(parsed.userID, 'pat')
+    t.equal(parsed.platformID, 7)
+    t.ok(Math.abs(parsed.expiresAt - (Date.now() + 3600_000)) < 2000, 'an absolute time, a lifetime from now')
+    t.same(emulator.recentCalls.map((call) => [call.path, call.token]), [['/auth/parse_token', undefined]])
+  })
+}
+
+t.test('parseToken: a refused token (1501–1507) is a rejection with its errCode, never an admin-token retry', async (t) => {
+  const emulator = await startOpenIm(t)
+  emulator.addUser('pat')
+  const { openim } = client(t, emulator.url)
+  const { token } = await openim.mintUserToken('pat', 5, { operationID: 'op' })
+  await openim.forceLogout('pat', 5, { operationID: 'op' })
+  const mintsBefore = emulator.callCount('/auth/get_admin_token')
+  const kicked = await failure(openim.parseToken(token, { operationID: 'op' }))
+  t.match(kicked, { kind: 'rejected', errCode: 1506 })
+  emulator.tokens.flush()
+  t.match(await failure(openim.parseToken(token, { operationID: 'op' })), { kind: 'rejected', errCode: 1507 })
+  t.equal(emulator.callCount('/auth/get_admin_token'), mintsBefore, 'the admin token was not replaced')
+})
+
+t.test('parseToken: OpenIM up to v3.6 names the platform; an answer without a usable expiry or platform is a bad response', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { openim } = client(t, emulator.url)
+  const inAnHour = Math.floor(Date.now() / 1000) + 3600
+  const answer = (data: Record<string, unknown>) => emulator.injectFault('/auth/parse_token', { kind: 'text', body: JSON.stringify({ errCode: 0, errMsg: '', errDlt: '', data }) })
+  answer({ userID: 'pat', platform: 'APad', expireTimeSeconds: inAnHour })
+  t.match(await openim.parseToken('t', { operationID: 'op' }), { userID: 'pat', platformID: 8, expiresAt: inAnHour * 1000 })
+  const bad: Array<Record<string, unknown>> = [
+    { userID: 'pat', platform: 'Fridge', expireTimeSeconds: inAnHour },
+    { userID: 'pat', expireTimeSeconds: inAnHour },
+    { platformID: 5, expireTimeSeconds: inAnHour },
+    { userID: 'pat', platformID: 5 },
+    { userID: 'pat', platformID: 5, expireTimeSeconds: 7_776_000 },
+    { userID: 'pat', platformID: 5, expireTimeSeconds: inAnHour - 7200 },
+    { userID: 'pat', platformID: 5, expireTimeSeconds: inAnHour + 101 * 365 * 86_400 },
+    { userID: 'pat', platformID: 5, expireTimeSeconds: inAnHour + 0.5 },
+    { userID: 'pat', platformID: 5.5, expireTimeSeconds: inAnHour }
+  ]
+  for (const data of bad) {
+    answer(data)
+    t.equal((await failure(openim.parseToken('t', { operationID: 'op' }))).kind, 'bad_response', JSON.stringify(data))
+  }
+})

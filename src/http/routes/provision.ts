@@ -9,9 +9,9 @@ import { callContext } from '../call-context.js'
 import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
 import { ProvisionRequest, ProvisionResponse, componentRef } from '../schemas.js'
 
-const answerExample = (created: boolean) => ({
-  userID: 'alice_42', platformID: 5, token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.…', expireTimeSeconds: 7776000,
-  expiresAt: '2027-02-23T15:30:00.000Z', created, apiAddr: 'https://im.example.com/api', wsAddr: 'wss://im.example.com/msg_gateway'
+const answerExample = (created: boolean, reused = false) => ({
+  userID: 'alice_42', platformID: 5, token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.…', expireTimeSeconds: reused ? 6134400 : 7776000,
+  expiresAt: '2027-02-23T15:30:00.000Z', created, reused, apiAddr: 'https://im.example.com/api', wsAddr: 'wss://im.example.com/msg_gateway'
 })
 
 type ProfileFields = Pick<ProvisionInput, 'nickname' | 'faceURL' | 'ex'>
@@ -27,28 +27,33 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'provision',
       tags: ['provisioning'],
-      summary: 'Make sure the user exists in OpenIM and mint an OpenIM token for one platform',
-      description: 'Registers the user if needed (account_check → user_register), mints a token for the platform and ' +
-        'answers once account_check confirms the account. 201 when this call created the user. Minting kicks the ' +
-        'user\'s earlier token on the same platform (OpenIM v3.8.1+); concurrent calls for one user and platform share one token.',
+      summary: 'Make sure the user exists in OpenIM and get a live OpenIM token for one platform',
+      description: 'When the gateway handed the user a token for this platform before and OpenIM confirms it is still live ' +
+        '(parse_token), answers that token again (reused: true, one OpenIM call, nobody logged out; OpenIM v3.8.1+, see ' +
+        'TOKEN_REUSE). Otherwise registers the user if needed (account_check → user_register), mints a token and answers once ' +
+        'account_check confirms the account; minting logs out the user\'s earlier token on the same platform (OpenIM v3.8.1+). ' +
+        '"reuse": false always mints. 201 when this call created the user. Concurrent calls for one user and platform, on any ' +
+        'replica, share one token.',
       security: callerSecurity,
       body: componentRef(ProvisionRequest),
       response: {
-        200: successResponse('The user already existed in OpenIM (created: false); here is a token for the platform.', componentRef(ProvisionResponse),
-          { existingUser: { summary: 'An existing user', value: answerExample(false) } }),
+        200: successResponse('The user already existed in OpenIM (created: false); here is a live token for the platform, reused or new.', componentRef(ProvisionResponse), {
+          existingUser: { summary: 'An existing user, a new token', value: answerExample(false) },
+          reusedToken: { summary: 'An existing user, the live token handed out before', value: answerExample(false, true) }
+        }),
         201: successResponse('This call registered the user in OpenIM (created: true); here is a token for the platform.', componentRef(ProvisionResponse),
           { newUser: { summary: 'A user this call created', value: answerExample(true) } }),
         ...errorResponses(...PROTECTED_ERRORS, 404)
       }
     }
   }, async (request, reply) => {
-    const { userID: requested, platformID, ...bodyProfile } = request.body
+    const { userID: requested, platformID, reuse, ...bodyProfile } = request.body
     const target = requested ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
     try {
       const userID = userIdFor(request.caller, requested)
       assertNotReserved(userID, openim.reservedUserIDs)
-      const result = await app.provisioning.provision({ userID, platformID, ...profileOf(request, bodyProfile) }, callContext(request, reply, requestDeadlineMs))
-      audit(request, { action: 'provision', target: userID, platformID, outcome: result.created ? 'registered' : 'minted' })
+      const result = await app.provisioning.provision({ userID, platformID, reuse, ...profileOf(request, bodyProfile) }, callContext(request, reply, requestDeadlineMs))
+      audit(request, { action: 'provision', target: userID, platformID, outcome: result.created ? 'registered' : result.reused ? 'reused' : 'minted' })
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
       audit(request, { action: 'provision', target, platformID, ...failureOutcome(error) })

@@ -15,7 +15,8 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['provisioning'],
       summary: 'Log a user out through OpenIM\'s force_logout, so previously issued tokens stop working',
       description: 'Every platform 1–9 when platformID is omitted. On OpenIM v3.8+ the tokens are marked kicked (1506); ' +
-        'before v3.8 OpenIM only drops the live connections and the tokens stay valid until they expire. The platforms are ' +
+        'before v3.8 OpenIM only drops the live connections and the tokens stay valid until they expire. Either way the gateway ' +
+        'forgets the tokens it remembered for those platforms, so the next provision mints a new one. The platforms are ' +
         'logged out in parallel, and a revoke is never stopped halfway: after a 503 or 504 some platforms may be logged out; repeating it is safe.',
       security: callerSecurity,
       body: componentRef(RevokeRequest),

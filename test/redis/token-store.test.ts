@@ -1,0 +1,157 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { TokenSealer } from '../../src/provisioning/token-store/crypto.js'
+import { SECRET, adminToken, buildGateway, openImCall, provision, startOpenIm, waitFor } from '../helper.js'
+import { skipWithoutRedis, startRedis } from '../redis.js'
+
+// The token store in a real Redis: what an operator (or an intruder) with access to it can read, values that
+// do not open, and what the gateway does when Redis goes away.
+
+const JWT_SHAPE = /eyJ[\w-]{2,}\.eyJ[\w-]{2,}\./
+const tokenKey = (userID: string, platformID: number) => new TokenSealer(SECRET).name('openim-gateway:token:', { userID, platformID })
+
+async function admin (t: { teardown (fn: () => unknown): void }, url: string) {
+  const client = new Redis(url)
+  t.teardown(() => client.disconnect())
+  return client
+}
+
+async function allKeys (client: Redis): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await client.scan(cursor, 'COUNT', 100)
+    keys.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return keys
+}
+
+t.test('no token and no userID can be read in Redis: HMAC key names, AES-256-GCM values, each expiring with its token', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const emulator = await startOpenIm(t, { tokenLifetimeSeconds: 86_400 })
+  const { app } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url })
+  const tokens: string[] = []
+  for (const [userID, platformID] of [['quinn_private', 5], ['quinn_private', 1], ['rae_private', 5]] as const) {
+    tokens.push((await provision(app, { userID, platformID })).json().token)
+  }
+  const client = await admin(t, redis.url)
+  const keys = await allKeys(client)
+  const tokenKeys = keys.filter((key) => key.startsWith('openim-gateway:token:'))
+  t.equal(tokenKeys.length, 3)
+  t.same(keys.filter((key) => key.startsWith('openim-gateway:mint-lock:')), [], 'no lock outlives its flow')
+  for (const key of keys) {
+    t.ok(key.startsWith('openim-gateway:'), key)
+    t.notMatch(key, /quinn|rae/, 'no userID in a key name')
+    const value = await client.get(key) ?? ''
+    // As stored, and decoded as if it were base64 (an encoding is no encryption).
+    for (const text of [value, Buffer.from(value, 'base64url').toString('latin1')]) {
+      t.notMatch(text, /quinn|rae/, 'no userID in a value')
+      t.notMatch(text, JWT_SHAPE, 'no JWT in a value')
+      for (const token of tokens) t.notOk(text.includes(token.split('.')[2]!), 'not even a token\'s signature')
+    }
+  }
+  for (const key of tokenKeys) {
+    t.match(key, /^openim-gateway:token:[\w-]{43}$/)
+    const ttl = await client.pttl(key)
+    t.ok(ttl > 86_400_000 - 60_000 && ttl <= 86_400_000, `expires with the token (${ttl} ms)`)
+  }
+  t.ok(tokenKeys.includes(tokenKey('quinn_private', 5)))
+})
+
+t.test('a value that does not open is a miss: altered, or moved to another user\'s key', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url })
+  const client = await admin(t, redis.url)
+  const alice = (await provision(app, { userID: 'sal', platformID: 5 })).json()
+  await provision(app, { userID: 'tim', platformID: 5 })
+
+  const sealed = Buffer.from((await client.get(tokenKey('sal', 5)))!, 'base64url')
+  sealed.writeUInt8(sealed.readUInt8(sealed.length - 20) ^ 1, sealed.length - 20)
+  await client.set(tokenKey('sal', 5), sealed.toString('base64url'), 'PX', 60_000)
+  emulator.resetCounts()
+  t.match((await provision(app, { userID: 'sal', platformID: 5 })).json(), { reused: false }, 'altered: minted anew')
+  t.equal(emulator.callCount('/auth/parse_token'), 0, 'nothing to ask OpenIM about')
+
+  await client.set(tokenKey('tim', 5), (await client.get(tokenKey('sal', 5)))!, 'PX', 60_000)
+  emulator.resetCounts()
+  const tim = (await provision(app, { userID: 'tim', platformID: 5 })).json()
+  t.match(tim, { reused: false }, 'another pair\'s value does not open under this pair')
+  t.not(tim.token, alice.token)
+  t.equal(emulator.callCount('/auth/parse_token'), 0)
+})
+
+t.test('Redis stopped: provisions succeed at once from memory; what was remembered meanwhile returns to Redis with it', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url })
+  await provision(app, { userID: 'uli', platformID: 5 })
+  await redis.stop()
+  await waitFor(() => app.redis?.available === false, 'the gateway to notice')
+
+  const started = Date.now()
+  const fresh = await provision(app, { userID: 'vera', platformID: 5 })
+  const again = await provision(app, { userID: 'vera', platformID: 5 })
+  t.equal(fresh.statusCode, 201)
+  t.match(again.json(), { reused: true, token: fresh.json().token }, 'remembered in memory meanwhile')
+  t.ok(Date.now() - started < 2000, `quickly (${Date.now() - started} ms for two provisions)`)
+  t.equal(logs.records.filter((line) => /Redis degraded/.test(String(line.msg))).length, 1, 'logged once')
+  t.match((await app.inject({ url: '/metrics' })).body, /openim_gateway_redis_degraded 1/)
+
+  await redis.start()
+  await waitFor(() => app.redis?.available === true, 'Redis to be back', 15_000)
+  emulator.resetCounts()
+  t.match((await provision(app, { userID: 'vera', platformID: 5 })).json(), { reused: true, token: fresh.json().token })
+  t.same(emulator.recentCalls.map((call) => call.path), ['/auth/parse_token'])
+  const client = await admin(t, redis.url)
+  t.ok(await client.get(tokenKey('vera', 5)), 'and is shared through Redis again')
+})
+
+t.test('Redis paused: provisions still succeed, and no request waits on it', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url, RATE_LIMIT_MAX: '1000' })
+  await provision(app, { userID: 'wyn', platformID: 5 })
+  const client = await admin(t, redis.url)
+  await client.call('CLIENT', 'PAUSE', '10000', 'ALL')
+
+  const started = Date.now()
+  const answers = []
+  for (let i = 0; i < 10; i++) answers.push(await provision(app, { userID: `paused_${i}`, platformID: 5 }))
+  answers.push(await provision(app, { userID: 'paused_0', platformID: 5 }))
+  const elapsed = Date.now() - started
+  t.same(answers.map((answer) => answer.statusCode), [...Array(10).fill(201), 200])
+  t.match(answers.at(-1)?.json(), { reused: true }, 'reuse works from memory meanwhile')
+  // Each provision uses Redis five times or so (rate limit, recall, lock, renew, remember): waiting 500 ms on each
+  // would take half a minute, on just the recall still over 5 s. Only the first command waits; the breaker then answers the rest at once.
+  t.ok(elapsed < 3000, `11 provisions in ${elapsed} ms`)
+  t.equal(app.redis?.available, false)
+})
+
+for (const store of ['memory', 'Redis'] as const) {
+  t.test(`${store}: a refused token is forgotten only while it is still the one remembered; a newer one stays and is handed out`, async (t) => {
+    if (store === 'Redis' && skipWithoutRedis(t)) return
+    const env: Record<string, string> = store === 'Redis' ? { REDIS_URL: (await startRedis(t)).url, OPENIM_TIMEOUT_MS: '3000' } : { OPENIM_TIMEOUT_MS: '3000' }
+    const emulator = await startOpenIm(t)
+    const { app } = await buildGateway(t, emulator.url, env)
+    const first = (await provision(app, { userID: 'xena', platformID: 5 })).json()
+    emulator.advanceClock(1)
+    await openImCall(emulator.url, '/auth/get_user_token', { userID: 'xena', platformID: 5 }, { token: await adminToken(emulator) })
+    // While OpenIM takes its time over the kicked token, a fresh token is minted and remembered.
+    emulator.injectFault('/auth/parse_token', { kind: 'delay', ms: 600 })
+    const reusing = Promise.resolve(provision(app, { userID: 'xena', platformID: 5 }))
+    await waitFor(() => emulator.callCount('/auth/parse_token') === 1, 'the remembered token to be under question')
+    emulator.advanceClock(1)
+    const fresh = (await provision(app, { userID: 'xena', platformID: 5, reuse: false })).json()
+    t.not(fresh.token, first.token)
+    const answer = (await reusing).json()
+    t.match(answer, { reused: true, token: fresh.token }, 'the 1506 for the old token did not forget the new one')
+    t.equal(emulator.callCount('/auth/get_user_token'), 3, 'the first, the one straight from OpenIM, the fresh one: no fourth')
+    t.match((await openImCall(emulator.url, '/auth/parse_token', { token: fresh.token })).json, { errCode: 0 })
+  })
+}
