@@ -77,7 +77,7 @@ t.test('an OpenIM refusal marks the call span with the outcome and errCode, and 
   const { app, emulator, receiver, finish } = await tracedGateway(t)
   await provision(app, { userID: 'bob', platformID: 5 })
   emulator.injectFault('/auth/get_user_token', { kind: 'errCode', errCode: 1102, errMsg: 'RegisteredAlreadyError' })
-  const response = await provision(app, { userID: 'bob', platformID: 5 })
+  const response = await provision(app, { userID: 'bob', platformID: 5, reuse: false })
   t.equal(response.statusCode, 502)
   await finish()
   const failed = receiver.spans.filter((span) => span.name === 'openim /auth/get_user_token' && span.status.code === 2)
