@@ -124,6 +124,12 @@ export class Authenticator {
     if ((typeof claim !== 'string' && typeof claim !== 'number') || String(claim) === '') {
       throw bearerUnauthenticated(`the token has no usable "${jwt.userIdClaim}" claim`, 'invalid_token')
     }
+    // JSON.parse rounds integers beyond 2^53, so 12345678901234567890 and …891 would both arrive as
+    // 12345678901234567000: two users, one account. Only a string carries such an ID exactly.
+    if (typeof claim === 'number' && !Number.isSafeInteger(claim)) {
+      throw bearerUnauthenticated(`the token's "${jwt.userIdClaim}" claim is a number that JSON cannot carry exactly (beyond 2^53, or not a whole ` +
+        'number): the identity provider must send it as a string', 'invalid_token')
+    }
     const subject = String(claim)
     const profile: Profile = { nickname: claimValue(payload, jwt.nicknameClaim, Nickname), faceURL: claimValue(payload, jwt.faceUrlClaim, FaceURL) }
     return { kind: 'user', subject, userID: userIdFromSubject(subject, jwt.userIdMapping), profile }
