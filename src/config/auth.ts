@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import Type from 'typebox'
 import { publicKeyFor } from './jwt-key.js'
-import { commaList, fail, httpUrl, positiveInt } from './shared.js'
+import { commaList, fail, httpUrl, isPlaceholder, positiveInt } from './shared.js'
 
 // Who may call the gateway: services with API keys, end users with JWTs, browsers from allowed origins.
 export const AuthEnv = Type.Object({
@@ -73,6 +73,7 @@ function parseApiKeys (value: string | undefined): ApiKey[] {
     if (separator <= 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail('GATEWAY_API_KEYS must be a comma-separated list of name:key pairs (names: letters, digits, "_", "-", ".")')
     if (key.length < MIN_API_KEY_LENGTH) fail(`GATEWAY_API_KEYS: the key of "${name}" is shorter than ${MIN_API_KEY_LENGTH} characters`)
     if (/\s/.test(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" contains white space`)
+    if (isPlaceholder(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" is a placeholder ("change-me…"): generate one (openssl rand -hex 24)`)
     return { name, key }
   })
   // A name may have several keys, so a service's key can be rotated without downtime (old and new side by
