@@ -145,7 +145,8 @@ t.test('limits, proxies and Redis settings', async (t) => {
     t.equal(loadConfig({ ...required, RATE_LIMIT_WINDOW: window }).rateLimit.windowMs, ms, window)
   }
   t.equal(loadConfig({ ...required, TRUST_PROXY: 'true' }).trustProxy, true)
-  t.equal(loadConfig({ ...required, TRUST_PROXY: '2' }).trustProxy, 2)
+  const twoHops = loadConfig({ ...required, TRUST_PROXY: '2' }).trustProxy as (address: string, hop: number) => boolean
+  t.same([0, 1, 2].map((hop) => twoHops('10.0.0.1', hop)), [true, true, false], 'a hop count trusts the peer and one more proxy')
   t.same(loadConfig({ ...required, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
   t.equal(loadConfig({ ...required, REDIS_URL: 'rediss://:pw@redis:6380/0' }).redisUrl, 'rediss://:pw@redis:6380/0')
   const refused: Array<[Record<string, string>, RegExp]> = [
