@@ -60,6 +60,21 @@ t.test('the secrets OpenIM ships with are flagged', async (t) => {
   t.equal(loadConfig({ ...required, OPENIM_SECRET: 'tuoyun' }).usesDefaultSecret, true)
 })
 
+t.test('the placeholders of the examples ("change-me…") are refused as the OpenIM secret and as API keys', async (t) => {
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ OPENIM_SECRET: 'change-me-generate-with-openssl-rand-hex-32' }, /OPENIM_SECRET is a placeholder .*openssl rand -hex 32/],
+    [{ OPENIM_SECRET: 'CHANGEME' }, /OPENIM_SECRET is a placeholder/],
+    [{ GATEWAY_API_KEYS: 'bff:change-me-to-a-random-key-of-48-hex-chars' }, /GATEWAY_API_KEYS: the key of "bff" is a placeholder .*openssl rand -hex 24/],
+    [{ GATEWAY_API_KEYS: 'billing:0123456789abcdef,bff:changeme-0123456789abcdef' }, /the key of "bff" is a placeholder/]
+  ]
+  for (const [env, message] of refused) {
+    const error = t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env)) as Error
+    for (const value of Object.values(env)) t.notMatch(error.message, value, 'the value is not repeated')
+  }
+  t.equal(loadConfig({ ...required, OPENIM_SECRET: 'secret-change-me-later', GATEWAY_API_KEYS: 'bff:0123456789abcdef-change-me' }).openim.secret,
+    'secret-change-me-later', 'only a value that starts with the placeholder')
+})
+
 t.test('server timeouts are validated together', async (t) => {
   t.match(loadConfig(required).http, { requestTimeoutMs: 60_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 72_000 })
   t.throws(() => loadConfig({ ...required, HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '5000' }), /HTTP_HEADERS_TIMEOUT_MS/)
@@ -130,7 +145,8 @@ t.test('limits, proxies and Redis settings', async (t) => {
     t.equal(loadConfig({ ...required, RATE_LIMIT_WINDOW: window }).rateLimit.windowMs, ms, window)
   }
   t.equal(loadConfig({ ...required, TRUST_PROXY: 'true' }).trustProxy, true)
-  t.equal(loadConfig({ ...required, TRUST_PROXY: '2' }).trustProxy, 2)
+  const twoHops = loadConfig({ ...required, TRUST_PROXY: '2' }).trustProxy as (address: string, hop: number) => boolean
+  t.same([0, 1, 2].map((hop) => twoHops('10.0.0.1', hop)), [true, true, false], 'a hop count trusts the peer and one more proxy')
   t.same(loadConfig({ ...required, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
   t.equal(loadConfig({ ...required, REDIS_URL: 'rediss://:pw@redis:6380/0' }).redisUrl, 'rediss://:pw@redis:6380/0')
   const refused: Array<[Record<string, string>, RegExp]> = [

@@ -1,5 +1,7 @@
+import type { KeyObject } from 'node:crypto'
 import Type from 'typebox'
-import { commaList, fail, httpUrl, positiveInt } from './shared.js'
+import { publicKeyFor } from './jwt-key.js'
+import { commaList, fail, httpUrl, isPlaceholder, positiveInt } from './shared.js'
 
 // Who may call the gateway: services with API keys, end users with JWTs, browsers from allowed origins.
 export const AuthEnv = Type.Object({
@@ -28,7 +30,8 @@ export interface ApiKey { name: string, key: string }
 
 export type JwtKeySource =
   | { kind: 'jwks', url: string, cooldownMs: number }
-  | { kind: 'publicKey', pem: string }
+  /** Read and checked against JWT_ALGORITHMS at start-up. */
+  | { kind: 'publicKey', key: KeyObject }
   | { kind: 'secret', secret: string }
 
 export interface AuthConfig {
@@ -70,6 +73,7 @@ function parseApiKeys (value: string | undefined): ApiKey[] {
     if (separator <= 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail('GATEWAY_API_KEYS must be a comma-separated list of name:key pairs (names: letters, digits, "_", "-", ".")')
     if (key.length < MIN_API_KEY_LENGTH) fail(`GATEWAY_API_KEYS: the key of "${name}" is shorter than ${MIN_API_KEY_LENGTH} characters`)
     if (/\s/.test(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" contains white space`)
+    if (isPlaceholder(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" is a placeholder ("change-me…"): generate one (openssl rand -hex 24)`)
     return { name, key }
   })
   // A name may have several keys, so a service's key can be rotated without downtime (old and new side by
@@ -79,7 +83,7 @@ function parseApiKeys (value: string | undefined): ApiKey[] {
 }
 
 function parseJwt (env: AuthEnvValues): AuthConfig['jwt'] {
-  const sources: JwtKeySource[] = []
+  const sources: Array<Exclude<JwtKeySource, { kind: 'publicKey' }> | { kind: 'publicKey', pem: string }> = []
   if (env.JWT_JWKS_URL !== undefined) {
     const url = new URL(env.JWT_JWKS_URL)
     if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) fail('JWT_JWKS_URL must use https (plain http only for loopback addresses)')
@@ -104,9 +108,10 @@ function parseJwt (env: AuthEnvValues): AuthConfig['jwt'] {
       'puts in tokens for this application (or JWT_ALLOW_ANY_AUDIENCE=true to accept tokens minted for any of its applications)')
   }
   if (env.JWT_AUDIENCE !== undefined && env.JWT_ALLOW_ANY_AUDIENCE) fail('set JWT_AUDIENCE or JWT_ALLOW_ANY_AUDIENCE=true, not both')
+  const algorithms = source.kind === 'secret' ? ['HS256'] : (env.JWT_ALGORITHMS ?? (source.kind === 'jwks' ? 'RS256,ES256,PS256' : 'RS256')).split(',')
   return {
-    source,
-    algorithms: source.kind === 'secret' ? ['HS256'] : (env.JWT_ALGORITHMS ?? (source.kind === 'jwks' ? 'RS256,ES256,PS256' : 'RS256')).split(','),
+    source: source.kind === 'publicKey' ? { kind: 'publicKey', key: publicKeyFor(source.pem, algorithms) } : source,
+    algorithms,
     issuer: env.JWT_ISSUER,
     audience: env.JWT_AUDIENCE === undefined ? undefined : commaList(env.JWT_AUDIENCE),
     allowAnyAudience: env.JWT_ALLOW_ANY_AUDIENCE,

@@ -21,8 +21,8 @@ export interface LimitsSettings {
   authFailureLimit: { max: number, windowMs: number }
   /** Shared by every replica: rate-limit counters today (see src/redis/). */
   redisUrl?: string
-  /** Fastify's trustProxy: false, true, a hop count, or the addresses/CIDRs of trusted proxies. */
-  trustProxy: boolean | number | string[]
+  /** Fastify's trustProxy: false, true, the addresses/CIDRs of trusted proxies, or a hop count as a trust function. */
+  trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
   bodyLimitBytes: number
   /** Above this event-loop delay requests get 503 OVERLOADED; 0 disables the check. */
   overloadMaxEventLoopDelayMs: number
@@ -39,7 +39,14 @@ function parseWindow (value: string, variable: string): number {
 
 function parseTrustProxy (value: string): LimitsSettings['trustProxy'] {
   if (value === 'true' || value === 'false') return value === 'true'
-  if (/^\d+$/.test(value)) return Number(value)
+  if (/^\d+$/.test(value)) {
+    // Fastify 5.12 turned a numeric trustProxy into "trust nothing" (it cannot tell the proxy from a client that
+    // connects directly), so a hop count would silently give every client the proxy's address. Here it keeps its
+    // documented meaning, the last N hops are proxies, which is sound where only the proxy can reach the port
+    // (README "Running several replicas" says to make sure of that); addresses/CIDRs are the stricter choice.
+    const hops = Number(value)
+    return (_address, hop) => hop < hops
+  }
   const entries = commaList(value)
   for (const entry of entries) {
     const [address, bits, ...rest] = entry.split('/')

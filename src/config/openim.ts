@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import Type from 'typebox'
-import { commaList, fail, httpUrl, positiveInt, wsUrl } from './shared.js'
+import { commaList, fail, httpUrl, isPlaceholder, positiveInt, wsUrl } from './shared.js'
 
 // The admin and system accounts OpenIM and openim-chat ship with across v3.x, read from their config files:
 // - imAdmin: open-im-server v3.5.0 deployments/templates/openim.yaml and v3.6.0 deployments/templates/config.yaml
@@ -74,6 +74,9 @@ function reservedUserIDs (value: string): string[] {
 
 export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSettings {
   const requestDeadlineMs = env.REQUEST_DEADLINE_MS ?? 2 * env.OPENIM_TIMEOUT_MS
+  if (isPlaceholder(env.OPENIM_SECRET)) {
+    fail('OPENIM_SECRET is a placeholder ("change-me…"): generate a secret (openssl rand -hex 32) and give OpenIM the same one (share.yml secret, IMENV_SHARE_SECRET)')
+  }
   if (requestDeadlineMs < env.OPENIM_TIMEOUT_MS) fail('REQUEST_DEADLINE_MS must not be shorter than OPENIM_TIMEOUT_MS (one call could never finish)')
   return {
     openim: {

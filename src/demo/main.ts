@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../config/index.js'
 import { startEmulator } from '../emulator/emulator.js'
 import { EMULATOR_MODES } from '../emulator/modes.js'
 import { buildApp } from '../http/app.js'
-import { CLIENT_VERSION, readClientScript, subresourceIntegrity } from '../http/routes/client-script.js'
+import { pinnedClientPath, readClientScript, subresourceIntegrity } from '../http/routes/client-script.js'
 import { DEMO_KEY_NAME, acceptsDemoTokens, demoEnvironment, randomApiKey } from './config.js'
 import { DEMO_TOKEN_LIFETIME, demoJwt, signDemoToken } from './jwt.js'
 
@@ -34,7 +34,7 @@ async function start () {
   Bearer token:  ${bearer !== undefined ? `${bearer}\n                 (end user "${DEMO_USER}", valid ${DEMO_TOKEN_LIFETIME}; another user: npm run -s demo:token -- <userID>)` : 'from your identity provider (your JWT_* settings)'}
   CORS origins:  ${config.corsOrigins.length > 0 ? config.corsOrigins.join(', ') : 'none (CORS_ORIGINS=http://localhost:5173 npm run demo lets a page on that origin call)'}
   Browser:       import { createTokenProvider } from '${address}/client.js'${script !== undefined ? `
-                 pinned: ${address}/client/${CLIENT_VERSION}.js  integrity="${subresourceIntegrity(script)}"` : ''}
+                 pinned: ${address}${pinnedClientPath(script)}  integrity="${subresourceIntegrity(script)}"` : ''}
   Service call:  curl -s -X POST ${address}/provision -H 'content-type: application/json' \\
                    -H 'x-api-key: ${usesDemoKey ? apiKey : '<your key>'}' -d '{"userID":"${DEMO_USER}","platformID":5,"nickname":"Alice"}'
   End-user call: curl -s -X POST ${address}/provision -H 'content-type: application/json' \\

@@ -111,8 +111,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     logController: new LogController({ disableRequestLogging: true }),
     ...listenerOptions(config),
     bodyLimit: config.bodyLimitBytes,
-    // Fastify documents a hop count for trustProxy; its type declaration leaves numbers out.
-    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    trustProxy: config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
   // Beyond this, new connections are refused at once: memory stays bounded whatever clients open.

@@ -50,15 +50,17 @@ const MAPPED_USER_ID = /^h_[0-9a-f]{40}$/
  * Identity providers often use subjects OpenIM v3.8+ refuses (UUIDs with "-", "auth0|…"). With mapping
  * 'hash' such a subject becomes "h_" + the first 40 hex digits of its sha256: deterministic, 42 characters,
  * letters and digits only. Subjects OpenIM accepts are kept as they are, so existing accounts keep their
- * userID, except subjects that already look like a mapped userID: they are refused, or a user who picks such a
- * name (with JWT_USER_ID_CLAIM=preferred_username) would receive the token of the subject that maps to it.
+ * userID, except subjects that already look like a mapped userID. Those are refused whatever the mapping:
+ * with 'hash' a user who picks such a name (JWT_USER_ID_CLAIM=preferred_username) would receive the token of
+ * the subject that maps to it, and with 'none' they could create that account in advance and still hold a
+ * token for it once the operator switches to 'hash'. The mapping is unkeyed on purpose (re-keying it would
+ * orphan every account already mapped), so anyone can compute it: the namespace must stay closed to end users.
  */
 export function userIdFromSubject (subject: string, mapping: 'none' | 'hash'): string {
-  if (mapping === 'none') return subject
   if (MAPPED_USER_ID.test(subject)) {
     throw bearerUnauthenticated('the token\'s subject has the form of a mapped userID ("h_" + 40 hex digits), which is reserved for mapped subjects', 'invalid_token')
   }
-  if (userIdProblem(subject, 'current') === undefined) return subject
+  if (mapping === 'none' || userIdProblem(subject, 'current') === undefined) return subject
   return `h_${createHash('sha256').update(subject).digest('hex').slice(0, 40)}`
 }
 
@@ -123,6 +125,12 @@ export class Authenticator {
     const claim = payload[jwt.userIdClaim]
     if ((typeof claim !== 'string' && typeof claim !== 'number') || String(claim) === '') {
       throw bearerUnauthenticated(`the token has no usable "${jwt.userIdClaim}" claim`, 'invalid_token')
+    }
+    // JSON.parse rounds integers beyond 2^53, so 12345678901234567890 and …891 would both arrive as
+    // 12345678901234567000: two users, one account. Only a string carries such an ID exactly.
+    if (typeof claim === 'number' && !Number.isSafeInteger(claim)) {
+      throw bearerUnauthenticated(`the token's "${jwt.userIdClaim}" claim is a number that JSON cannot carry exactly (beyond 2^53, or not a whole ` +
+        'number): the identity provider must send it as a string', 'invalid_token')
     }
     const subject = String(claim)
     const profile: Profile = { nickname: claimValue(payload, jwt.nicknameClaim, Nickname), faceURL: claimValue(payload, jwt.faceUrlClaim, FaceURL) }

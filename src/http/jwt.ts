@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, customFetch, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload } from 'jose'
+import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import type { AuthConfig, JwtKeySource } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 
@@ -57,15 +57,11 @@ function remoteKeySet (source: Extract<JwtKeySource, { kind: 'jwks' }>): KeyReso
   }
 }
 
-async function keyResolver (settings: JwtSettings): Promise<KeyResolver> {
-  const { source } = settings
+function keyResolver ({ source }: JwtSettings): KeyResolver {
   if (source.kind === 'jwks') return remoteKeySet(source)
   if (source.kind === 'secret') return new TextEncoder().encode(source.secret)
-  try {
-    return await importSPKI(source.pem, settings.algorithms[0] ?? 'RS256')
-  } catch (error) {
-    throw new GatewayError(500, 'INTERNAL_ERROR', `JWT_PUBLIC_KEY cannot be used: ${(error as Error).message}`)
-  }
+  // Checked against every accepted algorithm by the configuration; jose derives the key each one needs.
+  return source.key
 }
 
 /** End users' tokens: signature, algorithm, issuer, audience, and the times (exp required, bounded skew). */
@@ -73,7 +69,7 @@ export class JwtVerifier {
   private constructor (private readonly settings: JwtSettings, private readonly key: KeyResolver) {}
 
   static async create (settings: JwtSettings): Promise<JwtVerifier> {
-    return new JwtVerifier(settings, await keyResolver(settings))
+    return new JwtVerifier(settings, keyResolver(settings))
   }
 
   async verify (token: string): Promise<JWTPayload> {

@@ -7,13 +7,12 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator, setGlobalErrorHandler } from '@opentelemetry/core'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import {
-  AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler
-} from '@opentelemetry/sdk-trace-node'
+import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
 import { ATTR_HTTP_ROUTE, ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions'
 import type { TracingConfig } from '../config/index.js'
 import { ExportFailureReport, type WarnLogger } from './export-failures.js'
 import { traceFlows } from './flow-spans.js'
+import { sampler } from './sampling.js'
 
 export interface TracingLogger extends WarnLogger { info (fields: object, message: string): void }
 
@@ -30,16 +29,6 @@ const FLUSH_MS = 3000
 
 // Probes, scrapes and the docs are called every few seconds and call nothing: tracing them is noise.
 const UNTRACED = /^\/(healthz|readyz|metrics|docs)(?:[/?]|$)/
-
-/**
- * A caller's traceparent is continued (same trace id, its span as our parent) but its sampled flag is not
- * obeyed, or any browser could switch on full sampling: remote parents go through our own sampler. Spans
- * inside the gateway follow their local parent, so a trace is kept or dropped whole.
- */
-function sampler ({ sampler, ratio }: TracingConfig): Sampler {
-  const own = sampler === 'always_off' ? new AlwaysOffSampler() : sampler === 'traceidratio' ? new TraceIdRatioBasedSampler(ratio) : new AlwaysOnSampler()
-  return new ParentBasedSampler({ root: own, remoteParentSampled: own, remoteParentNotSampled: own })
-}
 
 /**
  * Starts OpenTelemetry: call before the app is built. The SDK is configured from the validated settings,

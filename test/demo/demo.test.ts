@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { promisify } from 'node:util'
@@ -23,7 +24,10 @@ async function startDemo (t: Test, env: Record<string, string>) {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   const field = (pattern: RegExp) => pattern.exec(output)?.[1] ?? ''
-  return { output, gateway: field(/gateway (http:\/\/\S+?),/), apiKey: field(/API key: +(\S+)/), bearer: field(/Bearer token: +(\S+)/) }
+  return {
+    output, gateway: field(/gateway (http:\/\/\S+?),/), apiKey: field(/API key: +(\S+)/), bearer: field(/Bearer token: +(\S+)/),
+    pinned: field(/pinned: (\S+)/), integrity: field(/integrity="(\S+)"/)
+  }
 }
 
 const provision = (gateway: string, headers: Record<string, string>, body: unknown) => fetch(`${gateway}/provision`, {
@@ -40,6 +44,15 @@ t.test('the demo passes gateway variables through and prints an API key and an e
   t.equal((await user.json() as { userID: string }).userID, 'alice_42')
   t.equal(user.headers.get('access-control-allow-origin'), 'http://localhost:5173', 'CORS_ORIGINS reached the gateway')
   t.match(decodeJwt(bearer), { sub: 'alice_42', name: 'alice_42', iss: String, aud: String, exp: Number })
+})
+
+t.test('the demo prints the pinned provider URL and its SRI hash, and they match what it serves', { timeout: 90_000 }, async (t) => {
+  const { gateway, pinned, integrity } = await startDemo(t, {})
+  t.match(pinned, new RegExp(`^${gateway}/client/[0-9a-f]{16}\\.js$`))
+  const response = await fetch(pinned)
+  t.equal(response.status, 200)
+  t.equal(response.headers.get('cache-control'), 'public, max-age=31536000, immutable')
+  t.equal(`sha384-${createHash('sha384').update(Buffer.from(await response.arrayBuffer())).digest('base64')}`, integrity, 'the printed integrity')
 })
 
 t.test('demo:token mints tokens for other users that the running demo accepts', { timeout: 90_000 }, async (t) => {

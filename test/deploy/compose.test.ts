@@ -1,14 +1,44 @@
 import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse } from 'yaml'
-import { loadConfig } from '../../src/config/index.js'
+import { ConfigError, loadConfig } from '../../src/config/index.js'
 
 const root = new URL('../../', import.meta.url).pathname
 const text = readFileSync(`${root}docker-compose.yml`, 'utf8')
 const compose = parse(text)
 const services = compose.services as Record<string, any>
 const environment = (service: string): Record<string, string> => services[service].environment
+const exampleText = readFileSync(`${root}.env.example`, 'utf8')
+const example: Record<string, string> = Object.fromEntries([...exampleText.matchAll(/^([A-Z0-9_]+)=(.*)$/gm)].map((match) => [match[1], match[2]]))
+
+/**
+ * Compose's interpolation (compose-spec "Interpolation"): ${VAR}, ${VAR:-default} / ${VAR-default}, and
+ * ${VAR:?message} / ${VAR?message}, which stop `docker compose up` when VAR is unset (either) or empty (":").
+ */
+function interpolate (input: string, values: Record<string, string | undefined>): { text: string, refused: string[] } {
+  const refused: string[] = []
+  const text = input.replace(/\$\{([A-Z0-9_]+)(?:(:?)([-?])([^}]*))?\}/g, (_match, name: string, colon: string, kind?: string, argument?: string) => {
+    const value = values[name]
+    const missing = value === undefined || (colon === ':' && value === '')
+    if (kind === '?' && missing) refused.push(name)
+    return kind === '-' && missing ? argument ?? '' : value ?? ''
+  })
+  return { text, refused }
+}
+
+/** The gateway's environment as compose gives it from these .env values. */
+const gatewayEnvironment = (values: Record<string, string>) =>
+  Object.fromEntries(Object.entries(environment('openim-gateway')).map(([name, value]) => [name, interpolate(String(value), values).text]))
+
+/** .env.example as the README says to fill it in. */
+const filled = {
+  ...example,
+  OPENIM_SECRET: randomBytes(32).toString('hex'),
+  GATEWAY_API_KEYS: `bff:${randomBytes(24).toString('hex')}`,
+  ...Object.fromEntries(['MONGO_ROOT_PASSWORD', 'MONGO_PASSWORD', 'REDIS_PASSWORD', 'MINIO_SECRET_ACCESS_KEY'].map((name) => [name, randomBytes(16).toString('hex')]))
+}
 
 t.test('dclint finds nothing', async (t) => {
   const lint = spawnSync(process.execPath, [`${root}node_modules/dclint/bin/dclint.cjs`, `${root}docker-compose.yml`], { encoding: 'utf8' })
@@ -77,12 +107,30 @@ t.test('data lives in named volumes', async (t) => {
 })
 
 t.test('.env.example lists every variable the compose file uses, with a loud note about the secret', async (t) => {
-  const example = readFileSync(`${root}.env.example`, 'utf8')
-  const defined = new Set([...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((match) => match[1]))
   const used = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((match) => match[1]))
-  for (const variable of used) t.ok(defined.has(variable), `${variable} is in .env.example`)
-  t.match(example, /CHANGE EVERY SECRET/)
-  t.match(example, /OPENIM_SECRET=change-me/)
+  for (const variable of used) t.ok(variable! in example, `${variable} is in .env.example`)
+  t.match(exampleText, /FILL IN EVERY SECRET/)
+  t.match(exampleText, /openssl rand -hex 32/)
+})
+
+t.test('.env.example holds no credential: a stack started from it unedited refuses to start, naming each one', async (t) => {
+  const credentials = Object.keys(example).filter((name) => /SECRET|PASSWORD|API_KEYS/.test(name))
+  t.same(credentials.sort(), ['GATEWAY_API_KEYS', 'MINIO_SECRET_ACCESS_KEY', 'MONGO_PASSWORD', 'MONGO_ROOT_PASSWORD', 'OPENIM_SECRET', 'REDIS_PASSWORD'])
+  for (const name of credentials) t.equal(example[name], '', `${name} is empty`)
+  t.same([...new Set(interpolate(text, example).refused)].sort(), credentials.sort(), 'compose\'s ${VAR:?} guard stops `up` for every one')
+  t.same(interpolate(text, filled).refused, [], 'filled in, the stack starts')
+})
+
+t.test('the gateway refuses the examples\' placeholders even when compose lets them through', async (t) => {
+  t.equal(loadConfig(gatewayEnvironment(filled)).auth.apiKeys.length, 1, 'filled in as the README says, the gateway starts')
+  const placeholders = [
+    { OPENIM_SECRET: 'change-me-generate-with-openssl-rand-hex-32' },
+    { GATEWAY_API_KEYS: 'bff:change-me-to-a-random-key-of-48-hex-chars' }
+  ]
+  for (const placeholder of placeholders) {
+    t.same(interpolate(text, { ...filled, ...placeholder }).refused, [], 'set, so compose starts it')
+    t.throws(() => loadConfig(gatewayEnvironment({ ...filled, ...placeholder })), { constructor: ConfigError, message: /is a placeholder/ }, Object.keys(placeholder).join())
+  }
 })
 
 t.test('an optional "tracing" profile runs Jaeger 2.x; the gateway sends it traces once the endpoint is set', async (t) => {
@@ -93,12 +141,9 @@ t.test('an optional "tracing" profile runs Jaeger 2.x; the gateway sends it trac
   t.same(jaeger.ports, ['127.0.0.1:${JAEGER_UI_PORT:-16686}:16686'], 'the UI, which has no login, on localhost only')
   t.notOk('jaeger' in (services['openim-gateway'].depends_on ?? {}), 'the gateway starts without the profile')
 
-  // The gateway's environment as compose resolves it from .env.example, with the documented endpoint.
-  const example = Object.fromEntries([...readFileSync(`${root}.env.example`, 'utf8').matchAll(/^([A-Z0-9_]+)=(.*)$/gm)].map((match) => [match[1], match[2]]))
-  const resolve = (values: Record<string, string | undefined>) => Object.fromEntries(Object.entries(environment('openim-gateway')).map(([name, value]) =>
-    [name, String(value).replace(/\$\{([A-Z0-9_]+)(?::?[-?]([^}]*))?\}/g, (_match, variable: string, fallback?: string) => values[variable] || (fallback ?? ''))]))
-  t.equal(loadConfig(resolve(example)).tracing, undefined, 'off by default')
-  t.match(loadConfig(resolve({ ...example, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' })).tracing,
+  // The gateway's environment as compose resolves it from .env.example (filled in), with the documented endpoint.
+  t.equal(loadConfig(gatewayEnvironment(filled)).tracing, undefined, 'off by default')
+  t.match(loadConfig(gatewayEnvironment({ ...filled, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' })).tracing,
     { tracesUrl: 'http://jaeger:4318/v1/traces', sampler: 'always_on' }, 'Jaeger\'s OTLP/HTTP port on the stack\'s network')
-  t.match(readFileSync(`${root}.env.example`, 'utf8'), /http:\/\/jaeger:4318/, '.env.example says which endpoint to set')
+  t.match(exampleText, /http:\/\/jaeger:4318/, '.env.example says which endpoint to set')
 })

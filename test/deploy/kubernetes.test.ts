@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
+import { buildGateway, startOpenIm } from '../helper.js'
 
 const dir = new URL('../../deploy/kubernetes/', import.meta.url).pathname
 const manifests = readdirSync(dir).filter((file) => file.endsWith('.yaml')).flatMap((file) =>
@@ -86,4 +87,19 @@ t.test('an optional ServiceMonitor, in its own kustomization, scrapes the Servic
   t.ok((service.spec.ports as any[]).some((port) => port.name === 'metrics'), 'the Service has the port named metrics')
   t.ok(Object.entries(monitor.spec.selector.matchLabels).every(([key, value]) => service.metadata.labels[key] === value), 'selects the Service by its labels')
   t.same(monitor.spec.endpoints.map((endpoint: { port: unknown, path: unknown }) => [endpoint.port, endpoint.path]), [['metrics', '/metrics']], 'a named port, not a number')
+})
+
+t.test('TRUST_PROXY believes the ingress controller only, not every client of the cluster network', async (t) => {
+  const configMap = byKind('ConfigMap')[0]
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', AUTH_DISABLED: 'true', TRUST_PROXY: configMap.data.TRUST_PROXY })
+  const ingress = '10.244.3.17'
+  const clientAddress = async (forwardedFor: string) => {
+    const response = await app.inject({ method: 'POST', url: '/provision', payload: { userID: 'kim', platformID: 5 }, remoteAddress: ingress, headers: { 'x-forwarded-for': forwardedFor } })
+    return logs.records.find((line) => line.reqId === response.headers['x-request-id'] && line.msg === 'request completed')?.ip
+  }
+  t.equal(await clientAddress('203.0.113.9'), '203.0.113.9', 'behind the ingress, the client\'s address')
+  // A client inside the cluster network (a pod, a VPN user) claims another address; the ingress appends the real one.
+  t.equal(await clientAddress('198.51.100.7, 10.8.0.5'), '10.8.0.5', 'a claim made before the ingress is not believed')
+  t.equal(await clientAddress('198.51.100.7, 10.1.1.1, 10.8.0.5'), '10.8.0.5', 'nor a chain of cluster addresses before it')
 })

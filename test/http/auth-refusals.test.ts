@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
@@ -60,6 +61,30 @@ t.test('an empty user-ID claim is refused', async (t) => {
   const response = await provision(app, { platformID: 5 }, { authorization: `Bearer ${await signHs256({ sub: '' })}` })
   t.equal(response.statusCode, 401)
   t.equal(response.json().message, 'the token has no usable "sub" claim')
+})
+
+/** An HS256 token whose payload is this exact JSON text, as an identity provider writing 64-bit IDs sends it. */
+function hs256WithRawPayload (payload: string) {
+  const encode = (text: string) => Buffer.from(text).toString('base64url')
+  const signed = `${encode('{"alg":"HS256"}')}.${encode(payload)}`
+  return `${signed}.${createHmac('sha256', JWT_SECRET).update(signed).digest('base64url')}`
+}
+
+t.test('a numeric user-ID claim JSON cannot carry exactly is refused, so two users never share an account', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_USER_ID_CLAIM: 'uid' })
+  const claims = (uid: string) => `{"sub":"s","aud":"${AUDIENCE}","exp":${Math.floor(Date.now() / 1000) + 300},"uid":${uid}}`
+  for (const uid of ['12345678901234567890', '12345678901234567891', '9007199254740993', '1e21', '1.5']) {
+    const response = await provision(app, { platformID: 5 }, { authorization: `Bearer ${hs256WithRawPayload(claims(uid))}` })
+    t.equal(response.statusCode, 401, uid)
+    t.match(response.json(), { code: 'UNAUTHENTICATED', message: /"uid" claim is a number .*send it as a string/ }, uid)
+    t.match(response.headers['www-authenticate'], /error="invalid_token"/, uid)
+  }
+  t.equal(emulator.callCount('/user/user_register'), 0, 'no account for a rounded ID')
+  const exact = await provision(app, { platformID: 5 }, { authorization: `Bearer ${hs256WithRawPayload(claims('"12345678901234567890"'))}` })
+  t.equal(exact.json().userID, '12345678901234567890', 'the same ID as a string is exact')
+  const largestSafe = await provision(app, { platformID: 5 }, { authorization: `Bearer ${hs256WithRawPayload(claims('9007199254740991'))}` })
+  t.equal(largestSafe.json().userID, '9007199254740991', 'numbers up to 2^53 - 1 are still accepted')
 })
 
 t.test('another user\'s userID is refused with a message that says why', async (t) => {

@@ -1,4 +1,5 @@
-import { exportSPKI } from 'jose'
+import { generateKeyPairSync } from 'node:crypto'
+import { SignJWT, exportSPKI } from 'jose'
 import t from 'tap'
 import { SERVICE_KEY, buildGateway, openImCall, post, provision, startOpenIm } from '../helper.js'
 import { AUDIENCE, JWT_SECRET, bearer, jwksServer, rsaKey, signHs256 } from '../jwt.js'
@@ -126,6 +127,20 @@ t.test('JWT_PUBLIC_KEY (PEM, also with \\n escapes)', async (t) => {
   const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_PUBLIC_KEY: pem.trim().replaceAll('\n', '\\n'), JWT_AUDIENCE: AUDIENCE })
   t.equal((await provision(app, { platformID: 5 }, bearer(await key.sign({ sub: 'finn' })))).statusCode, 201)
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: 'finn' })))).statusCode, 401, 'HS256 is not accepted')
+})
+
+t.test('one RSA PEM verifies every RSA algorithm JWT_ALGORITHMS lists, not only the first', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const { app } = await buildGateway(t, emulator.url, {
+    GATEWAY_API_KEYS: '', JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(), JWT_ALGORITHMS: 'RS256,PS256', JWT_AUDIENCE: AUDIENCE
+  })
+  for (const alg of ['RS256', 'PS256']) {
+    const token = await new SignJWT({ sub: 'gail' }).setProtectedHeader({ alg }).setAudience(AUDIENCE).setExpirationTime('5m').sign(privateKey)
+    t.ok([200, 201].includes((await provision(app, { platformID: 5 }, bearer(token))).statusCode), alg)
+  }
+  const rs384 = await new SignJWT({ sub: 'gail' }).setProtectedHeader({ alg: 'RS384' }).setAudience(AUDIENCE).setExpirationTime('5m').sign(privateKey)
+  t.match((await provision(app, { platformID: 5 }, bearer(rs384))).json(), { statusCode: 401, message: /algorithm is not accepted/ }, 'unlisted algorithms stay refused')
 })
 
 t.test('a custom user-ID claim', async (t) => {

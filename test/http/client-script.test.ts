@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
-import { CLIENT_VERSION, subresourceIntegrity } from '../../src/http/routes/client-script.js'
+import { pinnedClientPath, subresourceIntegrity } from '../../src/http/routes/client-script.js'
 import { builtClientScript } from '../client/built.js'
 import { buildGateway, startOpenIm } from '../helper.js'
 
@@ -21,16 +22,27 @@ t.test('/client.js is the built provider as an ES module, cached briefly and rev
   t.equal(again.body, '')
 })
 
-t.test('/client/<version>.js is the same script, immutable; another version is a 404 in the one error shape', async (t) => {
+t.test('/client/<content hash>.js is the same script, immutable; any other name is a 404 naming the pinned one', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
-  const pinned = await app.inject({ url: `/client/${CLIENT_VERSION}.js` })
+  const path = pinnedClientPath(script)
+  t.match(path, /^\/client\/[0-9a-f]{16}\.js$/)
+  t.equal(path, `/client/${createHash('sha256').update(script).digest('hex').slice(0, 16)}.js`, 'the first 16 hex digits of the script\'s sha256')
+  const pinned = await app.inject({ url: path })
   t.equal(pinned.statusCode, 200)
   t.equal(pinned.body, script)
   t.equal(pinned.headers['cache-control'], 'public, max-age=31536000, immutable')
-  const other = await app.inject({ url: '/client/0.0.1.js' })
-  t.equal(other.statusCode, 404)
-  t.match(other.json(), { code: 'NOT_FOUND', message: new RegExp(`/client/${CLIENT_VERSION.replaceAll('.', '\\.')}\\.js`) })
+  const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  for (const url of [`/client/${version}.js`, '/client/0123456789abcdef.js']) {
+    const other = await app.inject({ url })
+    t.equal(other.statusCode, 404, `${url}: the package version no longer names a build`)
+    t.match(other.json(), { code: 'NOT_FOUND', message: `pinned at ${path}` }, url)
+  }
+})
+
+t.test('the pinned name follows the content: another build of the provider gets another URL', async (t) => {
+  t.not(pinnedClientPath(`${script}\n`), pinnedClientPath(script))
+  t.equal(pinnedClientPath(script), pinnedClientPath(String(script)), 'the same bytes, the same URL')
 })
 
 t.test('allowed origins may import the provider (CORS); others get no CORS headers', async (t) => {
@@ -42,10 +54,11 @@ t.test('allowed origins may import the provider (CORS); others get no CORS heade
   t.notOk(stranger.headers['access-control-allow-origin'])
 })
 
-t.test('the README documents the SRI hash of the versioned script (update it when src/client changes)', async (t) => {
+t.test('the README\'s pinned <script> is this build\'s: URL and SRI hash (both change when src/client does)', async (t) => {
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  t.ok(readme.includes(`/client/${CLIENT_VERSION}.js`), 'the versioned URL')
-  t.ok(readme.includes(subresourceIntegrity(script)), `the hash ${subresourceIntegrity(script)}`)
+  const [tag] = /<script type="module" src="https:\/\/gateway\.example\.com\/client\/[^"]*"[^>]*><\/script>/.exec(readme) ?? []
+  const expected = `<script type="module" src="https://gateway.example.com${pinnedClientPath(script)}" crossorigin\n  integrity="${subresourceIntegrity(script)}"></script>`
+  t.equal(tag, expected, 'README "Front ends": replace the pinned <script> with the expected one')
 })
 
 t.test('the provider stays out of the OpenAPI document (it is not part of the API)', async (t) => {

@@ -23,8 +23,29 @@ t.test('JWT_USER_ID_MAPPING=hash is one-to-one: a subject shaped like a mapped u
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: '3', preferred_username: 'H_' + mapped.slice(2).toUpperCase() })))).statusCode, 201, 'other shapes pass through')
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: '4', preferred_username: 'plain_user' })))).json().userID, 'plain_user', 'valid subjects keep their userID')
 
-  const { app: unmapped } = await buildGateway(t, emulator.url, { ...hs256Env, JWT_USER_ID_CLAIM: 'preferred_username' })
-  t.equal((await provision(unmapped, { platformID: 5 }, impostor)).statusCode, 200, 'without mapping there is no namespace to protect')
+})
+
+t.test('a subject of the mapped form is refused without mapping too, so nobody can pre-create the account a later "hash" maps to', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app: unmapped } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_USER_ID_CLAIM: 'preferred_username' })
+  const victimsAccount = `h_${createHash('sha256').update('auth0|victim-42').digest('hex').slice(0, 40)}`
+  const attacker = bearer(await signHs256({ sub: '2', preferred_username: victimsAccount }))
+  for (const [what, response] of [['provision', await provision(unmapped, { platformID: 1 }, attacker)], ['revoke', await post(unmapped, '/revoke', {}, attacker)]] as const) {
+    t.equal(response.statusCode, 401, what)
+    t.match(response.json(), { code: 'UNAUTHENTICATED', message: /mapped userID/ }, what)
+  }
+  t.notOk(emulator.users.has(victimsAccount), 'the account was not created')
+  t.equal(emulator.callCount(), 0)
+  t.equal((await provision(unmapped, { platformID: 5 }, bearer(await signHs256({ sub: '3', preferred_username: 'auth0_victim_42' })))).statusCode, 201, 'other subjects pass through')
+
+  // The switch: the victim gets a fresh account, not one an attacker made earlier.
+  const { app: mapped } = await buildGateway(t, emulator.url, { ...hs256Env, JWT_USER_ID_CLAIM: 'preferred_username', JWT_USER_ID_MAPPING: 'hash' })
+  const victim = await provision(mapped, { platformID: 5 }, bearer(await signHs256({ sub: '1', preferred_username: 'auth0|victim-42' })))
+  t.equal(victim.statusCode, 201, 'created now, by its owner')
+  t.equal(victim.json().userID, victimsAccount)
+
+  // Services compute mapped IDs and may still provision them (an import, a back end acting for the user).
+  t.equal((await provision(unmapped, { userID: `h_${'0'.repeat(40)}`, platformID: 5 })).statusCode, 201, 'a service may name a mapped ID')
 })
 
 t.test('a key set that cannot be fetched is 503 AUTH_UNAVAILABLE with Retry-After, fetched at most once per cooldown', async (t) => {

@@ -1,38 +1,7 @@
 import { SignJWT } from 'jose'
 import t from 'tap'
-import { buildApp } from '../../src/http/app.js'
-import { startTracing } from '../../src/tracing/index.js'
-import { LogCapture, SECRET, SERVICE_KEY, gatewayConfig, provision, startOpenIm } from '../helper.js'
-import { startOtlpReceiver, type ReceivedSpan } from '../otlp-receiver.js'
-
-// The gateway in-process with tracing on, as src/server.ts starts it, exporting to a local OTLP receiver;
-// OpenIM is the emulator over real HTTP. `finish()` closes the app and shuts tracing down, which flushes.
-async function tracedGateway (t: { teardown (fn: () => unknown): void }, env: Record<string, string> = {}) {
-  const receiver = await startOtlpReceiver(t)
-  const emulator = await startOpenIm(t)
-  // A generous OpenIM deadline: these tests are about spans, not speed, and must hold on a loaded machine.
-  const config = gatewayConfig(emulator.url, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OPENIM_TIMEOUT_MS: '10000', ...env })
-  const tracing = startTracing(config.tracing!, config.openim.apiUrl)
-  const logs = new LogCapture()
-  const app = await buildApp({ config, logger: { level: 'debug', stream: logs.stream, ...tracing.loggerOptions } })
-  tracing.logTo(app.log)
-  let finished = false
-  const finish = async () => {
-    if (finished) return
-    finished = true
-    await app.close()
-    await tracing.shutdown()
-  }
-  t.teardown(finish)
-  return { app, emulator, receiver, logs, finish }
-}
-
-const byName = (spans: ReceivedSpan[], name: string) => spans.filter((span) => span.name === name)
-const only = (spans: ReceivedSpan[], name: string) => {
-  const found = byName(spans, name)
-  if (found.length !== 1) throw new Error(`expected one "${name}" span, got ${found.length}: ${spans.map((span) => span.name).join(', ')}`)
-  return found[0]!
-}
+import { SECRET, SERVICE_KEY, provision } from '../helper.js'
+import { byName, only, tracedGateway } from './traced-gateway.js'
 
 t.test('one /provision is one trace: the server span, the provisioning flow under it, every OpenIM call under that', async (t) => {
   const { app, emulator, receiver, finish } = await tracedGateway(t)
@@ -88,43 +57,6 @@ t.test('an OpenIM refusal marks the call span with the outcome and errCode, and 
   t.match(flows[0]!.attributes, { 'error.type': 'rejected' })
   const server = receiver.spans.find((span) => span.name === 'POST /provision' && span.attributes['http.response.status_code'] === 502)
   t.ok(server, 'the server span carries the answer\'s status')
-})
-
-t.test('an incoming traceparent is continued, but its sampled flag does not decide', async (t) => {
-  const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736'
-  const callerSpan = '00f067aa0ba902b7'
-
-  t.test('always_on keeps a trace the caller did not sample', async (t) => {
-    const { app, emulator, receiver, finish } = await tracedGateway(t)
-    await provision(app, { userID: 'carol', platformID: 5 }, { traceparent: `00-${callerTrace}-${callerSpan}-00` })
-    await finish()
-    const server = only(receiver.spans, 'POST /provision')
-    t.equal(server.traceId, callerTrace)
-    t.equal(server.parentSpanId, callerSpan)
-    t.ok(receiver.spans.every((span) => span.traceId === callerTrace))
-    t.ok(emulator.recentCalls.every((call) => call.traceparent?.startsWith(`00-${callerTrace}-`) && call.traceparent.endsWith('-01')))
-  })
-
-  t.test('a caller cannot switch sampling on: with always_off nothing is exported, and OpenIM is told "not sampled"', async (t) => {
-    const { app, emulator, receiver, logs, finish } = await tracedGateway(t, { OTEL_TRACES_SAMPLER: 'always_off' })
-    const response = await provision(app, { userID: 'dave', platformID: 5 }, { traceparent: `00-${callerTrace}-${callerSpan}-01` })
-    t.equal(response.statusCode, 201)
-    await finish()
-    t.same(receiver.spans, [])
-    t.ok(emulator.recentCalls.length > 0)
-    t.ok(emulator.recentCalls.every((call) => call.traceparent?.startsWith(`00-${callerTrace}-`) && call.traceparent.endsWith('-00')))
-    const completed = logs.records.find((record) => record.msg === 'request completed')
-    t.match(completed, { trace_id: callerTrace, trace_flags: '00' }, 'the log still links to the caller\'s trace')
-  })
-})
-
-t.test('traceidratio samples by trace id: ratio 0 keeps nothing, ratio 1 everything', async (t) => {
-  for (const [ratio, kept] of [['0', false], ['1', true]] as const) {
-    const { app, receiver, finish } = await tracedGateway(t, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio })
-    await provision(app, { userID: `erin_${ratio}`, platformID: 5 })
-    await finish()
-    t.equal(receiver.spans.length > 0, kept, `ratio ${ratio}`)
-  }
 })
 
 t.test('every log line written inside a traced request carries its trace and span ids', async (t) => {

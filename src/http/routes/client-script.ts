@@ -8,8 +8,6 @@ import { GatewayError } from '../../errors.js'
 // the built browser provider (tsc -p src/client/tsconfig.json → dist/client) is found from either.
 const root = new URL('../../../', import.meta.url)
 
-export const CLIENT_VERSION = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string }).version
-
 /** The built browser token provider, or undefined before `npm run build`. */
 export function readClientScript (): string | undefined {
   try {
@@ -22,13 +20,20 @@ export function readClientScript (): string | undefined {
 /** The Subresource Integrity value of a script, for `<script integrity>` and `import` maps. */
 export const subresourceIntegrity = (script: string) => `sha384-${createHash('sha384').update(script).digest('base64')}`
 
+/**
+ * The URL that never changes: named by the script's content (the first 16 hex digits of its sha256), not by
+ * the package version, which is not bumped with every change to src/client. A name that follows the content
+ * cannot serve other bytes than the ones a browser or CDN cached, or than a page's SRI hash pins.
+ */
+export const pinnedClientPath = (script: string) => `/client/${createHash('sha256').update(script).digest('hex').slice(0, 16)}.js`
+
 const FIVE_MINUTES = 'public, max-age=300'
 const FOREVER = 'public, max-age=31536000, immutable'
 
 /**
  * The browser token provider as an ES module: /client.js (always the current one: short cache, ETag) and
- * /client/<version>.js (never changes, so cached for good and pinned with SRI). The global CORS settings
- * let the allowed origins import it.
+ * /client/<content hash>.js (never changes, so cached for good and pinned with SRI). The global CORS
+ * settings let the allowed origins import it.
  */
 const clientScript: FastifyPluginAsync = async (app) => {
   const script = readClientScript()
@@ -43,9 +48,10 @@ const clientScript: FastifyPluginAsync = async (app) => {
   }
 
   app.get('/client.js', { schema: { hide: true } }, async (_request, reply) => send(reply, FIVE_MINUTES))
+  const pinned = script === undefined ? undefined : pinnedClientPath(script)
   app.get<{ Params: { file: string } }>('/client/:file', { schema: { hide: true } }, async (request, reply) => {
-    if (request.params.file !== `${CLIENT_VERSION}.js`) {
-      throw new GatewayError(404, 'NOT_FOUND', `this gateway serves the browser token provider ${CLIENT_VERSION} only: /client/${CLIENT_VERSION}.js`)
+    if (pinned !== undefined && `/client/${request.params.file}` !== pinned) {
+      throw new GatewayError(404, 'NOT_FOUND', `this gateway serves one build of the browser token provider, pinned at ${pinned} (named by its content); /client.js is always the current one`)
     }
     return send(reply, FOREVER)
   })
