@@ -62,6 +62,13 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  readonly connectionsRefused = new Counter({
+    name: `${PREFIX}connections_refused_total`,
+    help: 'Client connections closed on arrival, by listener (api, metrics) and limit (total: HTTP_MAX_CONNECTIONS; per_address: HTTP_MAX_CONNECTIONS_PER_ADDRESS)',
+    labelNames: ['listener', 'limit'] as const,
+    registers: [this.registry]
+  })
+
   readonly redisDegraded = new Gauge({
     name: `${PREFIX}redis_degraded`,
     help: '1 while Redis is unavailable and everything that shares state through it works per replica (rate limits from memory), else 0',
