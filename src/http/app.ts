@@ -15,6 +15,7 @@ import { limitConnections } from './connection-limits.js'
 import { registerAuthFailureLimit } from './plugins/auth-failure-limit.js'
 import { registerJsonBody } from './plugins/json-body.js'
 import { echoRequestId } from './request-ids.js'
+import { gatewayRedisChecks } from './redis-checks.js'
 import { listenerOptions } from './listener-options.js'
 import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
@@ -116,7 +117,12 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   })
   const redis = config.redisUrl === undefined
     ? undefined
-    : await SharedRedis.connect({ url: config.redisUrl, log: app.log, onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0) })
+    : await SharedRedis.connect({
+      url: config.redisUrl,
+      log: app.log,
+      checks: gatewayRedisChecks,
+      onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0)
+    })
   app.decorate('config', config)
   app.decorate('openim', openim)
   app.decorate('provisioning', provisioning)
