@@ -206,6 +206,21 @@ t.test('overload settings: pending OpenIM calls, client connections, the metrics
   for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
 })
 
+t.test('connections per client address: a quarter of HTTP_MAX_CONNECTIONS by default, never more than it', async (t) => {
+  t.equal(loadConfig(required).http.maxConnectionsPerAddress, 1024)
+  t.equal(loadConfig({ ...required, HTTP_MAX_CONNECTIONS: '500' }).http.maxConnectionsPerAddress, 125, 'follows HTTP_MAX_CONNECTIONS')
+  t.equal(loadConfig({ ...required, HTTP_MAX_CONNECTIONS: '1' }).http.maxConnectionsPerAddress, 1)
+  t.equal(loadConfig({ ...required, HTTP_MAX_CONNECTIONS_PER_ADDRESS: '4096' }).http.maxConnectionsPerAddress, 4096, 'the total: no cap of its own')
+  t.equal(loadConfig({ ...required, HTTP_MAX_CONNECTIONS_PER_ADDRESS: '64' }).http.maxConnectionsPerAddress, 64)
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ HTTP_MAX_CONNECTIONS_PER_ADDRESS: '0' }, /HTTP_MAX_CONNECTIONS_PER_ADDRESS/],
+    [{ HTTP_MAX_CONNECTIONS_PER_ADDRESS: 'many' }, /HTTP_MAX_CONNECTIONS_PER_ADDRESS/],
+    [{ HTTP_MAX_CONNECTIONS_PER_ADDRESS: '5000' }, /HTTP_MAX_CONNECTIONS_PER_ADDRESS must not exceed HTTP_MAX_CONNECTIONS/],
+    [{ HTTP_MAX_CONNECTIONS: '100', HTTP_MAX_CONNECTIONS_PER_ADDRESS: '101' }, /HTTP_MAX_CONNECTIONS_PER_ADDRESS must not exceed HTTP_MAX_CONNECTIONS/]
+  ]
+  for (const [env, message] of refused) t.throws(() => loadConfig({ ...required, ...env }), { constructor: ConfigError, message }, JSON.stringify(env))
+})
+
 t.test('reserved userIDs: OpenIM\'s and openim-chat\'s admin and system accounts by default, always the admin', async (t) => {
   t.same([...loadConfig(required).openim.reservedUserIDs].sort(), ['chatAdmin', 'imAdmin', 'openIM123456', 'openIM654321', 'openIMAdmin'])
   t.same([...loadConfig({ ...required, OPENIM_ADMIN_USER_ID: 'root', OPENIM_RESERVED_USER_IDS: ' bot_1 ,, bot_2' }).openim.reservedUserIDs].sort(), ['bot_1', 'bot_2', 'root'])

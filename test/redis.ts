@@ -28,12 +28,15 @@ async function freePort (): Promise<number> {
   return port
 }
 
-/** A real redis-server on a free loopback port, with nothing persisted, stopped when the test ends. */
-export async function startRedis (t: TestLike): Promise<RedisServer> {
+/**
+ * A real redis-server on a free loopback port, with nothing persisted, stopped when the test ends; `args` are
+ * more of its command-line settings (`['--rename-command', 'EVAL', '']`).
+ */
+export async function startRedis (t: TestLike, args: string[] = []): Promise<RedisServer> {
   const port = await freePort()
   let child: ChildProcess | undefined
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout?.on('data', (chunk) => { output += chunk })
     const deadline = Date.now() + 5000

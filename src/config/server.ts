@@ -13,6 +13,7 @@ export const ServerEnv = Type.Object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000),
   PUBLIC_BASE_URL: Type.Optional(Type.String({ pattern: httpUrl })),
   HTTP_MAX_CONNECTIONS: positiveInt(1, 1_000_000, 4096),
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65_535 }))
 })
 
@@ -22,7 +23,7 @@ export interface ServerSettings {
   logLevel: string
   shutdownTimeoutMs: number
   readinessCacheMs: number
-  http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, maxConnections: number }
+  http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, maxConnections: number, maxConnectionsPerAddress: number }
   /** Where clients reach the gateway (the OpenAPI document's server), when it is known. */
   publicBaseUrl?: string
   /** When set, /metrics is served on this port only (by its own listener), not on PORT. */
@@ -33,6 +34,9 @@ export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSetti
   // Node refuses a headers timeout longer than the request timeout.
   if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) fail('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS')
   if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) fail('METRICS_PORT must differ from PORT')
+  // A quarter by default: one address (a client, or a proxy's pool) can never hold the other three quarters.
+  const maxConnectionsPerAddress = env.HTTP_MAX_CONNECTIONS_PER_ADDRESS ?? Math.ceil(env.HTTP_MAX_CONNECTIONS / 4)
+  if (maxConnectionsPerAddress > env.HTTP_MAX_CONNECTIONS) fail('HTTP_MAX_CONNECTIONS_PER_ADDRESS must not exceed HTTP_MAX_CONNECTIONS')
   return {
     host: env.HOST,
     port: env.PORT,
@@ -43,7 +47,8 @@ export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSetti
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-      maxConnections: env.HTTP_MAX_CONNECTIONS
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress
     },
     publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
     metricsPort: env.METRICS_PORT

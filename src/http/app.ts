@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../config/index.js'
@@ -18,8 +16,11 @@ import { SharedRedis } from '../redis/shared-redis.js'
 import { Authenticator, callerLabel, type Caller } from './auth.js'
 import { registerErrorHandling } from './error-handler.js'
 import { loggablePath, productionLoggerOptions } from './logger.js'
+import { limitConnections } from './connection-limits.js'
 import { registerAuthFailureLimit } from './plugins/auth-failure-limit.js'
 import { registerJsonBody } from './plugins/json-body.js'
+import { echoRequestId } from './request-ids.js'
+import { gatewayRedisChecks } from './redis-checks.js'
 import { listenerOptions } from './listener-options.js'
 import { registerOverloadProtection } from './plugins/overload.js'
 import { registerRateLimit } from './plugins/rate-limit.js'
@@ -57,14 +58,6 @@ export interface BuildOptions {
   config: Config
   /** Fastify logger options; by default productionLoggerOptions (tests add a stream to read the log lines). */
   logger?: FastifyServerOptions['logger']
-}
-
-// A caller's x-request-id is reused (and sent to OpenIM as operationID) only when it is short and URL-safe.
-const SANE_REQUEST_ID = /^[A-Za-z0-9._~-]{1,64}$/
-
-function requestId (req: IncomingMessage): string {
-  const incoming = req.headers['x-request-id']
-  return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
 
 // Probes and scrapes arrive every few seconds: their request lines are debug, not info.
@@ -105,19 +98,22 @@ function provisioningService (config: Config, openim: OpenImClient, redis: Share
 export async function buildApp ({ config, logger }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? productionLoggerOptions(config.logLevel),
-    genReqId: requestId,
-    requestIdHeader: false,
     // Our own onResponse hook writes the one line per request (with caller and latency).
     logController: new LogController({ disableRequestLogging: true }),
-    ...listenerOptions(config),
+    ...listenerOptions(config.http),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
-  // Beyond this, new connections are refused at once: memory stays bounded whatever clients open.
-  app.server.maxConnections = config.http.maxConnections
 
   const metrics = new Metrics()
+  // Beyond these, new connections are refused at once: memory stays bounded whatever clients open, and no
+  // one address can hold every connection (liveness probes come from another one).
+  limitConnections(app.server, {
+    total: config.http.maxConnections,
+    perAddress: config.http.maxConnectionsPerAddress,
+    onRefused: (limit) => metrics.connectionsRefused.inc({ listener: 'api', limit })
+  })
   const transport = new OpenImTransport({
     baseUrl: config.openim.apiUrl,
     timeoutMs: config.openim.timeoutMs,
@@ -151,7 +147,12 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
   })
   const redis = config.redisUrl === undefined
     ? undefined
-    : await SharedRedis.connect({ url: config.redisUrl, log: app.log, onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0) })
+    : await SharedRedis.connect({
+      url: config.redisUrl,
+      log: app.log,
+      checks: gatewayRedisChecks,
+      onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0)
+    })
   const provisioning = provisioningService(config, openim, redis, metrics, app.log)
   app.decorate('config', config)
   app.decorate('openim', openim)
@@ -164,7 +165,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     await redis?.close()
     await openim.close()
   })
-  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  echoRequestId(app)
   registerShutdownHandling(app)
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'

@@ -24,7 +24,8 @@ export function clientErrorHandler (this: FastifyInstance, error: Error & { code
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const answer = classify(error.code)
   const requestId = randomUUID()
-  this.log.info({ reqId: requestId, statusCode: answer.statusCode, code: answer.code, parserError: error.code }, 'request refused by the HTTP parser')
+  // Debug, not info: a client can cause these as fast as it can open connections, and must not fill the logs.
+  this.log.debug({ reqId: requestId, statusCode: answer.statusCode, code: answer.code, parserError: error.code }, 'request refused by the HTTP parser')
   // As Node itself does: answer only when no other response has started on this connection.
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage
   if (socket.writable && inFlight?.headersSent !== true) {

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js'
 import { clientErrorHandler } from './client-errors.js'
+import { requestId } from './request-ids.js'
 
 /**
  * How often Node checks connections against the headers and request timeouts. Node's default of 30 s let
@@ -7,22 +8,26 @@ import { clientErrorHandler } from './client-errors.js'
  */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000
 
+export type ListenerTimeouts = Pick<Config['http'], 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs'>
+
 /**
  * What both listeners (the API and METRICS_PORT) share: deliberate server timeouts (README "Operating
- * it"): a client that trickles its headers is cut off within a second of HTTP_HEADERS_TIMEOUT_MS, idle
- * keep-alive outlives a load balancer's usual 60 s; and parser errors answered in the error shape.
+ * it"): a client that trickles its headers is cut off within a second of its headers timeout; parser errors answered in the error shape; request ids
+ * that are the caller's sane x-request-id or a UUID, never Fastify's counter.
  */
-export function listenerOptions (config: Config) {
+export function listenerOptions (timeouts: ListenerTimeouts) {
   return {
-    requestTimeout: config.http.requestTimeoutMs,
-    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    requestTimeout: timeouts.requestTimeoutMs,
+    keepAliveTimeout: timeouts.keepAliveTimeoutMs,
     // The request timeout goes to Node's constructor too: it checks the headers timeout against it there,
     // before Fastify sets it, and refused a headers timeout above its own 300 s default.
     http: {
-      requestTimeout: config.http.requestTimeoutMs,
-      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      headersTimeout: timeouts.headersTimeoutMs,
       connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
     },
-    clientErrorHandler
+    clientErrorHandler,
+    genReqId: requestId,
+    requestIdHeader: false as const
   }
 }

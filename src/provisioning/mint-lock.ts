@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { SharedRedis } from '../redis/shared-redis.js'
+import type { RedisCheck, SharedRedis } from '../redis/shared-redis.js'
 import type { TokenSealer } from './token-store/crypto.js'
 import { pairKey, type TokenPair } from './token-store/store.js'
 
@@ -38,6 +38,17 @@ export class LocalMintLock implements MintLock {
 const KEY_PREFIX = 'openim-gateway:mint-lock:'
 const RENEW_IF_HOLDER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
 const RELEASE_IF_HOLDER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+
+/** What the lock runs, on a throw-away key: SharedRedis and npm run doctor check a Redis can serve it. */
+export const mintLockRedisCheck: RedisCheck = {
+  what: 'the mint lock (SET NX PX and its holder scripts)',
+  async run (client) {
+    const key = `${KEY_PREFIX}check`
+    await client.set(key, 'check', 'PX', 1000, 'NX')
+    await client.eval(RENEW_IF_HOLDER, 1, key, 'check', 1000)
+    await client.eval(RELEASE_IF_HOLDER, 1, key, 'check')
+  }
+}
 
 /**
  * Across replicas: `SET key holder NX PX leaseMs`, renewed and released only by its holder (compare-and-set

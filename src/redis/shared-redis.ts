@@ -1,23 +1,35 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ReplyError, type Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { createRedisClient, redactedUrl } from './connection.js'
+import { unusableRedis, type RedisProblem } from './replies.js'
 
 /** Thrown by SharedRedis.run while Redis counts as unavailable: use the per-replica fallback. */
 export class RedisUnavailable extends Error {
   override name = 'RedisUnavailable'
 }
 
+/** A command the gateway runs on Redis, run on a throw-away key to see whether this Redis lets it. */
+export interface RedisCheck {
+  /** What it stands for, in a report: "the rate limiter's script". */
+  what: string
+  run (client: Redis): Promise<unknown>
+}
+
 export interface SharedRedisOptions {
   url: string
   log: { error (details: object, message: string): void, warn (details: object, message: string): void }
+  /**
+   * What the gateway runs, checked once connected and by every probe before the breaker closes: a Redis that
+   * answers PING but refuses those commands (an ACL, a cluster, a proxy without scripting) stays degraded,
+   * reported once, instead of being found back every second and failing again.
+   */
+  checks?: RedisCheck[]
   /** Told once per change (the degraded gauge). */
   onStateChange?: (degraded: boolean) => void
   /** How often the breaker asks Redis whether it is back; also the least time it stays open. */
   probeIntervalMs?: number
 }
 
-// Redis answering that it cannot serve right now, as opposed to a command's own error (WRONGTYPE, NOSCRIPT…).
-const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|NOAUTH|WRONGPASS|CLUSTERDOWN|TRYAGAIN|OOM)\b/
 const STARTUP_WAIT_MS = 2000
 
 /**
@@ -31,9 +43,11 @@ const STARTUP_WAIT_MS = 2000
  *
  * `run` rejects with RedisUnavailable at once, without touching the network, while Redis counts as
  * unavailable; callers catch it and use their per-replica fallback (`available` says the same
- * synchronously). A failed connection, a command timeout or a "cannot serve" reply opens the breaker for
- * every user at once; a background PING closes it once Redis answers again. Other reply errors are the
- * caller's and pass through unchanged. The state change is logged and reported once, not per request.
+ * synchronously). A failed connection, a command timeout or a reply saying Redis cannot serve us
+ * (src/redis/replies.ts: LOADING, OOM, NOPERM, MOVED, an unknown command…) opens the breaker for every user at
+ * once; a background PING, then the `checks`, close it once Redis serves again. Other reply errors are the
+ * caller's and pass through unchanged: callers fall back for that request. The state change is logged (with
+ * the reason and a hint) and reported once, not per request.
  */
 export class SharedRedis {
   readonly client: Redis
@@ -47,7 +61,7 @@ export class SharedRedis {
     this.client = createRedisClient(options.url)
     // Before the first connection, connect() reports the failure once; failed attempts also emit 'close'.
     let connected = false
-    this.client.on('close', () => { if (connected && !this.closed) this.markDown('the connection closed') })
+    this.client.on('close', () => { if (connected && !this.closed) this.markDown({ reason: 'the connection closed', hint: 'it is used again once it answers' }) })
     this.client.on('ready', () => {
       connected = true
       if (this.degraded) this.probeNow()
@@ -62,7 +76,12 @@ export class SharedRedis {
       new Promise<boolean>((resolve) => redis.client.once('ready', () => resolve(true))),
       sleep(STARTUP_WAIT_MS, false, { ref: false })
     ])
-    if (!ready) redis.markDown(`not reachable at start (${redactedUrl(options.url)})`)
+    if (!ready) {
+      redis.markDown({ reason: `not reachable at start (${redactedUrl(options.url)})`, hint: 'it is used once it answers' })
+      return redis
+    }
+    const problem = await redis.checkCommands()
+    if (problem !== undefined) redis.markDown(problem)
     return redis
   }
 
@@ -74,9 +93,10 @@ export class SharedRedis {
     try {
       return await command(this.client)
     } catch (error) {
-      if (!isUnavailability(error)) throw error
-      this.markDown((error as Error).message)
-      throw new RedisUnavailable(`Redis is unavailable: ${(error as Error).message}`)
+      const problem = unusableRedis(error)
+      if (problem === undefined) throw error
+      this.markDown(problem)
+      throw new RedisUnavailable(`Redis is unavailable: ${problem.reason}`)
     }
   }
 
@@ -86,11 +106,24 @@ export class SharedRedis {
     this.client.disconnect()
   }
 
-  private markDown (reason: string) {
+  /** The first problem the checks meet, or undefined when this Redis runs everything the gateway runs. */
+  private async checkCommands (): Promise<RedisProblem | undefined> {
+    for (const check of this.options.checks ?? []) {
+      try {
+        await check.run(this.client)
+      } catch (error) {
+        const problem = unusableRedis(error)
+        if (problem !== undefined) return { ...problem, reason: `${check.what}: ${problem.reason}` }
+      }
+    }
+    return undefined
+  }
+
+  private markDown ({ reason, hint }: RedisProblem) {
     if (this.degraded || this.closed) return
     this.degraded = true
     this.options.onStateChange?.(true)
-    this.options.log.error({ reason }, 'Redis degraded: every user of Redis works per replica until it answers again')
+    this.options.log.error({ reason, hint }, 'Redis degraded: every user of Redis works per replica until it serves again')
     this.scheduleProbe()
   }
 
@@ -109,10 +142,16 @@ export class SharedRedis {
   private probeNow () {
     if (this.closed) return
     clearTimeout(this.probing)
-    this.client.ping().then(() => this.markUp(), () => { if (this.degraded) this.scheduleProbe() })
+    void this.probe()
   }
-}
 
-function isUnavailability (error: unknown): boolean {
-  return !(error instanceof ReplyError) || UNAVAILABLE_REPLIES.test((error as Error).message)
+  private async probe () {
+    let serves = false
+    try {
+      await this.client.ping()
+      serves = await this.checkCommands() === undefined
+    } catch {}
+    if (serves) this.markUp()
+    else if (this.degraded) this.scheduleProbe()
+  }
 }

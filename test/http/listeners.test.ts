@@ -9,9 +9,9 @@ async function listen (app: FastifyInstance): Promise<number> {
   return (app.server.address() as { port: number }).port
 }
 
-/** A raw connection that records what the server sent and when it closed. */
-async function rawConnection (t: { teardown (fn: () => unknown): void }, port: number) {
-  const socket: Socket = connect(port, '127.0.0.1')
+/** A raw connection (from `from`, any loopback address) that records what the server sent and when it closed. */
+async function rawConnection (t: { teardown (fn: () => unknown): void }, port: number, from = '127.0.0.1') {
+  const socket: Socket = connect({ port, host: '127.0.0.1', localAddress: from })
   t.teardown(() => { socket.destroy() })
   const state = { received: '', closedAt: undefined as number | undefined, socket }
   socket.on('data', (chunk) => { state.received += chunk })
@@ -83,12 +83,14 @@ t.test('requests the HTTP parser refuses get the JSON error shape and a request 
   const refusals = logs.records.filter((line) => line.msg === 'request refused by the HTTP parser')
   t.same(refusals.map((line) => line.statusCode), [400, 431], 'each refusal logged once, with its id')
   t.same(refusals.map((line) => line.reqId), [bad.json.requestId, large.json.requestId])
+  t.same(refusals.map((line) => line.level), [20, 20], 'at debug: a client can cause them as fast as it connects')
   t.notMatch(logs.text, /leaked-key|aaaaaaaa|this is no header/, 'no raw bytes in the logs')
 })
 
 t.test('HTTP_MAX_CONNECTIONS: connections beyond the cap are closed at once; the others keep working', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { HTTP_MAX_CONNECTIONS: '3' })
+  // All from one address here: its own cap (a quarter of the total by default) set to the total.
+  const { app } = await buildGateway(t, emulator.url, { HTTP_MAX_CONNECTIONS: '3', HTTP_MAX_CONNECTIONS_PER_ADDRESS: '3' })
   const port = await listen(app)
   const held = [await rawConnection(t, port), await rawConnection(t, port), await rawConnection(t, port)]
   await waitFor(async () => await new Promise<number>((resolve) => app.server.getConnections((_error, count) => resolve(count))) === 3, 'three connections')
@@ -98,6 +100,27 @@ t.test('HTTP_MAX_CONNECTIONS: connections beyond the cap are closed at once; the
   held[0]!.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n')
   await waitFor(() => held[0]!.received.includes('"status":"ok"'), 'a held connection to be served')
   t.ok(held.every((connection) => connection.closedAt === undefined))
+  t.match((await app.inject({ url: '/metrics' })).body, /^openim_gateway_connections_refused_total\{listener="api",limit="total"\} 1$/m)
+})
+
+t.test('HTTP_MAX_CONNECTIONS_PER_ADDRESS: one address holds its share at most; another one (the kubelet\'s) still gets /healthz', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { HTTP_MAX_CONNECTIONS: '8', HTTP_MAX_CONNECTIONS_PER_ADDRESS: '2' })
+  const port = await listen(app)
+  const flood: Array<Awaited<ReturnType<typeof rawConnection>>> = []
+  for (let i = 0; i < 8; i++) flood.push(await rawConnection(t, port, '127.0.0.2'))
+  await waitFor(() => flood.filter((connection) => connection.closedAt !== undefined).length === 6, 'six of the eight to be closed', 10_000)
+  t.same(flood.map((connection) => connection.closedAt === undefined), [true, true, false, false, false, false, false, false], 'the first two are kept')
+  t.equal(flood[2]!.received, '', 'the others closed without an answer')
+  for (const connection of flood.slice(0, 2)) {
+    connection.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n')
+    await waitFor(() => connection.received.includes('"status":"ok"'), 'a kept connection to be served')
+  }
+  const probe = await rawConnection(t, port, '127.0.0.1')
+  probe.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n')
+  await waitFor(() => probe.closedAt !== undefined, 'the probe to be answered')
+  t.match(probe.received, /^HTTP\/1\.1 200 [^]*"status":"ok"/, 'liveness from another address')
+  t.match((await app.inject({ url: '/metrics' })).body, /^openim_gateway_connections_refused_total\{listener="api",limit="per_address"\} 6$/m)
 })
 
 t.test('METRICS_PORT: /metrics only on its own listener, which serves nothing else', async (t) => {
@@ -117,6 +140,10 @@ t.test('METRICS_PORT: /metrics only on its own listener, which serves nothing el
   for (const url of ['/healthz', '/readyz', '/docs', '/provision']) {
     const response = await metricsApp.inject({ url })
     t.equal(response.statusCode, 404, url)
-    t.match(response.json(), { code: 'NOT_FOUND', requestId: /.+/ })
+    t.match(response.json(), { code: 'NOT_FOUND', requestId: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/ }, 'a UUID, not a counter')
+    t.equal(response.headers['x-request-id'], response.json().requestId, 'named in x-request-id too')
   }
+  const named = await metricsApp.inject({ url: '/nope', headers: { 'x-request-id': 'scrape-7' } })
+  t.equal(named.json().requestId, 'scrape-7', 'a caller\'s sane request id is kept, as on the API port')
+  t.equal(named.headers['x-request-id'], 'scrape-7')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildGateway, provision, startOpenIm } from '../helper.js'
+import { buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
 
 t.test('/readyz is 200 when OpenIM answers, flips to 503 openim_unreachable when it goes away, and back', async (t) => {
   const emulator = await startOpenIm(t)
@@ -59,6 +59,31 @@ t.test('/metrics exposes request, OpenIM call, provision and admin-token metrics
   t.match(text, /openim_gateway_admin_token_mints_total\{generation="current"\} 1/)
   t.match(text, /openim_gateway_process_cpu_user_seconds_total/)
   t.match(text, /openim_gateway_nodejs_eventloop_lag_seconds/)
+})
+
+t.test('/metrics renders at most once a second: scrapes close together share one text, a later one is fresh', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  const scrape = async () => (await app.inject({ url: '/metrics' })).body
+  const healthzCounted = /^openim_gateway_http_request_duration_seconds_count\{method="GET",route="\/healthz",status_code="200"\} 1$/m
+  const together = await Promise.all(Array.from({ length: 20 }, scrape))
+  t.equal(new Set(together).size, 1, 'twenty concurrent scrapes, one text')
+  // A scrape, a request, another scrape: the second is the first's text, without the request. Each try starts
+  // after the last render has expired; a machine that stalls most of a second in between gets another try.
+  let checked = false
+  for (let attempt = 0; attempt < 10 && !checked; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const started = performance.now()
+    const first = await scrape()
+    await app.inject({ url: '/healthz' })
+    const second = await scrape()
+    if (performance.now() - started > 900) continue
+    t.equal(second, first, 'the same render')
+    t.notMatch(second, healthzCounted, 'the request in between is not in it yet')
+    checked = true
+  }
+  t.ok(checked, 'two scrapes within a second of each other')
+  await waitFor(async () => healthzCounted.test(await scrape()), 'a scrape a second later to show it', 10_000)
 })
 
 t.test('an OpenIM failure is labelled by its errCode or kind', async (t) => {

@@ -1,12 +1,13 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { RedisUnavailable, SharedRedis } from '../../src/redis/shared-redis.js'
+import { RedisUnavailable, SharedRedis, type RedisCheck } from '../../src/redis/shared-redis.js'
+import { gatewayRedisChecks } from '../../src/http/redis-checks.js'
 import { waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
 
 interface LogLine { level: 'error' | 'warn', message: string, details: object }
 
-async function connect (t: { teardown (fn: () => unknown): void }, url: string) {
+async function connect (t: { teardown (fn: () => unknown): void }, url: string, checks?: RedisCheck[]) {
   const lines: LogLine[] = []
   const changes: boolean[] = []
   const redis = await SharedRedis.connect({
@@ -16,7 +17,8 @@ async function connect (t: { teardown (fn: () => unknown): void }, url: string) 
       warn: (details, message) => lines.push({ level: 'warn', message, details })
     },
     onStateChange: (degraded) => changes.push(degraded),
-    probeIntervalMs: 200
+    probeIntervalMs: 200,
+    checks
   })
   t.teardown(() => redis.close())
   return { redis, lines, changes }
@@ -97,4 +99,70 @@ t.test('a connection that closes marks Redis unavailable at once, before any com
   await t.rejects(redis.run((client) => client.get('k')), RedisUnavailable)
   t.ok(Date.now() - started < 50)
   t.same(changes, [true])
+})
+
+const SCRIPT_CHECK: RedisCheck = { what: 'a script', run: (client) => client.eval('return redis.call(\'INCR\', KEYS[1])', 1, 'check:script') }
+
+/** An ACL user that may do everything but run scripts (a Redis some operators hand out), on a fresh Redis. */
+async function redisWithoutScripts (t: Parameters<typeof startRedis>[0]) {
+  const server = await startRedis(t)
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.disconnect())
+  await admin.call('ACL', 'SETUSER', 'limited', 'on', '>limited-password-123', '~*', '+@all', '-eval', '-evalsha')
+  const url = server.url.replace('redis://', 'redis://limited:limited-password-123@')
+  return { admin, url }
+}
+
+t.test('a Redis that refuses what the gateway runs (NOPERM) is degraded from the start, said once with why, and stays so', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const { admin, url } = await redisWithoutScripts(t)
+  const { redis, lines, changes } = await connect(t, url, [SCRIPT_CHECK])
+  t.equal(redis.available, false, 'PING works, the script does not')
+  await t.rejects(redis.run((client) => client.get('k')), RedisUnavailable, 'every user falls back')
+  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { reason: /^a script: NOPERM .*'eval'/, hint: /ACL SETUSER/ } }])
+  t.notMatch(JSON.stringify(lines), 'limited-password-123')
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.equal(lines.length, 1, 'five probes later: not found back, nothing more said')
+  t.same(changes, [true])
+
+  await admin.call('ACL', 'SETUSER', 'limited', '+eval')
+  await waitFor(() => redis.available, 'the probe to find the script allowed', 10_000)
+  t.same(changes, [true, false])
+  t.match(lines[1], { level: 'warn', message: /Redis recovered/ })
+  t.equal(await redis.run((client) => client.eval('return 7', 0)), 7)
+})
+
+t.test('a reply saying Redis cannot serve us opens the breaker when a command gets it, once for every user', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const { admin, url } = await redisWithoutScripts(t)
+  await admin.call('ACL', 'SETUSER', 'limited', '+eval')
+  const { redis, lines, changes } = await connect(t, url, [SCRIPT_CHECK])
+  t.equal(redis.available, true)
+  await admin.call('ACL', 'SETUSER', 'limited', '-eval')
+  await t.rejects(redis.run((client) => client.eval('return 1', 0)), RedisUnavailable, 'NOPERM: the caller falls back')
+  await t.rejects(redis.run((client) => client.get('k')), RedisUnavailable, 'so does every other user, at once')
+  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { reason: /^NOPERM/ } }])
+  t.same(changes, [true])
+})
+
+t.test('a Redis without scripting (EVAL renamed away, as some managed offerings do): the reason without the echoed arguments', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t, ['--rename-command', 'EVAL', ''])
+  const { redis, lines } = await connect(t, server.url, [SCRIPT_CHECK])
+  t.equal(redis.available, false)
+  t.match(lines, [{ details: { reason: 'a script: ERR unknown command \'eval\'', hint: /does not offer a command the gateway runs/ } }])
+})
+
+t.test('the gateway\'s own checks cover the mint lock: a Redis user that may not SET is degraded with the lock named', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.disconnect())
+  // Scripts allowed (the rate limiter's check passes), SET refused: only the lock's own check can tell.
+  await admin.call('ACL', 'SETUSER', 'noset', 'on', '>noset-password-123', '~*', '+@all', '-set')
+  const { redis, lines } = await connect(t, server.url.replace('redis://', 'redis://noset:noset-password-123@'), gatewayRedisChecks)
+  t.equal(redis.available, false)
+  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { reason: /^the mint lock .*NOPERM/ } }])
+  await admin.call('ACL', 'SETUSER', 'noset', '+set')
+  await waitFor(() => redis.available, 'the probe to find SET allowed', 10_000)
 })

@@ -1,10 +1,10 @@
 import { createRemoteJWKSet } from 'jose'
-import { Redis } from 'ioredis'
 import { callerAuthConfigured, type AuthConfig } from '../../config/index.js'
 import { OpenImDiagnostics } from '../../openim/diagnostics.js'
 import type { OpenImError } from '../../openim/errors.js'
 import type { Check } from '../context.js'
 import { displayUrl } from '../report.js'
+import { redis } from './redis.js'
 
 /** 7a. Who may call the gateway: reported, never fatal (the doctor needs only the OpenIM settings). */
 export const callerAuth: Check = {
@@ -39,44 +39,6 @@ function describeCallers (auth: AuthConfig): string {
     parts.push(`end-user JWTs checked with ${source}`)
   }
   return parts.join('; ')
-}
-
-/** 7b. REDIS_URL answers PING: the replicas' shared rate-limit counters. */
-export const redis: Check = {
-  id: 'gateway.redis',
-  title: 'Redis',
-  async run (ctx) {
-    const url = ctx.config.redisUrl
-    if (url === undefined) return { status: 'skip', summary: 'REDIS_URL unset: each replica counts rate limits on its own' }
-    if (!URL.canParse(url)) return { status: 'fail', summary: 'REDIS_URL is not a URL', hint: 'REDIS_URL must look like redis://:<password>@host:6379/0' }
-    // Its own short-lived connection, failing fast: the doctor must not wait on ioredis's reconnects.
-    const client = new Redis(url, {
-      lazyConnect: true, connectTimeout: ctx.timeoutMs, commandTimeout: ctx.timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false
-    })
-    // ioredis rejects a failed connect with "Connection is closed."; the reason comes as an 'error' event.
-    let reason: Error | undefined
-    client.on('error', (error: Error) => { reason ??= error })
-    const started = performance.now()
-    try {
-      await client.connect()
-      await client.ping()
-      const pingMs = Math.round(performance.now() - started)
-      const version = /redis_version:(\S+)/.exec(await client.info('server'))?.[1]
-      return { status: 'pass', summary: `${displayUrl(url)} answers (Redis ${version ?? '?'}, ${pingMs} ms to connect and PING)`, facts: { version: version ?? null } }
-    } catch (error) {
-      const message = (reason ?? error as Error).message
-      const refused = /WRONGPASS|NOAUTH|invalid password|invalid username/i.test(message)
-      return {
-        status: 'fail',
-        summary: `${displayUrl(url)}: ${refused ? 'the password was refused' : message.split('\n')[0]}`,
-        hint: refused
-          ? 'REDIS_URL must hold the password Redis expects: redis://:<password>@host:6379/0 (rediss:// for TLS)'
-          : 'REDIS_URL must point at a Redis reachable from here; until it answers every replica keeps its own rate limits'
-      }
-    } finally {
-      client.disconnect()
-    }
-  }
 }
 
 const KEY_TYPES: Record<string, string> = { RS: 'RSA', PS: 'RSA', ES: 'EC', Ed: 'OKP' }

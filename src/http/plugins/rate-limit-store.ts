@@ -1,5 +1,6 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
-import { RedisUnavailable, type SharedRedis } from '../../redis/shared-redis.js'
+import { redisErrorText } from '../../redis/replies.js'
+import { RedisUnavailable, type RedisCheck, type SharedRedis } from '../../redis/shared-redis.js'
 
 type IncrCallback = (error: Error | null, result?: { current: number, ttl: number }) => void
 
@@ -18,6 +19,17 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {current, ttl}`
+
+/** The script on a key of its own that expires within a second: whether this Redis lets the gateway run it. */
+export const rateLimitRedisCheck: RedisCheck = {
+  what: 'the rate limiter\'s script',
+  run: (client) => client.eval(INCREMENT_LUA, 1, `${KEY_PREFIX}check`, 1000)
+}
+
+// A command error Redis keeps giving (a key of another type under our prefix) is told once a minute, not per request.
+const WARN_EVERY_MS = 60_000
+
+export interface WarnLogger { warn (details: object, message: string): void }
 
 /** The same fixed windows in this replica's memory, for when Redis is unavailable. */
 class MemoryWindows {
@@ -40,10 +52,19 @@ class MemoryWindows {
  * A store for @fastify/rate-limit (its documented custom-store interface): counters in Redis, shared by
  * every replica. While Redis is unavailable (SharedRedis's breaker is open) the same limit is applied per
  * replica from memory, so an outage loosens the limit (by the replica count) instead of lifting it, and
- * no request waits on Redis.
+ * no request waits on Redis. Any other Redis error falls back the same way for that request: never a 500.
  */
-export function sharedRateLimitStore (redis: SharedRedis): FastifyRateLimitStoreCtor {
+export function sharedRateLimitStore (redis: SharedRedis, log: WarnLogger): FastifyRateLimitStoreCtor {
   const fallback = new MemoryWindows()
+  let warnedAt = Number.NEGATIVE_INFINITY
+  let unwarned = 0
+  const warn = (error: unknown) => {
+    unwarned++
+    if (performance.now() - warnedAt < WARN_EVERY_MS) return
+    log.warn({ reason: redisErrorText(error), requests: unwarned }, 'Redis refused the rate limiter\'s command: those requests were counted in this replica')
+    warnedAt = performance.now()
+    unwarned = 0
+  }
   return class SharedRateLimitStore implements FastifyRateLimitStore {
     constructor (_options?: unknown, private readonly prefix = KEY_PREFIX) {}
 
@@ -52,8 +73,8 @@ export function sharedRateLimitStore (redis: SharedRedis): FastifyRateLimitStore
       redis.run((client) => client.eval(INCREMENT_LUA, 1, redisKey, timeWindow) as Promise<[number, number]>).then(
         ([current, ttl]) => callback(null, { current, ttl }),
         (error) => {
-          if (error instanceof RedisUnavailable) callback(null, fallback.incr(redisKey, timeWindow))
-          else callback(error as Error)
+          if (!(error instanceof RedisUnavailable)) warn(error)
+          callback(null, fallback.incr(redisKey, timeWindow))
         })
     }
 

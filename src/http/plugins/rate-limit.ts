@@ -15,7 +15,7 @@ export async function registerRateLimit (scope: FastifyInstance, app: FastifyIns
   await scope.register(fastifyRateLimit, {
     max: rateLimit.max,
     timeWindow: rateLimit.windowMs,
-    ...(redis !== undefined && { store: sharedRateLimitStore(redis) }),
+    ...(redis !== undefined && { store: sharedRateLimitStore(redis, app.log) }),
     keyGenerator: (request) => request.caller?.kind === 'anonymous' ? `ip:${request.ip}` : callerLabel(request.caller) ?? `ip:${request.ip}`,
     onExceeded: (request) => {
       app.metrics.rateLimitRejections.inc({ route: request.routeOptions.url ?? 'unmatched' })

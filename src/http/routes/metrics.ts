@@ -13,13 +13,14 @@ const metricsRoute: FastifyPluginAsyncTypebox<{ metrics: Metrics }> = async (app
       tags: ['operations'],
       summary: 'Prometheus metrics (text format)',
       description: 'Request, OpenIM call, provision and rate-limit metrics, all prefixed openim_gateway_. Scrape every replica. ' +
+        'Rendered at most once a second: scrapes within a second of each other get the same text. ' +
         'With METRICS_PORT set, served only on that port.',
       security: noSecurity,
       produces: ['text/plain'],
       response: { 200: Type.String({ description: 'Prometheus text exposition format.' }) }
     }
   }, async (_request, reply) => {
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+    return reply.type(metrics.registry.contentType).send(await metrics.exposition())
   })
 }
 

@@ -1,0 +1,10 @@
+import type { RedisCheck } from '../redis/shared-redis.js'
+import { mintLockRedisCheck } from '../provisioning/mint-lock.js'
+import { rateLimitRedisCheck } from './plugins/rate-limit-store.js'
+
+/**
+ * Every kind of command the gateway runs on Redis, each on a throw-away key: SharedRedis runs them before it
+ * trusts a Redis (connected, or found back), and npm run doctor runs them to say what a Redis refuses. A new
+ * user of Redis adds its own here.
+ */
+export const gatewayRedisChecks: RedisCheck[] = [rateLimitRedisCheck, mintLockRedisCheck]

@@ -1,0 +1,42 @@
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { renderText } from '../../src/doctor/report.js'
+import { skipWithoutRedis, startRedis } from '../redis.js'
+import { check, doctor, startDoctorOpenIm } from './helper.js'
+
+const PASSWORD = 'limited-password-123'
+
+t.test('a Redis user that may not run the rate limiter\'s script fails the check, naming the refusal and the fix', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const emulator = await startDoctorOpenIm(t)
+  const server = await startRedis(t)
+  const admin = new Redis(server.url)
+  t.teardown(() => admin.disconnect())
+  await admin.call('ACL', 'SETUSER', 'limited', 'on', `>${PASSWORD}`, '~*', '+@all', '-eval', '-evalsha')
+  const url = server.url.replace('redis://', `redis://limited:${PASSWORD}@`)
+  const report = await doctor(emulator.url, { REDIS_URL: url })
+  const refused = check(report, 'gateway.redis')
+  t.equal(refused.status, 'fail', 'PING alone would have passed')
+  t.match(refused.summary, /answers PING but refuses the rate limiter's script: NOPERM .*'eval'/)
+  t.match(refused.hint, /ACL SETUSER <user> \+eval \+get \+set \+del \+incr \+pexpire \+pttl \+ping ~openim-gateway:\*/)
+  t.match(refused.hint, /every request falls back to per-replica limits/)
+  t.equal(report.ok, false)
+  t.notMatch(JSON.stringify(report) + renderText(report, false), PASSWORD)
+
+  await admin.call('ACL', 'SETUSER', 'limited', '+eval', '-info')
+  const allowed = check(await doctor(emulator.url, { REDIS_URL: url }), 'gateway.redis')
+  t.equal(allowed.status, 'pass', 'INFO refused is no failure: the gateway never runs it')
+  t.match(allowed.summary, /answers \(Redis \?, \d+ ms to connect and PING\) and runs the rate limiter's script, the mint lock \(SET NX PX and its holder scripts\)$/)
+  const ttl = await admin.pttl('openim-gateway:rate-limit:check')
+  t.ok(ttl === -2 || (ttl > 0 && ttl <= 1000), `on a key that expires within a second (PTTL ${ttl})`)
+})
+
+t.test('a Redis without EVAL (renamed away, as some managed offerings do) fails the check', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const emulator = await startDoctorOpenIm(t)
+  const server = await startRedis(t, ['--rename-command', 'EVAL', ''])
+  const refused = check(await doctor(emulator.url, { REDIS_URL: server.url }), 'gateway.redis')
+  t.equal(refused.status, 'fail')
+  t.match(refused.summary, /refuses the rate limiter's script: ERR unknown command 'eval'$/)
+  t.match(refused.hint, /does not offer a command the gateway runs/)
+})
