@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { ImportOutcome } from '../../provisioning/import.js'
 import { audit, failureOutcome } from '../audit.js'
 import { callContext } from '../call-context.js'
 import { servicesOnly } from '../service-only.js'
@@ -26,15 +27,19 @@ const usersImport: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const users = request.body.users.length
+    const context = callContext(request, reply, settings.deadlineMs)
+    let answer: ImportOutcome
     try {
-      const answer = await app.importer.import(request.body.users, callContext(request, reply, settings.deadlineMs))
-      const { created, existing, failed } = answer
-      audit(request, { action: 'import_users', counts: { users, created, existing, failed }, outcome: created > 0 ? 'registered' : 'unchanged' })
-      return answer
+      answer = await app.importer.import(request.body.users, context)
     } catch (error) {
       audit(request, { action: 'import_users', counts: { users, created: 0, existing: 0, failed: users }, ...failureOutcome(error) })
       throw error
     }
+    // Written even when the caller has gone: what was created is created. The users not sent then say so.
+    const { created, existing, failed } = answer
+    audit(request, { action: 'import_users', counts: { users, created, existing, failed }, outcome: created > 0 ? 'registered' : 'unchanged' })
+    if (context.signal?.aborted === true) throw context.signal.reason
+    return answer
   })
 }
 
