@@ -1,5 +1,6 @@
 import { ErrCode, OpenImError, errCodeName } from './openim/errors.js'
 import { STRICT_USER_ID_RULE } from './openim/generations.js'
+import { CallCancelled } from './openim/transport.js'
 
 export type ErrorCode =
   | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'USER_NOT_FOUND' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
@@ -31,8 +32,14 @@ export class GatewayError extends Error {
 export function asGatewayError (error: unknown): GatewayError | undefined {
   if (error instanceof GatewayError) return error
   if (error instanceof OpenImError) return fromOpenImError(error)
+  // Work stopped because its caller had gone: nobody reads the answer, but it is no bug either.
+  if (error instanceof CallCancelled) return clientClosedRequest()
   return undefined
 }
+
+/** 499 (nginx's "client closed request"): logged and counted, never read by anyone. */
+export const clientClosedRequest = () =>
+  new GatewayError(499, 'CLIENT_CLOSED_REQUEST', 'the caller closed the connection before the answer')
 
 /**
  * The one place where OpenIM failures become gateway errors. OpenIM's errDlt and errMsg never leave this

@@ -167,13 +167,20 @@ t.test('limits, proxies and Redis settings', async (t) => {
 })
 
 t.test('user import settings', async (t) => {
-  t.same(loadConfig(required).import, { maxUsers: 1000, bodyLimitBytes: 4 * 1024 * 1024, rateLimitMax: 120, deadlineMs: 30_000 })
-  t.same(loadConfig({ ...required, IMPORT_MAX_USERS: '5000', IMPORT_BODY_LIMIT_BYTES: '65536', IMPORT_RATE_LIMIT_MAX: '1', IMPORT_DEADLINE_MS: '1000' }).import,
-    { maxUsers: 5000, bodyLimitBytes: 65_536, rateLimitMax: 1, deadlineMs: 1000 })
+  t.same(loadConfig(required).import, { maxUsers: 1000, maxConcurrent: 4, bodyLimitBytes: 4 * 1024 * 1024, rateLimitMax: 120, deadlineMs: 30_000 })
+  t.same(loadConfig({ ...required, IMPORT_MAX_USERS: '5000', IMPORT_MAX_CONCURRENT: '64', IMPORT_BODY_LIMIT_BYTES: '65536', IMPORT_RATE_LIMIT_MAX: '1', IMPORT_DEADLINE_MS: '1000' }).import,
+    { maxUsers: 5000, maxConcurrent: 64, bodyLimitBytes: 65_536, rateLimitMax: 1, deadlineMs: 1000 })
+  t.match(loadConfig({ ...required, IMPORT_MAX_CONCURRENT: '2', IMPORT_BODY_LIMIT_BYTES: String(16 * 1024 * 1024) }).import,
+    { maxConcurrent: 2, bodyLimitBytes: 16 * 1024 * 1024 }, 'exactly 32 MiB of bodies at once')
   const refused: Array<[Record<string, string>, RegExp]> = [
     [{ IMPORT_MAX_USERS: '0' }, /IMPORT_MAX_USERS/],
     [{ IMPORT_MAX_USERS: '5001' }, /IMPORT_MAX_USERS/],
+    [{ IMPORT_MAX_CONCURRENT: '0' }, /IMPORT_MAX_CONCURRENT/],
+    [{ IMPORT_MAX_CONCURRENT: '65' }, /IMPORT_MAX_CONCURRENT/],
     [{ IMPORT_BODY_LIMIT_BYTES: '1024' }, /IMPORT_BODY_LIMIT_BYTES/],
+    [{ IMPORT_BODY_LIMIT_BYTES: String(16 * 1024 * 1024 + 1), IMPORT_MAX_CONCURRENT: '1' }, /IMPORT_BODY_LIMIT_BYTES/],
+    [{ IMPORT_MAX_CONCURRENT: '3', IMPORT_BODY_LIMIT_BYTES: String(16 * 1024 * 1024) }, /IMPORT_MAX_CONCURRENT \(3\) × IMPORT_BODY_LIMIT_BYTES \(16777216\) must be at most 33554432/],
+    [{ IMPORT_MAX_CONCURRENT: '9' }, /32 MiB of import bodies held at once/],
     [{ IMPORT_RATE_LIMIT_MAX: 'lots' }, /IMPORT_RATE_LIMIT_MAX/],
     [{ IMPORT_DEADLINE_MS: '999' }, /IMPORT_DEADLINE_MS/]
   ]

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError } from '../errors.js'
+import { clientClosedRequest } from '../errors.js'
 import type { CallContext } from '../openim/transport.js'
 
 /**
@@ -9,7 +9,7 @@ import type { CallContext } from '../openim/transport.js'
  */
 export function callContext (request: FastifyRequest, reply: FastifyReply, deadlineMs: number): CallContext {
   const gone = new AbortController()
-  const leave = () => gone.abort(new GatewayError(499, 'CLIENT_CLOSED_REQUEST', 'the caller closed the connection before the answer'))
+  const leave = () => gone.abort(clientClosedRequest())
   // A client that left while authentication or body parsing ran is already gone here.
   if (reply.raw.destroyed) leave()
   else reply.raw.once('close', () => { if (!reply.raw.writableFinished) leave() })

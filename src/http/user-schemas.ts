@@ -32,12 +32,14 @@ const updateUserRequest = Type.Object({
 export const UpdateUserRequest = named(updateUserRequest, 'UpdateUserRequest')
 
 // Per-user values are checked one user at a time (a bad nickname fails that user, not the batch), so the
-// batch schema only fixes the shape; importValueProblem applies the rules.
+// batch schema only fixes the shape; importValueProblem applies the rules. Values four times past a rule are
+// no honest mistake: they refuse the batch, so a few huge strings are neither kept nor echoed in the answer.
+const hardLimit = (rule: number) => 4 * rule
 const importUser = Type.Object({
-  userID: Type.String({ description: 'The userID to create; checked against the connected OpenIM\'s rules only if it does not exist yet.', examples: ['alice_42'] }),
-  nickname: Type.Optional(Type.String({ description: 'Defaults to the userID. Checked as PATCH checks it: 1–255 characters, not only white space, no control characters or bidi overrides.' })),
-  faceURL: Type.Optional(Type.String({ description: 'An http(s) URL of at most 2048 characters.' })),
-  ex: Type.Optional(Type.String({ description: 'Free-form extra data, at most 8192 characters.' }))
+  userID: Type.String({ maxLength: hardLimit(64), description: 'The userID to create; checked against the connected OpenIM\'s rules only if it does not exist yet. Over 256 characters refuses the batch.', examples: ['alice_42'] }),
+  nickname: Type.Optional(Type.String({ maxLength: hardLimit(255), description: 'Defaults to the userID. Checked as PATCH checks it: 1–255 characters, not only white space, no control characters or bidi overrides. Over 1020 characters refuses the batch.' })),
+  faceURL: Type.Optional(Type.String({ maxLength: hardLimit(2048), description: 'An http(s) URL of at most 2048 characters. Over 8192 refuses the batch.' })),
+  ex: Type.Optional(Type.String({ maxLength: hardLimit(8192), description: 'Free-form extra data, at most 8192 characters. Over 32768 refuses the batch.' }))
 }, { additionalProperties: false })
 export const ImportUser = named(importUser, 'ImportUser')
 

@@ -33,3 +33,18 @@ export function waitForCaller<T> (work: Promise<T>, context: CallContext, onLeav
 
 const deadlineExceeded = () =>
   new GatewayError(504, 'OPENIM_TIMEOUT', 'OpenIM did not finish this request within its deadline (REQUEST_DEADLINE_MS)')
+
+/** How the work behind a request ended. */
+export type Settled<T> = { ok: true, value: T } | { ok: false, error: unknown }
+
+/**
+ * Told once how the work ended, whether or not its caller still waited for it: a caller that left or
+ * reached its deadline does not undo a call already sent. Audit lines are written from it.
+ */
+export type OnSettled<T> = (settled: Settled<T>) => void
+
+/** Tells `onSettled` how `work` ends (and so handles its rejection). */
+export function whenSettled<T> (work: Promise<T>, onSettled: OnSettled<T> | undefined): void {
+  if (onSettled === undefined) return
+  work.then((value) => onSettled({ ok: true, value }), (error: unknown) => onSettled({ ok: false, error }))
+}

@@ -2,16 +2,20 @@ import { GatewayError, fromOpenImError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
 import { userIdProblem, type RegisterUser } from '../openim/generations.js'
-import type { CallContext } from '../openim/transport.js'
+import { CallCancelled, type CallContext } from '../openim/transport.js'
 import { Deadline, DeadlineExceeded } from './deadline.js'
 import { isReservedUserID } from './reserved.js'
 
 export interface ImportUserInput { userID: string, nickname?: string, faceURL?: string, ex?: string }
 
-/** Codes of users that failed. The first four need the row fixed; the others are worth a retry. */
+/**
+ * Codes of users that failed. The first four need the row fixed; the others are worth a retry.
+ * CLIENT_CLOSED_REQUEST (not sent: the caller had gone) is never read by anyone, but counted in the metrics.
+ */
 export const IMPORT_FAILURE_CODES = [
   'INVALID_USER_ID', 'INVALID_PROFILE', 'RESERVED_USER_ID', 'DUPLICATE_IN_BATCH',
-  'OPENIM_REJECTED', 'OPENIM_BAD_RESPONSE', 'OPENIM_UNAVAILABLE', 'OPENIM_TIMEOUT', 'OPENIM_AUTH_FAILED', 'DEADLINE_EXCEEDED'
+  'OPENIM_REJECTED', 'OPENIM_BAD_RESPONSE', 'OPENIM_UNAVAILABLE', 'OPENIM_TIMEOUT', 'OPENIM_AUTH_FAILED', 'DEADLINE_EXCEEDED',
+  'CLIENT_CLOSED_REQUEST'
 ] as const
 export type ImportFailureCode = typeof IMPORT_FAILURE_CODES[number]
 export type ImportStatus = 'created' | 'existing' | 'failed'
@@ -98,9 +102,17 @@ class ImportRun {
 
   async run (candidates: Array<{ index: number, user: ImportUserInput }>): Promise<void> {
     const openim = this.options.openim
-    // Nothing has happened yet: a failure here is the request's error, not the users'.
-    const generation = await this.deadline.race(openim.connectedGeneration(this.context)).catch(this.asRequestError)
-    const statuses = await this.deadline.race(openim.accountCheck(candidates.map(({ user }) => user.userID), this.context)).catch(this.asRequestError)
+    let generation: Awaited<ReturnType<OpenImClient['connectedGeneration']>>
+    let statuses: Map<string, boolean>
+    try {
+      generation = await this.deadline.race(openim.connectedGeneration(this.context))
+      statuses = await this.deadline.race(openim.accountCheck(candidates.map(({ user }) => user.userID), this.context))
+    } catch (error) {
+      // The caller left before anything was sent: every user is "not sent", and the outcome still counted.
+      if (error instanceof CallCancelled) return this.fail(candidates, this.failure(error))
+      // Nothing has happened yet: any other failure here is the request's error, not the users'.
+      return this.asRequestError(error)
+    }
     const pending: Array<{ index: number, user: RegisterUser }> = []
     for (const { index, user } of candidates) {
       if (statuses.get(user.userID) === true) {
@@ -148,7 +160,9 @@ class ImportRun {
     try {
       statuses = await this.deadline.race(this.options.openim.accountCheck(chunk.map(({ user }) => user.userID), this.context))
     } catch (error) {
-      return this.fail(chunk, this.failure(error))
+      const failure = this.failure(error)
+      // Not checked again because the caller had gone: the insert's own failure is what is known of this chunk.
+      return this.fail(chunk, error instanceof CallCancelled ? this.failure(cause) : failure)
     }
     const rest = chunk.filter(({ index, user }) => {
       if (statuses.get(user.userID) !== true) return true
@@ -169,6 +183,11 @@ class ImportRun {
 
   /** The failure of one call, as a per-user code; OpenIM being unreachable or refusing us stops the rest. */
   private failure (error: unknown): Failure {
+    if (error instanceof CallCancelled) {
+      // A chunk already sent completes (its users are created); the ones after it are not sent.
+      this.stoppedBy = { code: 'CLIENT_CLOSED_REQUEST', message: 'not sent: the caller closed the connection before the import finished' }
+      return this.stoppedBy
+    }
     if (error instanceof DeadlineExceeded) {
       this.stoppedBy = {
         code: 'DEADLINE_EXCEEDED',
@@ -185,7 +204,7 @@ class ImportRun {
     return failure
   }
 
-  private readonly asRequestError = (error: unknown): never => {
+  private asRequestError (error: unknown): never {
     if (error instanceof DeadlineExceeded) {
       throw new GatewayError(504, 'DEADLINE_EXCEEDED', `OpenIM did not answer account_check within IMPORT_DEADLINE_MS (${this.deadline.ms} ms); nothing was imported`)
     }

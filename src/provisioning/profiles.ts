@@ -2,7 +2,7 @@ import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import type { CallContext } from '../openim/transport.js'
 import type { ProfileChanges, UserProfile } from '../openim/users.js'
-import { waitForCaller } from './caller-wait.js'
+import { waitForCaller, whenSettled, type OnSettled } from './caller-wait.js'
 import { assertNotReserved } from './reserved.js'
 
 export interface Profile { userID: string, nickname: string, faceURL: string, ex: string, createTime: string }
@@ -24,15 +24,19 @@ export class ProfileService {
     return waitForCaller(this.read(userID, context), context)
   }
 
-  /** Changes what `changes` names and answers the profile as OpenIM now holds it (2 OpenIM calls). */
-  async update (userID: string, changes: ProfileChanges, context: CallContext): Promise<Profile> {
-    assertNotReserved(userID, this.options.reservedUserIDs)
-    return waitForCaller(this.change(userID, changes, context), context)
+  /**
+   * Changes what `changes` names and answers the profile as OpenIM now holds it (2 OpenIM calls).
+   * `onSettled` is told how the change itself ended, even when the caller left before the answer.
+   */
+  update (userID: string, changes: ProfileChanges, context: CallContext, onSettled?: OnSettled<void>): Promise<Profile> {
+    const change = this.change(userID, changes, context)
+    whenSettled(change, onSettled)
+    return waitForCaller(change.then(() => this.read(userID, context)), context)
   }
 
-  private async change (userID: string, changes: ProfileChanges, context: CallContext): Promise<Profile> {
+  private async change (userID: string, changes: ProfileChanges, context: CallContext): Promise<void> {
+    assertNotReserved(userID, this.options.reservedUserIDs)
     if (!(await this.options.openim.updateUserInfo(userID, changes, context))) throw notFound(userID)
-    return this.read(userID, context)
   }
 
   private async read (userID: string, context: CallContext): Promise<Profile> {

@@ -2,7 +2,7 @@ import { GatewayError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
 import { userIdProblem, type RegisterUser } from '../openim/generations.js'
-import type { CallContext } from '../openim/transport.js'
+import { CallCancelled, type CallContext } from '../openim/transport.js'
 
 export interface NewUserProfile {
   userID: string
@@ -34,7 +34,7 @@ export async function ensureRegistered (openim: OpenImClient, profile: NewUserPr
     if (!raced || !(await isRegistered(openim, profile.userID, context))) throw error
     return false
   }
-  if (!(await isRegistered(openim, profile.userID, context))) {
+  if (!(await isRegistered(openim, profile.userID, context).catch(registeredBefore))) {
     throw new OpenImError('bad_response', '/user/account_check', 'OpenIM reports the user unregistered right after registering it')
   }
   return true
@@ -43,6 +43,19 @@ export async function ensureRegistered (openim: OpenImClient, profile: NewUserPr
 async function isRegistered (openim: OpenImClient, userID: string, context: CallContext): Promise<boolean> {
   const statuses = await openim.accountCheck([userID], context)
   return statuses.get(userID) === true
+}
+
+/**
+ * A flow that stopped because every caller had gone, after it had registered the user: no token was minted,
+ * but the user exists now (what the audit line says).
+ */
+export class CancelledAfterRegistering extends CallCancelled {
+  override name = 'CancelledAfterRegistering'
+}
+
+/** Rethrows a failure of a flow that has registered its user, marking a stop as one after registering. */
+export function registeredBefore (error: unknown): never {
+  throw error instanceof CallCancelled && !(error instanceof CancelledAfterRegistering) ? new CancelledAfterRegistering(error.message) : error
 }
 
 export function refuseUserId (problem: string | undefined) {

@@ -4,7 +4,7 @@ import type { OpenImClient } from '../openim/client.js'
 import { OpenImError } from '../openim/errors.js'
 import { basicUserIdProblem } from '../openim/generations.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
-import { waitForCaller } from './caller-wait.js'
+import { waitForCaller, whenSettled, type OnSettled } from './caller-wait.js'
 import { refuseUserId } from './registration.js'
 import { SharedFlows } from './shared-flows.js'
 import type { ProvisionResult, TokenIssuer } from './token-issuer.js'
@@ -57,26 +57,30 @@ export class ProvisioningService {
   /**
    * Answers by the caller's deadline (504 OPENIM_TIMEOUT after it); the flow stops between OpenIM calls
    * once every caller sharing it has gone, but a mint already sent completes (it has already kicked the
-   * earlier token, so its result is what counts, and it is remembered).
+   * earlier token, so its result is what counts, and it is remembered). `onSettled` is told how the flow
+   * ended, even when this caller no longer waited for it.
    */
-  provision (input: ProvisionInput, context: CallContext): Promise<ProvisionResult> {
+  provision (input: ProvisionInput, context: CallContext, onSettled?: OnSettled<ProvisionResult>): Promise<ProvisionResult> {
     const fresh = input.reuse === false
     const key = `${fresh ? 'fresh' : 'reuse'}\u0000${pairKey(input)}`
     const trace = { userID: input.userID, platformID: input.platformID }
-    return this.flows.join(key, context, (flowContext) => provisionChannel.tracePromise(() => this.run(input, flowContext, fresh), trace))
+    return this.flows.join(key, context, (flowContext) => provisionChannel.tracePromise(() => this.run(input, flowContext, fresh), trace), onSettled)
   }
 
   /**
    * Logs the user out of every platform in parallel (nine force_logout calls fit one deadline), and forgets
    * the tokens remembered for them. A revoke is never stopped halfway: its calls carry neither the caller's
-   * signal nor its deadline, so they all run even when the caller has gone or been answered 504.
+   * signal nor its deadline, so they all run even when the caller has gone or been answered 504; `onSettled`
+   * is told when they have.
    */
-  async revoke (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
-    refuseUserId(basicUserIdProblem(userID))
-    await waitForCaller(this.logOut(userID, platformIDs, { operationID: context.operationID }), context)
+  revoke (userID: string, platformIDs: number[], context: CallContext, onSettled?: OnSettled<void>): Promise<void> {
+    const work = this.logOut(userID, platformIDs, { operationID: context.operationID })
+    whenSettled(work, onSettled)
+    return waitForCaller(work, context)
   }
 
   private async logOut (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
+    refuseUserId(basicUserIdProblem(userID))
     const outcomes = await Promise.allSettled(platformIDs.map((platformID) => this.options.openim.forceLogout(userID, platformID, context)))
     // Even after a failure: a token the caller wanted dead must not be handed out again.
     await Promise.all(platformIDs.map((platformID) => this.options.store.forget({ userID, platformID })))

@@ -1,5 +1,5 @@
 import type { CallContext } from '../openim/transport.js'
-import { waitForCaller } from './caller-wait.js'
+import { waitForCaller, whenSettled, type OnSettled } from './caller-wait.js'
 
 interface Flow<T> {
   result: Promise<T>
@@ -24,12 +24,16 @@ export class SharedFlows<T> {
   /** `onJoin` is told whenever a caller joins a flow already running instead of starting one. */
   constructor (private readonly onJoin: () => void = () => {}) {}
 
-  /** Joins the running flow for `key` or starts one with `start`; waits as long as `caller` does. */
-  join (key: string, caller: CallContext, start: (context: CallContext) => Promise<T>): Promise<T> {
+  /**
+   * Joins the running flow for `key` or starts one with `start`; waits as long as `caller` does.
+   * `onSettled` is told how the flow itself ends, even after this caller stopped waiting.
+   */
+  join (key: string, caller: CallContext, start: (context: CallContext) => Promise<T>, onSettled?: OnSettled<T>): Promise<T> {
     let flow = this.flows.get(key)
     if (flow === undefined || flow.abandoned.signal.aborted) flow = this.start(key, caller, start, flow)
     else this.onJoin()
     const joined = flow
+    whenSettled(joined.result, onSettled)
     joined.waiters += 1
     return waitForCaller(joined.result, caller, () => {
       joined.waiters -= 1

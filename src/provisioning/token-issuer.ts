@@ -3,7 +3,7 @@ import type { OpenImClient } from '../openim/client.js'
 import { OpenImError, isTokenErrCode } from '../openim/errors.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
 import type { MintLock } from './mint-lock.js'
-import { ensureRegistered, type NewUserProfile } from './registration.js'
+import { ensureRegistered, registeredBefore, type NewUserProfile } from './registration.js'
 import type { RememberedToken, TokenPair, TokenStore } from './token-store/store.js'
 
 export interface ProvisionResult {
@@ -109,7 +109,8 @@ export class TokenIssuer {
   /** Registers the user if needed (unless `created` says it was done) and mints: a token for this flow alone. */
   private async mint (input: NewUserProfile & TokenPair, context: CallContext, created?: boolean): Promise<ProvisionResult> {
     const registered = created ?? await ensureRegistered(this.options.openim, input, context)
-    const minted = await this.options.openim.mintUserToken(input.userID, input.platformID, context)
+    const mint = this.options.openim.mintUserToken(input.userID, input.platformID, context)
+    const minted = await (registered ? mint.catch(registeredBefore) : mint)
     return {
       userID: input.userID,
       platformID: input.platformID,

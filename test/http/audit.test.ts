@@ -40,3 +40,14 @@ t.test('the import and profile routes write audit lines too: counts for a batch,
     { action: 'update_profile', target: 'nobody', outcome: 'refused', code: 'USER_NOT_FOUND', caller: 'service:tests', requestId: 'pat-2' }
   ])
 })
+
+t.test('a remembered live token handed out again is audited as reused', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url)
+  await provision(app, { userID: 'ursa', platformID: 5 }, { 'x-request-id': 'reuse-1' })
+  t.match((await provision(app, { userID: 'ursa', platformID: 5 }, { 'x-request-id': 'reuse-2' })).json(), { reused: true })
+  t.same(logs.records.filter((line) => line.msg === 'audit').map((line) => line.audit), [
+    { action: 'provision', target: 'ursa', platformID: 5, outcome: 'registered', caller: 'service:tests', requestId: 'reuse-1' },
+    { action: 'provision', target: 'ursa', platformID: 5, outcome: 'reused', caller: 'service:tests', requestId: 'reuse-2' }
+  ])
+})

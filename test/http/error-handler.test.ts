@@ -1,4 +1,5 @@
 import t from 'tap'
+import { CallCancelled } from '../../src/openim/transport.js'
 import { buildGateway, startOpenIm } from '../helper.js'
 
 const ERROR_KEYS = ['code', 'error', 'message', 'requestId', 'statusCode']
@@ -36,4 +37,13 @@ t.test('an error carrying a 4xx statusCode answers that status as INVALID_REQUES
   t.equal(response.statusCode, 422)
   t.same(Object.keys(response.json()).sort(), ERROR_KEYS)
   t.match(response.json(), { code: 'INVALID_REQUEST', error: 'Unprocessable Entity', message: 'the query string is too deep' })
+})
+
+t.test('work stopped because its caller had gone (CallCancelled) is 499 CLIENT_CLOSED_REQUEST at info, never an unexpected error', async (t) => {
+  const { app, logs } = await appThrowing(t, new CallCancelled('/user/user_register was not sent: nobody waits for it any more'))
+  const response = await app.inject({ url: '/failing', headers: { 'x-request-id': 'gone-1' } })
+  t.equal(response.statusCode, 499)
+  t.match(response.json(), { statusCode: 499, code: 'CLIENT_CLOSED_REQUEST', error: 'Client Closed Request', requestId: 'gone-1' })
+  t.match(logs.records.find((line) => line.reqId === 'gone-1' && line.code === 'CLIENT_CLOSED_REQUEST'), { level: 30, msg: 'the caller left before the answer' })
+  t.notOk(logs.records.some((line) => line.msg === 'unexpected error'))
 })

@@ -91,6 +91,24 @@ t.test('limits: IMPORT_MAX_USERS, an empty list and unknown fields are 400; the 
   t.equal((await provision(roomy, { userID: 'p', platformID: 5, ex: 'x'.repeat(70_000) })).statusCode, 413, '/provision keeps the global limit')
 })
 
+t.test('a value past its rule fails its row; four times past it refuses the batch, unechoed', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  const rowFailures = await importUsers(app, [
+    { userID: 'ok_1' }, { userID: 'long_ex', ex: 'x'.repeat(32_768) }, { userID: 'long_face', faceURL: `https://e.example/${'f'.repeat(8000)}` },
+    { userID: 'long_nick', nickname: 'n'.repeat(1020) }, { userID: 'u'.repeat(256) }
+  ])
+  t.equal(rowFailures.statusCode, 200, 'up to four times a rule, the row fails alone')
+  t.same(rowFailures.json().results.map((result: { status: string }) => result.status), ['created', 'failed', 'failed', 'failed', 'failed'])
+  for (const [field, value] of [['ex', 'x'.repeat(32_769)], ['faceURL', `https://e.example/${'f'.repeat(8200)}`], ['nickname', 'n'.repeat(1021)], ['userID', 'u'.repeat(257)]] as const) {
+    const row = field === 'userID' ? { userID: value } : { userID: 'huge_1', [field]: value }
+    const refused = await importUsers(app, [{ userID: 'fine_1' }, row])
+    t.match(refused.json(), { statusCode: 400, code: 'INVALID_REQUEST', message: new RegExp(`${field} must NOT have more than \\d+ characters`) }, field)
+    t.ok(refused.body.length < 1000, `${field}: the value is not echoed`)
+  }
+  t.notOk(emulator.users.has('fine_1'), 'a refused batch registers no one')
+})
+
 t.test('imports have their own rate budget, apart from /provision\'s', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url, { IMPORT_RATE_LIMIT_MAX: '2', RATE_LIMIT_MAX: '2' })

@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { GatewayError, asGatewayError } from '../../errors.js'
 import { assertNotReserved } from '../../provisioning/reserved.js'
-import type { ProvisionInput } from '../../provisioning/service.js'
-import { audit, failureOutcome } from '../audit.js'
+import type { ProvisionInput, ProvisionResult } from '../../provisioning/service.js'
+import { audit, auditWhenSettled, failureOutcome } from '../audit.js'
 import { userIdFor } from '../auth.js'
 import { callContext } from '../call-context.js'
 import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
@@ -48,15 +48,21 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const { userID: requested, platformID, reuse, ...bodyProfile } = request.body
-    const target = requested ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
+    let userID: string
     try {
-      const userID = userIdFor(request.caller, requested)
+      userID = userIdFor(request.caller, requested)
       assertNotReserved(userID, openim.reservedUserIDs)
-      const result = await app.provisioning.provision({ userID, platformID, reuse, ...profileOf(request, bodyProfile) }, callContext(request, reply, requestDeadlineMs))
-      audit(request, { action: 'provision', target: userID, platformID, outcome: result.created ? 'registered' : result.reused ? 'reused' : 'minted' })
+    } catch (error) {
+      const target = requested ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
+      audit(request, { action: 'provision', target, platformID, ...failureOutcome(error) })
+      throw error
+    }
+    const audited = auditWhenSettled<ProvisionResult>(request, { action: 'provision', target: userID, platformID },
+      (result) => result.created ? 'registered' : result.reused ? 'reused' : 'minted')
+    try {
+      const result = await app.provisioning.provision({ userID, platformID, reuse, ...profileOf(request, bodyProfile) }, callContext(request, reply, requestDeadlineMs), audited)
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
-      audit(request, { action: 'provision', target, platformID, ...failureOutcome(error) })
       // An end user does not choose their userID: point the operator at the mapping option. The refusal may
       // be the gateway's own or OpenIM v3.8.0's.
       const refusal = asGatewayError(error)

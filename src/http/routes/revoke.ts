@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { assertNotReserved } from '../../provisioning/reserved.js'
-import { audit, failureOutcome } from '../audit.js'
+import { audit, auditWhenSettled, failureOutcome } from '../audit.js'
 import { userIdFor } from '../auth.js'
 import { callContext } from '../call-context.js'
 import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
@@ -28,17 +28,19 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const platformIDs = request.body.platformID === undefined ? ALL_USER_PLATFORMS : [request.body.platformID]
-    const target = request.body.userID ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
+    let userID: string
     try {
-      const userID = userIdFor(request.caller, request.body.userID)
+      userID = userIdFor(request.caller, request.body.userID)
       assertNotReserved(userID, app.config.openim.reservedUserIDs)
-      await app.provisioning.revoke(userID, platformIDs, callContext(request, reply, app.config.requestDeadlineMs))
-      audit(request, { action: 'revoke', target: userID, platformID: platformIDs, outcome: 'revoked' })
-      return { userID, platformIDs }
     } catch (error) {
+      const target = request.body.userID ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
       audit(request, { action: 'revoke', target, platformID: platformIDs, ...failureOutcome(error) })
       throw error
     }
+    // The revoke runs to completion whatever its caller does: its audit line says how it ended, not what the caller saw.
+    await app.provisioning.revoke(userID, platformIDs, callContext(request, reply, app.config.requestDeadlineMs),
+      auditWhenSettled(request, { action: 'revoke', target: userID, platformID: platformIDs }, () => 'revoked'))
+    return { userID, platformIDs }
   })
 }
 

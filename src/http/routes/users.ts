@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { audit, failureOutcome } from '../audit.js'
+import { auditWhenSettled } from '../audit.js'
 import { callContext } from '../call-context.js'
 import { servicesOnly } from '../service-only.js'
 import { errorResponses } from '../responses.js'
@@ -43,14 +43,9 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const target = request.params.userID
-    try {
-      const profile = await app.profiles.update(target, request.body, callContext(request, reply, app.config.requestDeadlineMs))
-      audit(request, { action: 'update_profile', target, outcome: 'updated' })
-      return profile
-    } catch (error) {
-      audit(request, { action: 'update_profile', target, ...failureOutcome(error) })
-      throw error
-    }
+    // The change may reach OpenIM although its caller has gone: the audit line follows the change, not the answer.
+    return app.profiles.update(target, request.body, callContext(request, reply, app.config.requestDeadlineMs),
+      auditWhenSettled(request, { action: 'update_profile', target }, () => 'updated'))
   })
 }
 
