@@ -19,9 +19,6 @@ export class ImportAdmission {
 
   constructor (readonly max: number) {}
 
-  /** Imports admitted right now. */
-  get running (): number { return this.active }
-
   readonly admit = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (this.active >= this.max) {
       throw new GatewayError(503, 'OVERLOADED', `${this.max} imports are already running on this replica (IMPORT_MAX_CONCURRENT); retry shortly`,

@@ -73,7 +73,7 @@ const importResponse = Type.Object({
     results: [
       { userID: 'alice_42', status: 'created' },
       { userID: 'bob_7', status: 'existing' },
-      { userID: 'imAdmin', status: 'failed', code: 'RESERVED_USER_ID', message: 'imAdmin is reserved for OpenIM\'s own accounts' }
+      { userID: 'imAdmin', status: 'failed', code: 'RESERVED_USER_ID', message: 'this userID is reserved for OpenIM\'s own accounts' }
     ],
     created: 1,
     existing: 1,

@@ -16,8 +16,6 @@ export class Deadline {
     this.at = at ?? now() + ms
   }
 
-  get expired (): boolean { return this.now() >= this.at }
-
   async race<T> (work: Promise<T>): Promise<T> {
     const remaining = this.at - this.now()
     if (remaining <= 0) {

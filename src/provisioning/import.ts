@@ -146,8 +146,29 @@ class ImportRun {
         (error.errCode === ErrCode.ServerInternal || error.errCode === ErrCode.DuplicateKey)) {
         return this.afterInsertFailure(chunk, error)
       }
+      if (error instanceof OpenImError && fromOpenImError(error).code === 'INVALID_USER_ID') return this.afterRuleRefusal(chunk, error)
       return this.fail(chunk, this.failure(error))
     }
+  }
+
+  /**
+   * v3.8.0 speaks the legacy API but holds new userIDs to v3.8's rule, and refuses the whole chunk for one ID that
+   * breaks it. The IDs that break the rule fail alone and the rest are sent again; if the rule explains none of
+   * them, halving finds the one OpenIM refuses.
+   */
+  private async afterRuleRefusal (chunk: Array<{ index: number, user: RegisterUser }>, cause: OpenImError): Promise<void> {
+    const rest = chunk.filter(({ index, user }) => {
+      const problem = userIdProblem(user.userID, 'current')
+      if (problem === undefined) return true
+      this.results[index] = { userID: user.userID, status: 'failed', code: 'INVALID_USER_ID', message: problem }
+      return false
+    })
+    if (rest.length === 0) return
+    if (rest.length < chunk.length) return this.register(rest)
+    if (chunk.length === 1) return this.fail(chunk, this.failure(cause))
+    const half = Math.ceil(chunk.length / 2)
+    await this.register(chunk.slice(0, half))
+    return this.register(chunk.slice(half))
   }
 
   /**

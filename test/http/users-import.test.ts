@@ -48,6 +48,32 @@ for (const mode of ['current', 'legacy'] as const) {
   })
 }
 
+t.test('v3.8.0 refuses a whole chunk for one ID its rule forbids: those IDs fail alone, the others are created', async (t) => {
+  const emulator = await startOpenIm(t, { mode: 'v3.8.0' })
+  const { app } = await buildGateway(t, emulator.url)
+  const response = await importUsers(app, [{ userID: 'good_1' }, { userID: 'bad-1' }, { userID: 'good_2' }, { userID: 'a.b@c' }])
+  t.same(response.json().results.map((result: { userID: string, status: string, code?: string }) => [result.userID, result.status, result.code ?? '']), [
+    ['good_1', 'created', ''], ['bad-1', 'failed', 'INVALID_USER_ID'], ['good_2', 'created', ''], ['a.b@c', 'failed', 'INVALID_USER_ID']
+  ])
+  t.match(response.json().results[1].message, /letters, digits and "_"/)
+  t.equal(emulator.callCount('/user/user_register'), 2, 'the refused chunk, then its valid users once')
+  t.ok(emulator.users.has('good_1') && emulator.users.has('good_2'))
+})
+
+t.test('a rule refusal the rule does not explain is narrowed down by halving the chunk', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  emulator.injectFault('/user/user_register', { kind: 'errCode', errCode: 1001, errMsg: 'ArgsError', errDlt: 'userID is legal' }, 1)
+  const once = await importUsers(app, ids('h', 4))
+  t.same(once.json().results.map((result: { status: string }) => result.status), ['created', 'created', 'created', 'created'])
+  t.equal(emulator.callCount('/user/user_register'), 3, 'the chunk, then each half')
+  emulator.resetCounts()
+  emulator.injectFault('/user/user_register', { kind: 'errCode', errCode: 1001, errMsg: 'ArgsError', errDlt: 'userID is legal' }, 100)
+  const always = await importUsers(app, ids('k', 4))
+  t.same(always.json().results.map((result: { code?: string }) => result.code), ['INVALID_USER_ID', 'INVALID_USER_ID', 'INVALID_USER_ID', 'INVALID_USER_ID'])
+  t.equal(emulator.callCount('/user/user_register'), 7, 'down to one user per call')
+})
+
 t.test('an existing user keeps whatever format OpenIM accepted when it registered', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)

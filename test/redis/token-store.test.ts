@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { TokenSealer } from '../../src/provisioning/token-store/crypto.js'
-import { SECRET, adminToken, buildGateway, openImCall, provision, startOpenIm, waitFor } from '../helper.js'
+import { SECRET, adminToken, buildGateway, openImCall, post, provision, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
 
 // The token store in a real Redis: what an operator (or an intruder) with access to it can read, values that
@@ -58,6 +58,23 @@ t.test('no token and no userID can be read in Redis: HMAC key names, AES-256-GCM
     t.ok(ttl > 86_400_000 - 60_000 && ttl <= 86_400_000, `expires with the token (${ttl} ms)`)
   }
   t.ok(tokenKeys.includes(tokenKey('quinn_private', 5)))
+})
+
+t.test('/revoke on one replica forgets the token for every replica sharing the Redis', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  // v3.7 with TOKEN_REUSE=true: force_logout leaves the token valid there, so only forgetting it stops a reuse.
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  const settings = { REDIS_URL: redis.url, TOKEN_REUSE: 'true' }
+  const [a, b] = [await buildGateway(t, emulator.url, settings), await buildGateway(t, emulator.url, settings)]
+  const first = (await provision(a.app, { userID: 'uma', platformID: 5 })).json()
+  t.match((await provision(b.app, { userID: 'uma', platformID: 5 })).json(), { reused: true, token: first.token }, 'shared through Redis')
+  t.equal((await post(a.app, '/revoke', { userID: 'uma' })).statusCode, 200)
+  emulator.advanceClock(1)
+  const after = (await provision(b.app, { userID: 'uma', platformID: 5 })).json()
+  t.match(after, { reused: false }, 'the other replica mints')
+  t.not(after.token, first.token)
+  t.match((await provision(a.app, { userID: 'uma', platformID: 5 })).json(), { reused: true, token: after.token }, 'and the first replica reuses that one')
 })
 
 t.test('a value that does not open is a miss: altered, or moved to another user\'s key', async (t) => {

@@ -7,8 +7,8 @@ import { callerLabel } from '../auth.js'
 import { sharedRateLimitStore } from './rate-limit-store.js'
 
 /**
- * Per-caller limits on the routes registered after it in the same scope (/provision and /revoke share one
- * budget), keyed by the API key's name or the JWT user, else the client IP. Registered after
+ * Per-caller limits on the routes registered after it in the same scope (/provision, /revoke and GET/PATCH
+ * /users/{userID} share one budget; imports set their own), keyed by the API key's name or the JWT user, else the client IP. Registered after
  * authentication, whose hook must have named the caller. With Redis the counters are shared by every replica.
  */
 export async function registerRateLimit (scope: FastifyInstance, app: FastifyInstance, { rateLimit }: Config, redis: SharedRedis | undefined) {
