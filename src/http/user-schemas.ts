@@ -35,7 +35,7 @@ export const UpdateUserRequest = named(updateUserRequest, 'UpdateUserRequest')
 // batch schema only fixes the shape; importValueProblem applies the rules.
 const importUser = Type.Object({
   userID: Type.String({ description: 'The userID to create; checked against the connected OpenIM\'s rules only if it does not exist yet.', examples: ['alice_42'] }),
-  nickname: Type.Optional(Type.String({ description: 'Defaults to the userID. Checked as PATCH checks it: 1–255 characters, not only white space, no control characters or bidi overrides.' })),
+  nickname: Type.Optional(Type.String({ description: 'Defaults to the userID (to user_ and 12 hex digits when the userID breaks these rules). Checked as PATCH checks it: 1–255 characters, not only white space, no control characters or bidi overrides.' })),
   faceURL: Type.Optional(Type.String({ description: 'An http(s) URL of at most 2048 characters.' })),
   ex: Type.Optional(Type.String({ description: 'Free-form extra data, at most 8192 characters.' }))
 }, { additionalProperties: false })
