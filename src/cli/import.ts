@@ -34,6 +34,20 @@ function positive (value: string | undefined, name: string, fallback: number, mi
   return number
 }
 
+// fetch refuses URLs with user:pass@ on every request, and its message quotes the URL, password included, into
+// every failed row: stop at start-up instead, without repeating the value.
+function refuseCredentials (gatewayUrl: string) {
+  let url: URL
+  try {
+    url = new URL(gatewayUrl)
+  } catch {
+    throw new UsageError('GATEWAY_URL is not a valid URL (the gateway\'s address, e.g. http://localhost:3000)')
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new UsageError('GATEWAY_URL must not carry a user name or password (user:pass@); the gateway takes the API key from GATEWAY_API_KEY')
+  }
+}
+
 function options (argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -59,6 +73,7 @@ function options (argv: string[]) {
   } catch (error) {
     throw new UsageError(`${(error as Error).message} (GATEWAY_URL: the gateway's address, e.g. http://localhost:3000)`)
   }
+  refuseCredentials(env.GATEWAY_URL)
   return {
     file,
     format: format as Format,

@@ -79,6 +79,8 @@ export class Uploader {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(this.options.apiKey !== undefined && { 'x-api-key': this.options.apiKey }) },
           body: JSON.stringify({ users: rows.map((row) => row.user) }),
+          // Following a redirect would send the API key and the rows wherever the Location says.
+          redirect: 'manual',
           signal: AbortSignal.timeout(this.options.timeoutMs)
         })
       } catch (error) {
@@ -87,6 +89,7 @@ export class Uploader {
         await this.wait(backoffSeconds(failures), reason)
         continue
       }
+      if (response.status >= 300 && response.status < 400) throw new FatalError(redirectProblem(response, this.options.gatewayUrl))
       const body = await response.json().catch(() => undefined) as (ImportAnswer & { code?: string, message?: string }) | undefined
       if (response.status === 200) return this.answer(rows, body)
       const code = body?.code ?? `HTTP_${response.status}`
@@ -138,6 +141,22 @@ function retryAfterSeconds (response: Response): number | undefined {
   if (value === null) return undefined
   const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000
   return Number.isFinite(seconds) ? Math.min(Math.max(seconds, 0), 600) : undefined
+}
+
+/** Where a redirect points (origin and path only: a Location may carry credentials or tokens) and what to do. */
+function redirectProblem (response: Response, gatewayUrl: string): string {
+  const location = response.headers.get('location')
+  let target = 'no Location'
+  try {
+    if (location !== null) {
+      const url = new URL(location, `${gatewayUrl}/users/import`)
+      target = `${url.origin}${url.pathname}`
+    }
+  } catch {
+    target = 'an invalid Location'
+  }
+  return `the gateway answered ${response.status} redirecting to ${target}; redirects are not followed (they would take the API key ` +
+    'and the rows elsewhere): set GATEWAY_URL to the address that serves /users/import'
 }
 
 const backoffSeconds = (attempt: number) => Math.min(2 ** (attempt - 1), 30)
