@@ -8,8 +8,8 @@ t.test('scrub replaces every known credential in every string, however deep', as
   }, 'values shorter than 6 characters are left alone: they would blank out ordinary words')
 })
 
-t.test('displayUrl drops user, password, query and fragment, and says credentials were there', async (t) => {
-  t.equal(displayUrl('redis://:hunter2-password@redis:6379/0'), 'redis://redis:6379/0 (with credentials)')
+t.test('displayUrl drops user, password, query and fragment, and says credentials were left out', async (t) => {
+  t.equal(displayUrl('redis://:hunter2-password@redis:6379/0'), 'redis://redis:6379/0 (credentials hidden)')
   t.equal(displayUrl('https://id.example.com/jwks.json?token=abc#x'), 'https://id.example.com/jwks.json')
   t.equal(displayUrl('http://openim-server:10002/'), 'http://openim-server:10002')
   t.equal(displayUrl('not a url'), '(not a URL)')
