@@ -69,7 +69,7 @@ function options (argv: string[]) {
   if (format !== 'csv' && format !== 'ndjson') throw new UsageError('--format must be csv or ndjson')
   let env: Type.Static<typeof CliEnv>
   try {
-    env = envSchema<Type.Static<typeof CliEnv>>({ schema: CliEnv, dotenv: false, data: Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')) })
+    env = envSchema<Type.Static<typeof CliEnv>>({ schema: CliEnv, env: false, dotenv: false, data: Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')) })
   } catch (error) {
     throw new UsageError(`${(error as Error).message} (GATEWAY_URL: the gateway's address, e.g. http://localhost:3000)`)
   }
