@@ -1,4 +1,5 @@
 import t from 'tap'
+import { wantsColour } from '../../src/doctor/args.js'
 import { displayUrl, renderText, scrub, summarize, type CheckResult, type Report } from '../../src/doctor/report.js'
 
 t.test('scrub replaces every known credential in every string, however deep', async (t) => {
@@ -48,4 +49,12 @@ t.test('after --write the text report says what was registered, or that nothing 
   const base = { doctor: 'openim-gateway' as const, version: '0', node: '', startedAt: '', durationMs: 0, ok: true, counts: { pass: 0, warn: 0, fail: 0, skip: 0 }, checks: [] }
   t.match(renderText({ ...base, target: { write: true, created: ['gwdoctor_probe'] } }, false), /--write registered gwdoctor_probe in OpenIM; they stay/)
   t.match(renderText({ ...base, target: { write: true, created: [] } }, false), /--write created nothing in OpenIM/)
+})
+
+t.test('colours only on a terminal, and not with NO_COLOR set; an empty NO_COLOR counts as unset', async (t) => {
+  t.equal(wantsColour(true, {}), true)
+  t.equal(wantsColour(true, { NO_COLOR: '' }), true)
+  t.equal(wantsColour(true, { NO_COLOR: '1' }), false)
+  t.equal(wantsColour(false, {}), false)
+  t.equal(wantsColour(undefined, {}), false, 'a pipe or a file')
 })
