@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { SERVICE_KEY } from '../helper.js'
-import { folder, gateway, runCli } from './cli-helper.js'
+import { folder, gateway, lines, runCli } from './cli-helper.js'
 
 t.test('a refused API key, a missing GATEWAY_URL, a bad header or a missing file stop the run with exit 2', async (t) => {
   const { url } = await gateway(t)
@@ -48,7 +48,7 @@ async function recordingServer (t: Test, host: string, answer: (response: Server
   server.listen(0, host)
   await once(server, 'listening')
   t.teardown(() => new Promise((resolve) => server.close(resolve)))
-  return { received, url: `http://${host}:${(server.address() as AddressInfo).port}` }
+  return { server, received, url: `http://${host}:${(server.address() as AddressInfo).port}` }
 }
 
 t.test('a redirect stops the run with exit 2: the API key and the rows never reach the host it points to', async (t) => {
@@ -91,4 +91,20 @@ t.test('GATEWAY_URL with user:pass@ is refused at start-up (exit 2) without prin
   const invalid = await runCli([csv], { GATEWAY_URL: 'http://[::1' })
   t.equal(invalid.code, 2)
   t.match(invalid.stderr, 'GATEWAY_URL is not a valid URL')
+})
+
+t.test('an unreachable gateway fails the rows (exit 1) with the cause, and no row failure carries a credential', async (t) => {
+  // A port that was just free: nothing listens there any more.
+  const closed = await recordingServer(t, '127.0.0.1', () => {})
+  await new Promise((resolve) => { closed.server.close(resolve) })
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  const failures = join(dir, 'failures.ndjson')
+  await writeFile(csv, 'userID\nu_1\nu_2\n')
+  const run = await runCli([csv, '--retries', '0', '--failures', failures], { GATEWAY_URL: closed.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(run.code, 1, 'rows failed; the run itself could be done')
+  const failed = lines(await readFile(failures, 'utf8'))
+  t.same(failed.map(({ userID, code }) => [userID, code]), [['u_1', 'GATEWAY_UNREACHABLE'], ['u_2', 'GATEWAY_UNREACHABLE']])
+  t.match(failed[0].message, /gateway unreachable \(ECONNREFUSED\)/)
+  t.notMatch(run.stdout + run.stderr + JSON.stringify(failed), /APIKEY/)
 })
