@@ -1,4 +1,4 @@
-import { USAGE, parseDoctorArgs, type DoctorArgs } from './doctor/args.js'
+import { USAGE, parseDoctorArgs, wantsColour, type DoctorArgs } from './doctor/args.js'
 import { WRITE_NOTICE } from './doctor/checks/write.js'
 import { renderText } from './doctor/report.js'
 import { runDoctor } from './doctor/run.js'
@@ -18,6 +18,5 @@ if (args.help) {
 // Said before anything is written, on stderr so that --json output stays one document.
 if (args.write) process.stderr.write(`${WRITE_NOTICE}\n\n`)
 const report = await runDoctor({ write: args.write })
-const colour = process.stdout.isTTY && process.env.NO_COLOR === undefined
-process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report, colour))
+process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report, wantsColour(process.stdout.isTTY, process.env)))
 process.exitCode = report.ok ? 0 : 1

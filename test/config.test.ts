@@ -51,6 +51,19 @@ t.test('a bad or missing value stops start-up with a message naming the variable
   }
 })
 
+t.test('OPENIM_API_URL with user:pass@ is refused without repeating the password: OpenIM would never see it', async (t) => {
+  for (const OPENIM_API_URL of ['http://gw:hunter2-pass@openim-server:10002', 'https://gw@openim-server:10002/api', 'http://:hunter2-pass@openim-server:10002']) {
+    t.throws(() => loadConfig({ ...required, OPENIM_API_URL }), { constructor: ConfigError, message: /OPENIM_API_URL must not carry a user name or password/ }, OPENIM_API_URL)
+    try {
+      loadConfig({ ...required, OPENIM_API_URL })
+    } catch (error) {
+      t.notMatch((error as Error).message, /hunter2|gw@/)
+    }
+  }
+  t.throws(() => loadConfig({ ...required, OPENIM_API_URL: 'http://[openim' }), { message: /OPENIM_API_URL is not a valid URL/ })
+  t.equal(loadConfig({ ...required, OPENIM_API_URL: 'http://openim-server:10002/a@b' }).openim.apiUrl, 'http://openim-server:10002/a@b', 'an @ in the path is no credential')
+})
+
 t.test('an empty variable counts as unset', async (t) => {
   t.equal(loadConfig({ ...required, OPENIM_PUBLIC_API_URL: '', PORT: '' }).port, 3000)
 })

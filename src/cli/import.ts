@@ -16,7 +16,7 @@ const USAGE = `usage: npm run import -- <file.csv|file.ndjson> [options]
   --failures <path>         write every failed row there (NDJSON: line, userID, code, message)
   --concurrency <n>         requests in flight (default 4)
   --batch-size <n>          users per request (default 1000, at most the gateway's IMPORT_MAX_USERS)
-  --retries <n>             retries of a batch after 5xx or network errors (default 5; 429 is always waited out)
+  --retries <n>             retries of a batch after 5xx or network errors (default 5; 429 and 503 OVERLOADED are always waited out)
   --progress-interval <s>   seconds between progress lines when not on a terminal (default 5)
 `
 
@@ -32,6 +32,20 @@ function positive (value: string | undefined, name: string, fallback: number, mi
   const number = Number(value)
   if (!Number.isFinite(number) || number < min) throw new UsageError(`--${name} must be a number of at least ${min}`)
   return number
+}
+
+// fetch refuses URLs with user:pass@ on every request, and its message quotes the URL, password included, into
+// every failed row: stop at start-up instead, without repeating the value.
+function refuseCredentials (gatewayUrl: string) {
+  let url: URL
+  try {
+    url = new URL(gatewayUrl)
+  } catch {
+    throw new UsageError('GATEWAY_URL is not a valid URL (the gateway\'s address, e.g. http://localhost:3000)')
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new UsageError('GATEWAY_URL must not carry a user name or password (user:pass@); the gateway takes the API key from GATEWAY_API_KEY')
+  }
 }
 
 function options (argv: string[]) {
@@ -55,10 +69,11 @@ function options (argv: string[]) {
   if (format !== 'csv' && format !== 'ndjson') throw new UsageError('--format must be csv or ndjson')
   let env: Type.Static<typeof CliEnv>
   try {
-    env = envSchema<Type.Static<typeof CliEnv>>({ schema: CliEnv, dotenv: false, data: Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')) })
+    env = envSchema<Type.Static<typeof CliEnv>>({ schema: CliEnv, env: false, dotenv: false, data: Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')) })
   } catch (error) {
     throw new UsageError(`${(error as Error).message} (GATEWAY_URL: the gateway's address, e.g. http://localhost:3000)`)
   }
+  refuseCredentials(env.GATEWAY_URL)
   return {
     file,
     format: format as Format,

@@ -22,7 +22,7 @@ export class FatalError extends Error {}
 
 // Most users take a few hundred bytes; a batch stays well inside the gateway's default IMPORT_BODY_LIMIT_BYTES (4 MiB).
 const BATCH_BYTES = 1024 * 1024
-// 429 is the gateway pacing us: wait as told, however often, within reason.
+// 429 (and 503 OVERLOADED) is the gateway pacing us: wait as told, however often, within reason.
 const MAX_RATE_LIMIT_WAITS = 1000
 
 interface ImportAnswer { results?: Array<{ status?: string, code?: string, message?: string }> }
@@ -79,6 +79,8 @@ export class Uploader {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...(this.options.apiKey !== undefined && { 'x-api-key': this.options.apiKey }) },
           body: JSON.stringify({ users: rows.map((row) => row.user) }),
+          // Following a redirect would send the API key and the rows wherever the Location says.
+          redirect: 'manual',
           signal: AbortSignal.timeout(this.options.timeoutMs)
         })
       } catch (error) {
@@ -87,6 +89,7 @@ export class Uploader {
         await this.wait(backoffSeconds(failures), reason)
         continue
       }
+      if (response.status >= 300 && response.status < 400) throw new FatalError(redirectProblem(response, this.options.gatewayUrl))
       const body = await response.json().catch(() => undefined) as (ImportAnswer & { code?: string, message?: string }) | undefined
       if (response.status === 200) return this.answer(rows, body)
       const code = body?.code ?? `HTTP_${response.status}`
@@ -100,8 +103,10 @@ export class Uploader {
         await this.send(rows.slice(0, half))
         return this.send(rows.slice(half))
       }
-      if (response.status === 429 && ++rateLimited <= MAX_RATE_LIMIT_WAITS) {
-        await this.wait(retryAfterSeconds(response) ?? 1, 'rate limited')
+      // 503 OVERLOADED is the replica's import slots all taken: pacing too, not a failure to count against --retries.
+      const busy = response.status === 503 && code === 'OVERLOADED'
+      if ((response.status === 429 || busy) && ++rateLimited <= MAX_RATE_LIMIT_WAITS) {
+        await this.wait(retryAfterSeconds(response) ?? 1, busy ? 'the gateway is busy' : 'rate limited')
         continue
       }
       if (response.status >= 500 && ++failures <= this.options.retries) {
@@ -138,6 +143,22 @@ function retryAfterSeconds (response: Response): number | undefined {
   if (value === null) return undefined
   const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000
   return Number.isFinite(seconds) ? Math.min(Math.max(seconds, 0), 600) : undefined
+}
+
+/** Where a redirect points (origin and path only: a Location may carry credentials or tokens) and what to do. */
+function redirectProblem (response: Response, gatewayUrl: string): string {
+  const location = response.headers.get('location')
+  let target = 'no Location'
+  try {
+    if (location !== null) {
+      const url = new URL(location, `${gatewayUrl}/users/import`)
+      target = `${url.origin}${url.pathname}`
+    }
+  } catch {
+    target = 'an invalid Location'
+  }
+  return `the gateway answered ${response.status} redirecting to ${target}; redirects are not followed (they would take the API key ` +
+    'and the rows elsewhere): set GATEWAY_URL to the address that serves /users/import'
 }
 
 const backoffSeconds = (attempt: number) => Math.min(2 ** (attempt - 1), 30)

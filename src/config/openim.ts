@@ -72,6 +72,22 @@ function reservedUserIDs (value: string): string[] {
   return entries
 }
 
+// The connection pool keeps only the URL's origin, so user:pass@ would be dropped without a word; OpenIM
+// authenticates the gateway by its secret alone.
+function apiUrl (value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return fail('OPENIM_API_URL is not a valid URL')
+  }
+  if (url.username !== '' || url.password !== '') {
+    fail('OPENIM_API_URL must not carry a user name or password (user:pass@): OpenIM does not use them (the gateway ' +
+      'authenticates with OPENIM_SECRET); put credentials a proxy in front of OpenIM needs into the proxy instead')
+  }
+  return value.replace(/\/+$/, '')
+}
+
 export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSettings {
   const requestDeadlineMs = env.REQUEST_DEADLINE_MS ?? 2 * env.OPENIM_TIMEOUT_MS
   if (isPlaceholder(env.OPENIM_SECRET)) {
@@ -80,7 +96,7 @@ export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSetti
   if (requestDeadlineMs < env.OPENIM_TIMEOUT_MS) fail('REQUEST_DEADLINE_MS must not be shorter than OPENIM_TIMEOUT_MS (one call could never finish)')
   return {
     openim: {
-      apiUrl: env.OPENIM_API_URL.replace(/\/+$/, ''),
+      apiUrl: apiUrl(env.OPENIM_API_URL),
       secret: env.OPENIM_SECRET,
       adminUserID: env.OPENIM_ADMIN_USER_ID,
       reservedUserIDs: new Set([env.OPENIM_ADMIN_USER_ID, ...reservedUserIDs(env.OPENIM_RESERVED_USER_IDS)]),

@@ -25,3 +25,8 @@ export function parseDoctorArgs (argv: string[]): DoctorArgs {
   })
   return { json: values.json, write: values.write, help: values.help }
 }
+
+/** Colours only on a terminal, and not when NO_COLOR is set to anything but "" (no-color.org; empty means unset here too). */
+export function wantsColour (isTTY: boolean | undefined, env: Record<string, string | undefined>): boolean {
+  return isTTY === true && (env.NO_COLOR ?? '') === ''
+}

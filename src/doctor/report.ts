@@ -82,7 +82,7 @@ export function scrub<T> (value: T, secrets: Iterable<string>): T {
 // Shorter values would blank out ordinary words of the report; the checks themselves never print credentials.
 const MIN_SCRUBBED_LENGTH = 6
 
-/** A URL as it may be shown: no user, password, query or fragment. */
+/** A URL as it may be shown: no user, password, query or fragment (it says when credentials were left out). */
 export function displayUrl (url: string): string {
   try {
     const parsed = new URL(url)
@@ -91,7 +91,7 @@ export function displayUrl (url: string): string {
     parsed.password = ''
     parsed.search = ''
     parsed.hash = ''
-    return `${parsed.toString().replace(/\/$/, '')}${credentials ? ' (with credentials)' : ''}`
+    return `${parsed.toString().replace(/\/$/, '')}${credentials ? ' (credentials hidden)' : ''}`
   } catch {
     return '(not a URL)'
   }

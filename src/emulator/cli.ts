@@ -17,7 +17,9 @@ const EmulatorEnv = Type.Object({
 
 let env: Type.Static<typeof EmulatorEnv>
 try {
-  env = envSchema<Type.Static<typeof EmulatorEnv>>({ schema: EmulatorEnv, dotenv: false })
+  // As for the gateway, an empty variable counts as unset (`OPENIM_SECRET= npm run emulator` picks a random secret).
+  const data = Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== ''))
+  env = envSchema<Type.Static<typeof EmulatorEnv>>({ schema: EmulatorEnv, data, env: false, dotenv: false })
 } catch (error) {
   console.error(`invalid configuration: ${(error as Error).message}`)
   process.exit(1)

@@ -1,4 +1,5 @@
 import Type, { type TSchema } from 'typebox'
+import { CONTROLS, NICKNAME_PATTERN } from '../provisioning/profile-rules.js'
 
 // Written once: these give request validation, the TypeScript types and the OpenAPI document. The ones with
 // an $id are OpenAPI components (app.addSchema) that routes reach through componentRef.
@@ -22,16 +23,8 @@ export function componentRef<T extends TSchema> (schema: T) {
   return Type.Unsafe<Type.Static<T>>(Type.Ref(id))
 }
 
-// Profile values everyone in the chat sees. A nickname must show what it is: no control characters, no
-// bidirectional-text controls (which can make "nimda" read as "admin"), not only white space or invisible
-// format characters. An avatar is fetched by every client: http(s) only, never javascript: or data:.
-// The classes are spelt out (C0/C1 controls; the format characters of the Basic Multilingual Plane) rather
-// than written as Unicode property escapes: OpenAPI tools read patterns without the regex "u" flag, where those
-// escapes mean something else.
-const CONTROLS = '\\u0000-\\u001F\\u007F-\\u009F'
-const BIDI_CONTROLS = '\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029'
-const INVISIBLE = '\\u00AD\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF\\uFFF9-\\uFFFB'
-const NICKNAME_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}])[^${CONTROLS}${BIDI_CONTROLS}]+$`
+// An avatar is fetched by every client: http(s) only, never javascript: or data:. The nickname rule lives with
+// the provisioning flow, which also applies it to the default nickname.
 const FACE_URL_PATTERN = `^https?://[^\\s${CONTROLS}]+$`
 const CLEARABLE_FACE_URL_PATTERN = `^(https?://[^\\s${CONTROLS}]+)?$`
 const NICKNAME_RULES = 'No control characters, no bidirectional-text controls, not only white space.'
@@ -55,7 +48,7 @@ const END_USERS_IGNORED = 'Ignored for end users (their token\'s claims supply i
 export const ProvisionRequest = Type.Object({
   userID: Type.Optional(userId(`${USER_ID_RULES} Required for API-key callers; an end user's token implies it (and a different one is 403).`)),
   platformID: PlatformID,
-  nickname: Type.Optional(nickname(`Used only when the user is created; defaults to the userID. ${NICKNAME_RULES} ${END_USERS_IGNORED}`)),
+  nickname: Type.Optional(nickname(`Used only when the user is created; defaults to the userID (to user_ and 12 hex digits when the userID breaks these rules). ${NICKNAME_RULES} ${END_USERS_IGNORED}`)),
   faceURL: Type.Optional(faceURL(`Avatar URL (http or https), used only when the user is created. ${END_USERS_IGNORED}`)),
   ex: Type.Optional(Type.String({ maxLength: 8192, description: 'Free-form extra data, used only when the user is created. Ignored for end users.' })),
   reuse: Type.Optional(Type.Boolean({

@@ -37,7 +37,7 @@ export const UpdateUserRequest = named(updateUserRequest, 'UpdateUserRequest')
 const hardLimit = (rule: number) => 4 * rule
 const importUser = Type.Object({
   userID: Type.String({ maxLength: hardLimit(64), description: 'The userID to create; checked against the connected OpenIM\'s rules only if it does not exist yet. Over 256 characters refuses the batch.', examples: ['alice_42'] }),
-  nickname: Type.Optional(Type.String({ maxLength: hardLimit(255), description: 'Defaults to the userID. Checked as PATCH checks it: 1–255 characters, not only white space, no control characters or bidi overrides. Over 1020 characters refuses the batch.' })),
+  nickname: Type.Optional(Type.String({ maxLength: hardLimit(255), description: 'Defaults to the userID (to user_ and 12 hex digits when the userID breaks these rules). Checked as PATCH checks it: 1–255 characters, not only white space, no control characters or bidi overrides. Over 1020 characters refuses the batch.' })),
   faceURL: Type.Optional(Type.String({ maxLength: hardLimit(2048), description: 'An http(s) URL of at most 2048 characters. Over 8192 refuses the batch.' })),
   ex: Type.Optional(Type.String({ maxLength: hardLimit(8192), description: 'Free-form extra data, at most 8192 characters. Over 32768 refuses the batch.' }))
 }, { additionalProperties: false })

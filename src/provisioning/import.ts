@@ -4,6 +4,7 @@ import { ErrCode, OpenImError } from '../openim/errors.js'
 import { userIdProblem, type RegisterUser } from '../openim/generations.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
 import { Deadline, DeadlineExceeded } from './deadline.js'
+import { defaultNickname } from './profile-rules.js'
 import { isReservedUserID } from './reserved.js'
 
 export interface ImportUserInput { userID: string, nickname?: string, faceURL?: string, ex?: string }
@@ -234,7 +235,7 @@ class ImportRun {
 }
 
 function toRegisterUser (user: ImportUserInput): RegisterUser {
-  const registered: RegisterUser = { userID: user.userID, nickname: user.nickname ?? user.userID }
+  const registered: RegisterUser = { userID: user.userID, nickname: user.nickname ?? defaultNickname(user.userID) }
   if (user.faceURL !== undefined) registered.faceURL = user.faceURL
   if (user.ex !== undefined) registered.ex = user.ex
   return registered

@@ -3,6 +3,7 @@ import type { OpenImClient } from '../openim/client.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
 import { userIdProblem, type RegisterUser } from '../openim/generations.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
+import { defaultNickname } from './profile-rules.js'
 
 export interface NewUserProfile {
   userID: string
@@ -21,7 +22,7 @@ export async function ensureRegistered (openim: OpenImClient, profile: NewUserPr
   // Only a new user is held to the connected generation's format rule (OpenIM checks it only on register).
   refuseUserId(userIdProblem(profile.userID, await openim.connectedGeneration(context)))
 
-  const user: RegisterUser = { userID: profile.userID, nickname: profile.nickname ?? profile.userID }
+  const user: RegisterUser = { userID: profile.userID, nickname: profile.nickname ?? defaultNickname(profile.userID) }
   if (profile.faceURL !== undefined) user.faceURL = profile.faceURL
   if (profile.ex !== undefined) user.ex = profile.ex
   try {

@@ -1,8 +1,11 @@
-import { writeFile } from 'node:fs/promises'
+import { once } from 'node:events'
+import { readFile, writeFile } from 'node:fs/promises'
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { SERVICE_KEY } from '../helper.js'
-import { folder, gateway, runCli } from './cli-helper.js'
+import { folder, gateway, lines, runCli } from './cli-helper.js'
 
 t.test('a refused API key, a missing GATEWAY_URL, a bad header or a missing file stop the run with exit 2', async (t) => {
   const { url } = await gateway(t)
@@ -13,7 +16,10 @@ t.test('a refused API key, a missing GATEWAY_URL, a bad header or a missing file
   t.equal(refused.code, 2)
   t.match(refused.stderr, /refused the import \(401 UNAUTHENTICATED\)/)
   t.notMatch(refused.stderr + refused.stdout, /wrong-key-0123456789/, 'the key is never printed')
-  const noUrl = await runCli([csv], {})
+  const emptyKey = await runCli([csv], { GATEWAY_URL: url, GATEWAY_API_KEY: '' })
+  t.equal(emptyKey.code, 2)
+  t.match(emptyKey.stderr, /refused the import \(401 UNAUTHENTICATED\)/, 'an empty GATEWAY_API_KEY counts as unset')
+  const noUrl = await runCli([csv], { GATEWAY_URL: '' })
   t.equal(noUrl.code, 2)
   t.match(noUrl.stderr, /GATEWAY_URL/)
   await writeFile(csv, 'id,name\nk_1,K\n')
@@ -24,4 +30,81 @@ t.test('a refused API key, a missing GATEWAY_URL, a bad header or a missing file
   t.equal(missing.code, 2)
   t.match(missing.stderr, /ENOENT/)
   t.equal((await runCli(['--help'], {})).code, 0)
+})
+
+const API_KEY = 'APIKEY-0123456789abcdefSECRET'
+
+/** A real HTTP server on `host` that records what reaches it and answers with `answer`. */
+async function recordingServer (t: Test, host: string, answer: (response: ServerResponse) => void) {
+  const received: Array<{ headers: IncomingHttpHeaders, body: string }> = []
+  const server = createServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk) => { body += chunk })
+    request.on('end', () => {
+      received.push({ headers: request.headers, body })
+      answer(response)
+    })
+  })
+  server.listen(0, host)
+  await once(server, 'listening')
+  t.teardown(() => new Promise((resolve) => server.close(resolve)))
+  return { server, received, url: `http://${host}:${(server.address() as AddressInfo).port}` }
+}
+
+t.test('a redirect stops the run with exit 2: the API key and the rows never reach the host it points to', async (t) => {
+  const elsewhere = await recordingServer(t, '127.0.0.2', (response) => {
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"status":"created"}],"created":1,"existing":0,"failed":0}')
+  })
+  let location = `${elsewhere.url}/users/import`
+  const redirecting = await recordingServer(t, '127.0.0.1', (response) => { response.writeHead(308, { location }).end() })
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  await writeFile(csv, 'userID\nr_1\n')
+  const run = await runCli([csv], { GATEWAY_URL: redirecting.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(run.code, 2, run.stderr)
+  t.match(run.stderr, `the gateway answered 308 redirecting to ${elsewhere.url}/users/import; redirects are not followed`)
+  t.equal(redirecting.received.length, 1, 'the configured address got the one request')
+  t.same(elsewhere.received, [], 'the other host received nothing')
+  t.notMatch(run.stdout + run.stderr, /APIKEY/)
+
+  location = `${elsewhere.url.replace('//', '//bob:hunter2@')}/users/import?token=sekrit`
+  const withSecrets = await runCli([csv], { GATEWAY_URL: redirecting.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(withSecrets.code, 2)
+  t.match(withSecrets.stderr, `redirecting to ${elsewhere.url}/users/import;`)
+  t.notMatch(withSecrets.stdout + withSecrets.stderr, /hunter2|sekrit/, 'a Location\'s credentials and query are not printed')
+})
+
+t.test('GATEWAY_URL with user:pass@ is refused at start-up (exit 2) without printing the password or sending a row', async (t) => {
+  const server = await recordingServer(t, '127.0.0.1', (response) => { response.writeHead(500).end() })
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  const failures = join(dir, 'failures.ndjson')
+  await writeFile(csv, 'userID\nc_1\nc_2\n')
+  const run = await runCli([csv, '--failures', failures], { GATEWAY_URL: server.url.replace('//', '//bob:sekritpw@'), GATEWAY_API_KEY: API_KEY })
+  t.equal(run.code, 2)
+  t.match(run.stderr, 'GATEWAY_URL must not carry a user name or password (user:pass@)')
+  t.notMatch(run.stdout + run.stderr, /sekritpw|APIKEY/)
+  t.same(server.received, [])
+  await t.rejects(readFile(failures), { code: 'ENOENT' }, 'no row failed: the run never started')
+  const user = await runCli([csv], { GATEWAY_URL: server.url.replace('//', '//bob@') })
+  t.equal(user.code, 2, 'a user name alone too')
+  const invalid = await runCli([csv], { GATEWAY_URL: 'http://[::1' })
+  t.equal(invalid.code, 2)
+  t.match(invalid.stderr, 'GATEWAY_URL is not a valid URL')
+})
+
+t.test('an unreachable gateway fails the rows (exit 1) with the cause, and no row failure carries a credential', async (t) => {
+  // A port that was just free: nothing listens there any more.
+  const closed = await recordingServer(t, '127.0.0.1', () => {})
+  await new Promise((resolve) => { closed.server.close(resolve) })
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  const failures = join(dir, 'failures.ndjson')
+  await writeFile(csv, 'userID\nu_1\nu_2\n')
+  const run = await runCli([csv, '--retries', '0', '--failures', failures], { GATEWAY_URL: closed.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(run.code, 1, 'rows failed; the run itself could be done')
+  const failed = lines(await readFile(failures, 'utf8'))
+  t.same(failed.map(({ userID, code }) => [userID, code]), [['u_1', 'GATEWAY_UNREACHABLE'], ['u_2', 'GATEWAY_UNREACHABLE']])
+  t.match(failed[0].message, /gateway unreachable \(ECONNREFUSED\)/)
+  t.notMatch(run.stdout + run.stderr + JSON.stringify(failed), /APIKEY/)
 })

@@ -20,6 +20,18 @@ t.test('429 during an import is waited out (Retry-After) and every row lands; pr
   t.match(run.stdout, /done: 12 rows .*: 12 created, 0 existing, 0 failed/)
 })
 
+t.test('503 OVERLOADED (every import slot of the replica taken) is waited out like 429, not counted against --retries', async (t) => {
+  const { emulator, url } = await gateway(t, { IMPORT_MAX_CONCURRENT: '1' })
+  emulator.injectFault('/user/user_register', { kind: 'delay', ms: 150 }, 100)
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  await writeFile(csv, 'userID\n' + Array.from({ length: 8 }, (_, i) => `busy_${i}`).join('\n') + '\n')
+  const run = await runCli([csv, '--batch-size', '2', '--concurrency', '4', '--retries', '0'], { GATEWAY_URL: url, GATEWAY_API_KEY: SERVICE_KEY })
+  t.equal(run.code, 0, run.stderr)
+  t.equal(userCount(emulator), 8)
+  t.match(run.stderr, /waiting 1\.0 s before retrying a batch: the gateway is busy/)
+})
+
 t.test('a batch the gateway finds too large is split; 5xx is retried', async (t) => {
   const { emulator, url } = await gateway(t, { IMPORT_MAX_USERS: '3' })
   const dir = await folder(t)

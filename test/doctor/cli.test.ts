@@ -71,3 +71,12 @@ t.test('a missing or bad setting is reported, as text and as JSON, naming the va
   const report = JSON.parse(json.stdout) as Report
   t.match(check(report, 'config'), { status: 'fail', summary: /OPENIM_TIMEOUT_MS/ })
 })
+
+t.test('OPENIM_API_URL with user:pass@ fails the configuration check; the target shows the URL without them', async (t) => {
+  const run = await runCli(['--json'], { OPENIM_API_URL: 'http://gw:hunter2-pass@127.0.0.1:1', OPENIM_SECRET: 'abcdefgh' })
+  t.equal(run.code, 1)
+  const report = JSON.parse(run.stdout) as Report
+  t.match(check(report, 'config'), { status: 'fail', summary: /OPENIM_API_URL must not carry a user name or password/ })
+  t.equal(report.target.apiUrl, 'http://127.0.0.1:1 (credentials hidden)')
+  t.notMatch(run.stdout + run.stderr, /hunter2/)
+})

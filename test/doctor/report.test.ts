@@ -1,4 +1,5 @@
 import t from 'tap'
+import { wantsColour } from '../../src/doctor/args.js'
 import { displayUrl, renderText, scrub, summarize, type CheckResult, type Report } from '../../src/doctor/report.js'
 
 t.test('scrub replaces every known credential in every string, however deep', async (t) => {
@@ -8,8 +9,8 @@ t.test('scrub replaces every known credential in every string, however deep', as
   }, 'values shorter than 6 characters are left alone: they would blank out ordinary words')
 })
 
-t.test('displayUrl drops user, password, query and fragment, and says credentials were there', async (t) => {
-  t.equal(displayUrl('redis://:hunter2-password@redis:6379/0'), 'redis://redis:6379/0 (with credentials)')
+t.test('displayUrl drops user, password, query and fragment, and says credentials were left out', async (t) => {
+  t.equal(displayUrl('redis://:hunter2-password@redis:6379/0'), 'redis://redis:6379/0 (credentials hidden)')
   t.equal(displayUrl('https://id.example.com/jwks.json?token=abc#x'), 'https://id.example.com/jwks.json')
   t.equal(displayUrl('http://openim-server:10002/'), 'http://openim-server:10002')
   t.equal(displayUrl('not a url'), '(not a URL)')
@@ -48,4 +49,12 @@ t.test('after --write the text report says what was registered, or that nothing 
   const base = { doctor: 'openim-gateway' as const, version: '0', node: '', startedAt: '', durationMs: 0, ok: true, counts: { pass: 0, warn: 0, fail: 0, skip: 0 }, checks: [] }
   t.match(renderText({ ...base, target: { write: true, created: ['gwdoctor_probe'] } }, false), /--write registered gwdoctor_probe in OpenIM; they stay/)
   t.match(renderText({ ...base, target: { write: true, created: [] } }, false), /--write created nothing in OpenIM/)
+})
+
+t.test('colours only on a terminal, and not with NO_COLOR set; an empty NO_COLOR counts as unset', async (t) => {
+  t.equal(wantsColour(true, {}), true)
+  t.equal(wantsColour(true, { NO_COLOR: '' }), true)
+  t.equal(wantsColour(true, { NO_COLOR: '1' }), false)
+  t.equal(wantsColour(false, {}), false)
+  t.equal(wantsColour(undefined, {}), false, 'a pipe or a file')
 })

@@ -75,7 +75,7 @@ t.test('Redis: answers, a refused password without showing it, nobody there, and
   const refused = await doctor(emulator.url, { REDIS_URL: `redis://:wrong-${password}@127.0.0.1:${port}/0` })
   const redisCheck = check(refused, 'gateway.redis')
   t.equal(redisCheck.status, 'fail')
-  t.match(redisCheck.summary, /with credentials\): the password was refused/)
+  t.match(redisCheck.summary, /credentials hidden\): the password was refused/)
   t.match(redisCheck.hint, /REDIS_URL must hold the password/)
   t.notMatch(JSON.stringify(refused) + renderText(refused, false), password, 'the password is in neither the JSON nor the text report')
   t.equal(check(await doctor(emulator.url, { REDIS_URL: `redis://:${password}@127.0.0.1:${port}/0` }), 'gateway.redis').status, 'pass')

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import t from 'tap'
-import { buildGateway, provision, startOpenIm } from '../helper.js'
+import { buildGateway, post, provision, startOpenIm } from '../helper.js'
 import { AUDIENCE, JWT_SECRET, bearer, signHs256 } from '../jwt.js'
 
 const jwtEnv = { JWT_SECRET, JWT_AUDIENCE: AUDIENCE }
@@ -54,4 +55,37 @@ t.test('for every caller, nicknames with control characters, bidi controls or no
   const fine = await provision(app, { userID: 'sam', platformID: 5, nickname: 'Sam 👨‍👩‍👧 (עברית) ✔', faceURL: 'https://example.com/s.png?size=64' })
   t.equal(fine.statusCode, 201, 'emoji sequences, right-to-left scripts and symbols are fine')
   t.match(emulator.users.get('sam'), { nickname: 'Sam 👨‍👩‍👧 (עברית) ✔', faceURL: 'https://example.com/s.png?size=64' })
+})
+
+// OpenIM up to v3.7 registers any userID without ":", so an ID can carry what the nickname rule refuses: a
+// default nickname copied from it would bring the bidi override back ("\u202Enimda_x" displays as "x_admin").
+const SPOOFING_ID = '\u202Enimda_x'
+const NEUTRAL = `user_${createHash('sha256').update(SPOOFING_ID).digest('hex').slice(0, 12)}`
+
+t.test('legacy OpenIM: a provisioned userID that breaks the nickname rule gets a neutral default nickname, a fine one keeps its ID', async (t) => {
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  const { app } = await buildGateway(t, emulator.url)
+  t.equal((await provision(app, { userID: SPOOFING_ID, platformID: 5 })).statusCode, 201)
+  t.equal(emulator.users.get(SPOOFING_ID)?.nickname, NEUTRAL)
+  t.equal((await provision(app, { userID: 'user-1.b', platformID: 5 })).statusCode, 201)
+  t.equal(emulator.users.get('user-1.b')?.nickname, 'user-1.b')
+  t.equal((await provision(app, { userID: '\u2066iso', platformID: 5, nickname: 'Iso' })).statusCode, 201)
+  t.equal(emulator.users.get('\u2066iso')?.nickname, 'Iso', 'a nickname given is used as it is')
+})
+
+t.test('legacy OpenIM: an imported userID that breaks the nickname rule gets the same neutral default nickname', async (t) => {
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  const { app } = await buildGateway(t, emulator.url)
+  const response = await post(app, '/users/import', { users: [{ userID: SPOOFING_ID }, { userID: 'user-2.b' }] })
+  t.match(response.json(), { created: 2, failed: 0 })
+  t.equal(emulator.users.get(SPOOFING_ID)?.nickname, NEUTRAL)
+  t.equal(emulator.users.get('user-2.b')?.nickname, 'user-2.b')
+})
+
+t.test('legacy OpenIM: an end user whose subject breaks the nickname rule and whose name claim is refused gets the neutral nickname', async (t) => {
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  const { app } = await buildGateway(t, emulator.url, jwtEnv)
+  const response = await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: SPOOFING_ID, name: '\u202Enimda_x' })))
+  t.equal(response.statusCode, 201)
+  t.equal(emulator.users.get(SPOOFING_ID)?.nickname, NEUTRAL)
 })
