@@ -24,6 +24,9 @@ export default {
       'stryker-build/test/http/auth-refusals.test.js',
       'stryker-build/test/http/auth.test.js',
       'stryker-build/test/http/provision.test.js',
+      'stryker-build/test/http/sessions.test.js',
+      'stryker-build/test/http/token-answers.test.js',
+      'stryker-build/test/http/jwt.test.js',
       'stryker-build/test/http/operations.test.js',
       'stryker-build/test/http/limits.test.js'
     ]
