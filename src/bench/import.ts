@@ -1,37 +1,19 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { apiKey, ask, children, dist, freePort, secret, setting, startEmulator, untilHealthy } from './processes.js'
 
 // `npm run bench:import`: BENCH_IMPORT_USERS (100,000) users in a CSV file through the import CLI, against
 // the gateway as `npm start` runs it and the emulator with BENCH_OPENIM_LATENCY_MS (2 ms) per call, each in
 // its own process. Then the same file again (every user exists). Reports users/s, OpenIM calls per user and
 // the peak resident memory of the CLI and the gateway (Linux /proc VmHWM).
-const setting = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback)
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number`)
-  return value
-}
 const USERS = setting('BENCH_IMPORT_USERS', 100_000)
 const LATENCY_MS = setting('BENCH_OPENIM_LATENCY_MS', 2)
 const CONCURRENCY = setting('BENCH_IMPORT_CONCURRENCY', 4)
 
-const dist = new URL('../', import.meta.url).pathname
-const secret = randomBytes(16).toString('hex')
-const apiKey = randomBytes(18).toString('base64url')
-const children: ChildProcess[] = []
-
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
-}
 
 /** Peak resident set size so far, in MB (VmHWM), or 0 when /proc cannot tell. */
 async function peakMb (pid: number | undefined): Promise<number> {
@@ -43,25 +25,7 @@ async function peakMb (pid: number | undefined): Promise<number> {
   }
 }
 
-async function startEmulator (): Promise<{ child: ChildProcess, url: string }> {
-  const child = fork(dist + 'bench/emulator-process.js', [], {
-    env: { PATH: process.env.PATH ?? '', OPENIM_SECRET: secret, OPENIM_EMULATOR_LATENCY_MS: String(LATENCY_MS) },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
-  })
-  children.push(child)
-  const [message] = await once(child, 'message') as [{ url: string }]
-  return { child, url: message.url }
-}
-
-let messageId = 0
-async function openimCalls (emulator: ChildProcess): Promise<number> {
-  const id = ++messageId
-  emulator.send({ id, type: 'calls' })
-  for (;;) {
-    const [message] = await once(emulator, 'message') as [{ id: number, calls: number }]
-    if (message.id === id) return message.calls
-  }
-}
+const openimCalls = async (emulator: ChildProcess) => (await ask<{ calls: number }>(emulator, { type: 'calls' })).calls
 
 async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, url: string }> {
   const port = await freePort()
@@ -75,13 +39,8 @@ async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, 
   })
   children.push(child)
   const url = `http://127.0.0.1:${port}`
-  for (let attempt = 0; attempt < 200; attempt++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { child, url }
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error('the gateway did not start')
+  await untilHealthy(url)
+  return { child, url }
 }
 
 async function writeUsers (path: string) {
@@ -115,7 +74,7 @@ const dir = await mkdtemp(join(tmpdir(), 'bench-import-'))
 try {
   const file = join(dir, 'users.csv')
   await writeUsers(file)
-  const emulator = await startEmulator()
+  const emulator = await startEmulator(LATENCY_MS)
   const gateway = await startGateway(emulator.url)
   const gatewayStart = await peakMb(gateway.child.pid)
   console.log(`${USERS} users, OpenIM emulator with ${LATENCY_MS} ms per call, CLI concurrency ${CONCURRENCY} (batches of 1,000)`)

@@ -1,47 +1,16 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { Agent, fetch } from 'undici'
+import { apiKey, ask, children, dist, freePort, secret, startEmulator, untilHealthy } from './processes.js'
 
 // `npm run bench:reliability`: the overload scenarios of README "Reliability", each against a fresh gateway
 // (as `npm start` runs it) and emulator. BENCH_GATEWAY=<path to server.js> measures another build (for
 // the "before" figures: the previous release's dist/server.js). BENCH_SCENARIOS picks some of them.
-const dist = new URL('../', import.meta.url).pathname
 const GATEWAY_ENTRY = process.env.BENCH_GATEWAY ?? `${dist}server.js`
 const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'hanging,leaving,redis,headers,metrics').split(',')
-const secret = randomBytes(16).toString('hex')
-const apiKey = randomBytes(18).toString('base64url')
-const children: ChildProcess[] = []
-
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
-}
-
-let messageId = 0
-async function ask<T> (child: ChildProcess, message: Record<string, unknown>): Promise<T> {
-  const id = ++messageId
-  child.send({ id, ...message })
-  for (;;) {
-    const [answer] = await once(child, 'message') as [{ id: number } & T]
-    if (answer.id === id) return answer
-  }
-}
-
-async function startEmulator (latencyMs = 2) {
-  const child = fork(`${dist}bench/emulator-process.js`, [], {
-    env: { PATH: process.env.PATH ?? '', OPENIM_SECRET: secret, OPENIM_EMULATOR_LATENCY_MS: String(latencyMs) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc']
-  })
-  children.push(child)
-  const [message] = await once(child, 'message') as [{ url: string }]
-  return { child, url: message.url }
-}
 
 async function startGateway (openimUrl: string, env: Record<string, string> = {}) {
   const port = await freePort()
@@ -66,13 +35,8 @@ async function startGateway (openimUrl: string, env: Record<string, string> = {}
     }
   })
   const url = `http://127.0.0.1:${port}`
-  for (let attempt = 0; attempt < 200; attempt++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { child, url, port, served }
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error('the gateway did not start')
+  await untilHealthy(url)
+  return { child, url, port, served }
 }
 
 function stop (...processes: ChildProcess[]) {
@@ -115,7 +79,7 @@ const statuses = (answers: Array<{ status: number }>) => {
  * 503s would hide what the OpenIM pool does.
  */
 async function hanging (concurrency: number) {
-  const emulator = await startEmulator()
+  const emulator = await startEmulator(2)
   const gateway = await startGateway(emulator.url, { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' })
   await provision(gateway.url, 'warm')
   await ask(emulator.child, { type: 'fault', path: '*', fault: { kind: 'hang' }, times: null })
@@ -163,7 +127,7 @@ async function startRedis () {
 /** 8 clients provision existing users one after another for 6 s: Redis answering, then Redis paused (CLIENT PAUSE). */
 async function redisPaused () {
   const redis = await startRedis()
-  const emulator = await startEmulator()
+  const emulator = await startEmulator(2)
   const gateway = await startGateway(emulator.url, { REDIS_URL: redis.url })
   for (let i = 0; i < 8; i++) await provision(gateway.url, `paused_${i}`)
   const run = async (name: string) => {
@@ -184,7 +148,7 @@ async function redisPaused () {
 
 /** 20 connections drip one header byte every 500 ms with HTTP_HEADERS_TIMEOUT_MS=3000: when are they cut? */
 async function slowHeaders () {
-  const emulator = await startEmulator()
+  const emulator = await startEmulator(2)
   const gateway = await startGateway(emulator.url, { HTTP_HEADERS_TIMEOUT_MS: '3000' })
   const cuts = await Promise.all(Array.from({ length: 20 }, async () => {
     const socket = connect(gateway.port, '127.0.0.1')
@@ -206,7 +170,7 @@ async function slowHeaders () {
 
 /** Legitimate provisions (8 connections) alone, then under a /metrics flood of 64 connections. */
 async function metricsFlood () {
-  const emulator = await startEmulator()
+  const emulator = await startEmulator(2)
   const gateway = await startGateway(emulator.url)
   const metricsPort = await freePort()
   const withPort = await startGateway(emulator.url, { METRICS_PORT: String(metricsPort) })

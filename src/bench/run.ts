@@ -1,19 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import autocannon, { type Result } from 'autocannon'
+import { apiKey, ask, children, dist, freePort, secret, setting, startChild, startEmulator, untilHealthy } from './processes.js'
 import { figures, mean, table, type Figures } from './report.js'
 
 // `npm run bench`: the gateway against a hand-written naive implementation and against the limit (the
 // emulator alone answering the two calls an existing user needs), and with tracing on (every request
 // sampled, spans exported to a local OTLP sink) against tracing off, in one run, runs alternated so machine
 // noise hits all of them; then the gateway's memory through many provisions of distinct users.
-const setting = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback)
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number`)
-  return value
-}
 const LATENCY_MS = setting('BENCH_OPENIM_LATENCY_MS', 2)
 const CONNECTIONS = setting('BENCH_CONNECTIONS', 32)
 const DURATION_S = setting('BENCH_DURATION_SECONDS', 8)
@@ -24,26 +18,7 @@ const STORE_ENTRIES = setting('BENCH_STORE_ENTRIES', 100_000)
 /** A folder: the gateway runs with --cpu-prof and writes its profile there on exit. */
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE
 
-const dist = new URL('../', import.meta.url).pathname
 const HEAP_FLAGS = ['--max-old-space-size=128']
-const secret = randomBytes(16).toString('hex')
-const apiKey = randomBytes(18).toString('base64url')
-const children: ChildProcess[] = []
-
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
-}
-
-async function startChild (script: string, env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
-  const child = fork(dist + script, [], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-  children.push(child)
-  const [message] = await once(child, 'message') as [{ url: string }]
-  return { child, url: message.url }
-}
 
 async function startGateway (openimUrl: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess, url: string }> {
   const port = await freePort()
@@ -68,25 +43,13 @@ async function startGateway (openimUrl: string, extraEnv: Record<string, string>
   })
   children.push(child)
   const url = `http://127.0.0.1:${port}`
-  for (let attempt = 0; attempt < 200; attempt++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { child, url }
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error('the gateway did not start')
+  await untilHealthy(url)
+  return { child, url }
 }
 
-let messageId = 0
 /** A counter of a child process, over IPC: the emulator's OpenIM `calls`, the OTLP sink's `spans`. */
-async function ask (child: ChildProcess, counter: 'calls' | 'spans'): Promise<number> {
-  const id = ++messageId
-  child.send({ id, type: counter })
-  for (;;) {
-    const [message] = await once(child, 'message') as [{ id: number } & Record<typeof counter, number>]
-    if (message.id === id) return message[counter]
-  }
-}
+const count = async (child: ChildProcess, counter: 'calls' | 'spans') =>
+  (await ask<Record<typeof counter, number>>(child, { type: counter }))[counter]
 
 /** Drives POST /provision; `userFor(i)` names the i-th request's user, so no two in-flight requests share one. */
 async function provisionLoad (url: string, headers: Record<string, string>, userFor: (i: number) => string, amount?: number): Promise<Result> {
@@ -105,9 +68,9 @@ async function provisionLoad (url: string, headers: Record<string, string>, user
 }
 
 async function measure (name: string, emulator: ChildProcess, run: () => Promise<Result>, provisionsPerRequest = 1, latencyFactor = 1) {
-  const before = await ask(emulator, 'calls')
+  const before = await count(emulator, 'calls')
   const result = await run()
-  return figures(name, result, (await ask(emulator, 'calls')) - before, provisionsPerRequest, latencyFactor)
+  return figures(name, result, (await count(emulator, 'calls')) - before, provisionsPerRequest, latencyFactor)
 }
 
 async function adminToken (openimUrl: string): Promise<string> {
@@ -155,7 +118,7 @@ async function withCpu (gatewayUrl: string, total: Record<string, number>, name:
 
 async function main () {
   console.log(`openim-gateway bench: ${CONNECTIONS} connections, ${DURATION_S} s per run, ${ROUNDS} rounds, OpenIM latency ${LATENCY_MS} ms, node ${process.version}`)
-  const { child: emulator, url: openimUrl } = await startChild('bench/emulator-process.js', { OPENIM_SECRET: secret, OPENIM_EMULATOR_LATENCY_MS: String(LATENCY_MS) })
+  const { child: emulator, url: openimUrl } = await startEmulator(LATENCY_MS)
   const { url: gatewayUrl } = await startGateway(openimUrl)
   // The same gateway minting on every provision (as before token reuse): the comparison's existing-user runs.
   const { url: mintingUrl } = await startGateway(openimUrl, { TOKEN_REUSE: 'false' })
@@ -255,7 +218,7 @@ async function compare ({ emulator, sink, openimUrl, gateways, naiveUrl }: Targe
   const cpu: Record<string, number> = {}
   let newUser = 0
   await spansExported()
-  const spansBefore = await ask(sink, 'spans')
+  const spansBefore = await count(sink, 'spans')
   for (let round = 1; round <= ROUNDS; round++) {
     process.stderr.write(`round ${round}/${ROUNDS}…\n`)
     existing.push(await measure('limit (emulator alone, 2 calls)', emulator, () => limitLoad(openimUrl, token), 2, 2))
@@ -280,7 +243,7 @@ async function compare ({ emulator, sink, openimUrl, gateways, naiveUrl }: Targe
   console.log(`\n- gateway / naive throughput: ${(freshGateway.perSecond / freshNaive.perSecond).toFixed(2)}×`)
 
   await spansExported()
-  const spansPerProvision = ((await ask(sink, 'spans')) - spansBefore) / (traced.provisions * ROUNDS)
+  const spansPerProvision = ((await count(sink, 'spans')) - spansBefore) / (traced.provisions * ROUNDS)
   // CPU time per provision is what tracing costs the gateway itself, whoever else shares the machine.
   const cpuPerProvision = (figures: Figures) => (cpu[figures.name] ?? 0) / (figures.provisions * ROUNDS) * 1e6
   console.log('\nTracing (spans exported to a local OTLP sink) against off, existing users')

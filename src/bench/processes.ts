@@ -1,0 +1,62 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+
+// What every benchmark script needs to run the emulator and the gateway as processes of their own: one
+// secret and API key per run, free ports, the emulator started and asked over IPC, and a wait for /healthz.
+
+export const dist = new URL('../', import.meta.url).pathname
+export const secret = randomBytes(16).toString('hex')
+export const apiKey = randomBytes(18).toString('base64url')
+/** Every process a benchmark started, stopped when it ends. */
+export const children: ChildProcess[] = []
+
+/** A BENCH_* setting: a non-negative number, or the fallback when unset. */
+export function setting (name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback)
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number`)
+  return value
+}
+
+export async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  return port
+}
+
+/** A script of dist/ in its own process, once it has sent its `{ url }`. */
+export async function startChild (script: string, env: Record<string, string>): Promise<{ child: ChildProcess, url: string }> {
+  const child = fork(dist + script, [], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  children.push(child)
+  const [message] = await once(child, 'message') as [{ url: string }]
+  return { child, url: message.url }
+}
+
+/** The OpenIM emulator (bench/emulator-process.ts) with `latencyMs` per call. */
+export const startEmulator = (latencyMs: number) =>
+  startChild('bench/emulator-process.js', { OPENIM_SECRET: secret, OPENIM_EMULATOR_LATENCY_MS: String(latencyMs) })
+
+let messageId = 0
+/** A question to a child process over IPC, and its answer (matched by id). */
+export async function ask<T> (child: ChildProcess, message: Record<string, unknown>): Promise<T> {
+  const id = ++messageId
+  child.send({ id, ...message })
+  for (;;) {
+    const [answer] = await once(child, 'message') as [{ id: number } & T]
+    if (answer.id === id) return answer
+  }
+}
+
+/** Waits for the gateway at `url` to answer /healthz (10 s at most). */
+export async function untilHealthy (url: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error('the gateway did not start')
+}
