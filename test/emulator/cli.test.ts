@@ -12,7 +12,8 @@ t.test('npm run emulator treats empty variables as unset, like the gateway', asy
   child.stdout.on('data', (chunk) => { output += chunk })
   child.stderr.on('data', (chunk) => { output += chunk })
   t.teardown(() => { child.kill('SIGKILL') })
-  await waitFor(() => /listening on (http:\/\/\S+)/.test(output) || child.exitCode !== null, 'the emulator to listen or exit')
+  // Its second line (admin and secret) may come in a chunk of its own.
+  await waitFor(() => /admin userID [^\n]*\n/.test(output) || child.exitCode !== null, 'the emulator to print both lines or exit')
   t.match(output, /OpenIM emulator \(current API\) listening on http:\/\/127\.0\.0\.1:\d+/, 'the default mode and host')
   const secret = /secret (\S+) \(random: set OPENIM_SECRET to choose one\)/.exec(output)?.[1]
   t.ok(secret, 'a random secret, as when OPENIM_SECRET is not set')
