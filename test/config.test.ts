@@ -64,6 +64,30 @@ t.test('OPENIM_API_URL with user:pass@ is refused without repeating the password
   t.equal(loadConfig({ ...required, OPENIM_API_URL: 'http://openim-server:10002/a@b' }).openim.apiUrl, 'http://openim-server:10002/a@b', 'an @ in the path is no credential')
 })
 
+t.test('URLs handed to callers or fetched by the gateway refuse user:pass@ too, without repeating it', async (t) => {
+  const jwks = { JWT_AUDIENCE: 'gateway', GATEWAY_API_KEYS: '' }
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ OPENIM_PUBLIC_API_URL: 'https://ops:hunter2-pass@im.example.com/api' }, 'OPENIM_PUBLIC_API_URL'],
+    [{ OPENIM_PUBLIC_WS_URL: 'wss://ops:hunter2-pass@im.example.com/ws' }, 'OPENIM_PUBLIC_WS_URL'],
+    [{ PUBLIC_BASE_URL: 'https://ops:hunter2-pass@gateway.example.com' }, 'PUBLIC_BASE_URL'],
+    [{ ...jwks, JWT_JWKS_URL: 'https://ops:hunter2-pass@idp.example.com/jwks.json' }, 'JWT_JWKS_URL']
+  ]
+  for (const [env, variable] of cases) {
+    let message = ''
+    try {
+      loadConfig({ ...required, ...env })
+    } catch (error) {
+      t.ok(error instanceof ConfigError, variable)
+      message = (error as Error).message
+    }
+    t.match(message, new RegExp(`${variable} must not carry a user name or password`), variable)
+    t.notMatch(message, /hunter2|ops@/, `${variable}: the password is not repeated`)
+  }
+  t.match(loadConfig({ ...required, OPENIM_PUBLIC_API_URL: 'https://im.example.com/api', OPENIM_PUBLIC_WS_URL: 'wss://im.example.com/ws' }),
+    { publicApiUrl: 'https://im.example.com/api', publicWsUrl: 'wss://im.example.com/ws' }, 'without credentials, as given')
+  t.equal(loadConfig({ ...required, PUBLIC_BASE_URL: 'https://gateway.example.com/' }).publicBaseUrl, 'https://gateway.example.com')
+})
+
 t.test('an empty variable counts as unset', async (t) => {
   t.equal(loadConfig({ ...required, OPENIM_PUBLIC_API_URL: '', PORT: '' }).port, 3000)
 })

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import Type from 'typebox'
 import { publicKeyFor } from './jwt-key.js'
-import { commaList, fail, httpUrl, isPlaceholder, positiveInt } from './shared.js'
+import { commaList, fail, httpUrl, isPlaceholder, positiveInt, withoutCredentials } from './shared.js'
 
 // Who may call the gateway: services with API keys, end users with JWTs, browsers from allowed origins.
 export const AuthEnv = Type.Object({
@@ -85,7 +85,7 @@ function parseApiKeys (value: string | undefined): ApiKey[] {
 function parseJwt (env: AuthEnvValues): AuthConfig['jwt'] {
   const sources: Array<Exclude<JwtKeySource, { kind: 'publicKey' }> | { kind: 'publicKey', pem: string }> = []
   if (env.JWT_JWKS_URL !== undefined) {
-    const url = new URL(env.JWT_JWKS_URL)
+    const url = new URL(withoutCredentials('JWT_JWKS_URL', env.JWT_JWKS_URL, 'the key set is fetched without them; a key set needs none'))
     if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) fail('JWT_JWKS_URL must use https (plain http only for loopback addresses)')
     sources.push({ kind: 'jwks', url: env.JWT_JWKS_URL, cooldownMs: env.JWT_JWKS_COOLDOWN_MS })
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import Type from 'typebox'
-import { commaList, fail, httpUrl, isPlaceholder, positiveInt, wsUrl } from './shared.js'
+import { commaList, fail, httpUrl, isPlaceholder, positiveInt, withoutCredentials, wsUrl } from './shared.js'
 
 // The admin and system accounts OpenIM and openim-chat ship with across v3.x, read from their config files:
 // - imAdmin: open-im-server v3.5.0 deployments/templates/openim.yaml and v3.6.0 deployments/templates/config.yaml
@@ -74,19 +74,12 @@ function reservedUserIDs (value: string): string[] {
 
 // The connection pool keeps only the URL's origin, so user:pass@ would be dropped without a word; OpenIM
 // authenticates the gateway by its secret alone.
-function apiUrl (value: string): string {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    return fail('OPENIM_API_URL is not a valid URL')
-  }
-  if (url.username !== '' || url.password !== '') {
-    fail('OPENIM_API_URL must not carry a user name or password (user:pass@): OpenIM does not use them (the gateway ' +
-      'authenticates with OPENIM_SECRET); put credentials a proxy in front of OpenIM needs into the proxy instead')
-  }
-  return value.replace(/\/+$/, '')
-}
+const apiUrl = (value: string) => withoutCredentials('OPENIM_API_URL', value, 'OpenIM does not use them (the gateway ' +
+  'authenticates with OPENIM_SECRET); put credentials a proxy in front of OpenIM needs into the proxy instead').replace(/\/+$/, '')
+
+// Handed to every caller in /provision's answer: credentials there would go to every front end.
+const publicUrl = (name: string, value: string | undefined) =>
+  value === undefined ? undefined : withoutCredentials(name, value, 'it is handed to every caller in /provision\'s answer')
 
 export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSettings {
   const requestDeadlineMs = env.REQUEST_DEADLINE_MS ?? 2 * env.OPENIM_TIMEOUT_MS
@@ -111,8 +104,8 @@ export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSetti
       }
     },
     requestDeadlineMs,
-    publicApiUrl: env.OPENIM_PUBLIC_API_URL,
-    publicWsUrl: env.OPENIM_PUBLIC_WS_URL,
+    publicApiUrl: publicUrl('OPENIM_PUBLIC_API_URL', env.OPENIM_PUBLIC_API_URL),
+    publicWsUrl: publicUrl('OPENIM_PUBLIC_WS_URL', env.OPENIM_PUBLIC_WS_URL),
     usesDefaultSecret: DEFAULT_SECRET_HASHES.has(secretFingerprint(env.OPENIM_SECRET))
   }
 }

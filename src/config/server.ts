@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { fail, httpUrl, positiveInt } from './shared.js'
+import { fail, httpUrl, positiveInt, withoutCredentials } from './shared.js'
 
 // The gateway's own listener: address, logs, timeouts, shutdown.
 export const ServerEnv = Type.Object({
@@ -50,7 +50,9 @@ export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSetti
       maxConnections: env.HTTP_MAX_CONNECTIONS,
       maxConnectionsPerAddress
     },
-    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    publicBaseUrl: env.PUBLIC_BASE_URL === undefined
+      ? undefined
+      : withoutCredentials('PUBLIC_BASE_URL', env.PUBLIC_BASE_URL, 'it is shown to browsers (Swagger UI, the client script)').replace(/\/+$/, ''),
     metricsPort: env.METRICS_PORT
   }
 }

@@ -17,6 +17,22 @@ export const positiveInt = (min: number, max: number, defaultValue: number) =>
  */
 export const isPlaceholder = (value: string) => /^change-?me/i.test(value)
 
+/**
+ * A URL setting's value, refused when it is no URL or carries user:pass@ (`why`: why it must not). A URL the
+ * gateway calls with undici or fetch would drop or refuse the credentials; one it hands to clients would give
+ * them away.
+ */
+export function withoutCredentials (name: string, value: string, why: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return fail(`${name} is not a valid URL`)
+  }
+  if (url.username !== '' || url.password !== '') fail(`${name} must not carry a user name or password (user:pass@): ${why}`)
+  return value
+}
+
 /** A comma-separated list, trimmed, without empty entries. */
 export const commaList = (value: string | undefined): string[] =>
   value === undefined ? [] : value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
