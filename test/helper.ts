@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { connect, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import tap from 'tap'
 import type { FastifyInstance } from 'fastify'
@@ -159,3 +162,26 @@ export async function waitFor (check: () => boolean | Promise<boolean>, what: st
 
 /** How many users the emulator holds besides its admin account (which exists from the start, as in OpenIM). */
 export const userCount = (emulator: OpenImEmulator) => [...emulator.users.keys()].filter((userID) => userID !== ADMIN).length
+
+/** A raw connection (from `from`, any loopback address) that records what the server sent and when it closed. */
+export async function rawConnection (t: Teardown, port: number, from = '127.0.0.1') {
+  const socket: Socket = connect({ port, host: '127.0.0.1', localAddress: from })
+  t.teardown(() => { socket.destroy() })
+  const state = { received: '', closedAt: undefined as number | undefined, socket }
+  socket.on('data', (chunk) => { state.received += chunk })
+  socket.on('close', () => { state.closedAt = Date.now() })
+  socket.on('error', () => {})
+  await new Promise((resolve) => socket.once('connect', resolve))
+  return state
+}
+
+/** A built entry point of dist/ run as users run it, with only PATH and `env`: its exit code and output. */
+export async function runEntry (entry: string, args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [entry, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => { stdout += chunk })
+  child.stderr.on('data', (chunk) => { stderr += chunk })
+  const [code] = await once(child, 'exit')
+  return { code: code as number, stdout, stderr }
+}

@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { buildGateway, startOpenIm } from '../helper.js'
+import { buildGateway, runEntry, startOpenIm } from '../helper.js'
 
 // The CLI as users run it (`npm run import` = node dist/cli/import.js), a real child process against a
 // gateway on a real port; `npm test` builds first.
@@ -23,14 +21,6 @@ export async function folder (t: Test) {
   return dir
 }
 
-export async function runCli (args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [cliEntry, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => { stdout += chunk })
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  const [code] = await once(child, 'exit')
-  return { code: code as number, stdout, stderr }
-}
+export const runCli = (args: string[], env: Record<string, string>) => runEntry(cliEntry, args, env)
 
 export const lines = (text: string) => text.trim().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line))

@@ -1,21 +1,12 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import t from 'tap'
 import type { Report } from '../../src/doctor/report.js'
+import { runEntry } from '../helper.js'
 import { DOCTOR_SECRET, check, doctorEnv, startDoctorOpenIm, tokensSeen } from './helper.js'
 
 // The built doctor as operators run it (`npm run doctor` = node dist/doctor.js); `npm test` builds first.
 const doctorEntry = new URL('../../dist/doctor.js', import.meta.url).pathname
 
-async function runCli (args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [doctorEntry, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => { stdout += chunk })
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  const [code] = await once(child, 'exit')
-  return { code: code as number, stdout, stderr }
-}
+const runCli = (args: string[], env: Record<string, string>) => runEntry(doctorEntry, args, env)
 
 t.test('a healthy deployment: one ✓ line per check and exit code 0', async (t) => {
   const emulator = await startDoctorOpenIm(t)

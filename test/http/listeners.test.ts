@@ -1,24 +1,11 @@
-import { connect, type Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { buildMetricsApp } from '../../src/http/metrics-app.js'
-import { buildGateway, gatewayConfig, startOpenIm, waitFor } from '../helper.js'
+import { buildGateway, gatewayConfig, rawConnection, startOpenIm, waitFor } from '../helper.js'
 
 async function listen (app: FastifyInstance): Promise<number> {
   await app.listen({ port: 0, host: '127.0.0.1' })
   return (app.server.address() as { port: number }).port
-}
-
-/** A raw connection (from `from`, any loopback address) that records what the server sent and when it closed. */
-async function rawConnection (t: { teardown (fn: () => unknown): void }, port: number, from = '127.0.0.1') {
-  const socket: Socket = connect({ port, host: '127.0.0.1', localAddress: from })
-  t.teardown(() => { socket.destroy() })
-  const state = { received: '', closedAt: undefined as number | undefined, socket }
-  socket.on('data', (chunk) => { state.received += chunk })
-  socket.on('close', () => { state.closedAt = Date.now() })
-  socket.on('error', () => {})
-  await new Promise((resolve) => socket.once('connect', resolve))
-  return state
 }
 
 /** The status line, headers and JSON body of a raw HTTP answer. */

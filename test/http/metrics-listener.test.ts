@@ -1,7 +1,7 @@
-import { connect, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import t from 'tap'
 import { buildMetricsApp } from '../../src/http/metrics-app.js'
-import { buildGateway, gatewayConfig, startOpenIm, waitFor } from '../helper.js'
+import { buildGateway, gatewayConfig, rawConnection, startOpenIm, waitFor } from '../helper.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -16,16 +16,7 @@ async function metricsListener (t: Teardown) {
 }
 
 /** A raw connection from a loopback address of its own (a peer other than Prometheus, on 127.0.0.1). */
-async function peer (t: Teardown, port: number, from: string) {
-  const socket: Socket = connect({ port, host: '127.0.0.1', localAddress: from })
-  t.teardown(() => { socket.destroy() })
-  const state = { received: '', closedAt: undefined as number | undefined, socket }
-  socket.on('data', (chunk) => { state.received += chunk })
-  socket.on('close', () => { state.closedAt = Date.now() })
-  socket.on('error', () => {})
-  await new Promise((resolve) => socket.once('connect', resolve))
-  return state
-}
+const peer = rawConnection
 
 /** One scrape on a fresh connection, as Prometheus makes one every 15–60 s. */
 function scrape (port: number): Promise<{ status: number }> {
