@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
-import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import t from 'tap'
 import { describeTls } from '../../src/doctor/checks/connection.js'
 import type { Report } from '../../src/doctor/report.js'
-import { check, doctor, doctorEnv, startDoctorOpenIm } from './helper.js'
+import { check, closedPort, doctor, doctorEnv, startDoctorOpenIm } from './helper.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -34,15 +34,6 @@ async function tlsProxy (t: Teardown, upstreamUrl: string): Promise<number> {
     await new Promise((resolve) => server.close(resolve))
   })
   return (server.address() as AddressInfo).port
-}
-
-async function closedPort (): Promise<number> {
-  const server = createTcpServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 t.test('nothing listening: the setting and the usual address are named', async (t) => {

@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
 import type { Release } from '../../src/openim/detection.js'
 import type { EmulatorMode, EmulatorOptions, OpenImEmulator } from '../../src/emulator/emulator.js'
 import type { CheckResult, Report, Status } from '../../src/doctor/report.js'
@@ -67,4 +69,14 @@ export function tokensSeen (emulator: OpenImEmulator): string[] {
     } catch {}
   }
   return [...tokens]
+}
+
+/** A port where nothing listens (one was listening a moment ago). */
+export async function closedPort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
 }

@@ -6,7 +6,7 @@ import { exportJWK, generateKeyPair } from 'jose'
 import t from 'tap'
 import { renderText } from '../../src/doctor/report.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
-import { check, doctor, startDoctorOpenIm, statuses } from './helper.js'
+import { check, closedPort, doctor, startDoctorOpenIm, statuses } from './helper.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
@@ -24,17 +24,6 @@ async function listen (t: Teardown, server: Server | ReturnType<typeof createHtt
     await new Promise((resolve) => server.close(resolve))
   })
   return (server.address() as AddressInfo).port
-}
-
-/** A port where nothing listens. */
-async function closedPort (): Promise<number> {
-  const server = createTcpServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 /** Accepts connections and never says a word. */
