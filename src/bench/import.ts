@@ -14,7 +14,6 @@ const USERS = setting('BENCH_IMPORT_USERS', 100_000)
 const LATENCY_MS = setting('BENCH_OPENIM_LATENCY_MS', 2)
 const CONCURRENCY = setting('BENCH_IMPORT_CONCURRENCY', 4)
 
-
 /** Peak resident set size so far, in MB (VmHWM), or 0 when /proc cannot tell. */
 async function peakMb (pid: number | undefined): Promise<number> {
   try {
@@ -32,8 +31,13 @@ async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, 
   const child = fork(dist + 'server.js', [], {
     execArgv: ['--max-old-space-size=128'], // as `npm start` and the image run it
     env: {
-      PATH: process.env.PATH ?? '', OPENIM_API_URL: openimUrl, OPENIM_SECRET: secret, GATEWAY_API_KEYS: `bench:${apiKey}`,
-      IMPORT_RATE_LIMIT_MAX: '1000000', HOST: '127.0.0.1', PORT: String(port)
+      PATH: process.env.PATH ?? '',
+      OPENIM_API_URL: openimUrl,
+      OPENIM_SECRET: secret,
+      GATEWAY_API_KEYS: `bench:${apiKey}`,
+      IMPORT_RATE_LIMIT_MAX: '1000000',
+      HOST: '127.0.0.1',
+      PORT: String(port)
     },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc']
   })

@@ -17,8 +17,15 @@ async function startGateway (openimUrl: string, env: Record<string, string> = {}
   const child = fork(GATEWAY_ENTRY, [], {
     execArgv: ['--max-old-space-size=128'],
     env: {
-      PATH: process.env.PATH ?? '', OPENIM_API_URL: openimUrl, OPENIM_SECRET: secret, GATEWAY_API_KEYS: `bench:${apiKey}`,
-      RATE_LIMIT_MAX: '1000000', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env
+      PATH: process.env.PATH ?? '',
+      OPENIM_API_URL: openimUrl,
+      OPENIM_SECRET: secret,
+      GATEWAY_API_KEYS: `bench:${apiKey}`,
+      RATE_LIMIT_MAX: '1000000',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      ...env
     },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc']
   })
@@ -187,7 +194,9 @@ async function metricsFlood () {
       connections: 8,
       duration: 8,
       requests: [{
-        method: 'POST', path: '/provision', headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+        method: 'POST',
+        path: '/provision',
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
         setupRequest: (request) => ({ ...request, body: JSON.stringify({ userID: `flood_${i++ % 200}`, platformID: 5 }) })
       }]
     })

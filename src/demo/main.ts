@@ -33,8 +33,10 @@ async function start () {
   API key:       ${usesDemoKey ? `${apiKey}   (caller "${DEMO_KEY_NAME}", new on every start)` : 'yours (GATEWAY_API_KEYS)'}
   Bearer token:  ${bearer !== undefined ? `${bearer}\n                 (end user "${DEMO_USER}", valid ${DEMO_TOKEN_LIFETIME}; another user: npm run -s demo:token -- <userID>)` : 'from your identity provider (your JWT_* settings)'}
   CORS origins:  ${config.corsOrigins.length > 0 ? config.corsOrigins.join(', ') : 'none (CORS_ORIGINS=http://localhost:5173 npm run demo lets a page on that origin call)'}
-  Browser:       import { createTokenProvider } from '${address}/client.js'${script !== undefined ? `
-                 pinned: ${address}${pinnedClientPath(script)}  integrity="${subresourceIntegrity(script)}"` : ''}
+  Browser:       import { createTokenProvider } from '${address}/client.js'${script !== undefined
+? `
+                 pinned: ${address}${pinnedClientPath(script)}  integrity="${subresourceIntegrity(script)}"`
+: ''}
   Service call:  curl -s -X POST ${address}/provision -H 'content-type: application/json' \\
                    -H 'x-api-key: ${usesDemoKey ? apiKey : '<your key>'}' -d '{"userID":"${DEMO_USER}","platformID":5,"nickname":"Alice"}'
   End-user call: curl -s -X POST ${address}/provision -H 'content-type: application/json' \\

@@ -26,9 +26,13 @@ try {
 }
 const secret = env.OPENIM_SECRET ?? randomBytes(12).toString('hex')
 const emulator = await startEmulator({
-  mode: env.OPENIM_EMULATOR_MODE, secret, adminUserID: env.OPENIM_ADMIN_USER_ID, latencyMs: env.OPENIM_EMULATOR_LATENCY_MS,
+  mode: env.OPENIM_EMULATOR_MODE,
+  secret,
+  adminUserID: env.OPENIM_ADMIN_USER_ID,
+  latencyMs: env.OPENIM_EMULATOR_LATENCY_MS,
   clockSkewSeconds: env.OPENIM_EMULATOR_CLOCK_SKEW_SECONDS,
-  port: env.PORT, host: env.HOST
+  port: env.PORT,
+  host: env.HOST
 })
 console.log(`OpenIM emulator (${emulator.mode} API) listening on ${emulator.url}`)
 console.log(`admin userID ${env.OPENIM_ADMIN_USER_ID}; secret ${env.OPENIM_SECRET === undefined ? `${secret} (random: set OPENIM_SECRET to choose one)` : 'from OPENIM_SECRET'}`)

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import Type, { type TSchema } from 'typebox'
+import type { TSchema } from 'typebox'
 import type { ErrorCode } from '../errors.js'
 import { ErrorResponse, componentRef } from './schemas.js'
 
@@ -97,4 +97,3 @@ export function successResponse (description: string, schema: TSchema, examples:
 }
 
 export const PROTECTED_ERRORS = [400, 401, 403, 413, 415, 429, 500, 502, 503, 504] as const
-

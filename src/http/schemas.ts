@@ -112,5 +112,4 @@ export const ReadinessResponse = Type.Object({
   message: Type.Optional(Type.String())
 })
 
-
 export const Ex = Type.String({ maxLength: 8192, description: 'Free-form extra data (often JSON), at most 8192 characters.', examples: ['{"team":"blue"}'] })

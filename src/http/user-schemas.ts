@@ -82,7 +82,6 @@ const importResponse = Type.Object({
 })
 export const ImportResponse = named(importResponse, 'ImportResponse')
 
-
 /** Every named schema of the /users routes, for app.addSchema. */
 export const userSchemas = (maxUsers: number) =>
   [UserProfile, UpdateUserRequest, ImportUser, importRequest(maxUsers), ImportResult, ImportResponse].map(({ schema }) => schema)

@@ -148,7 +148,7 @@ function excerpt (text: string): string | undefined {
 function describeTls (socket: TLSSocket): TlsSession {
   const certificate = socket.getPeerCertificate()
   const name = (entry: unknown) => {
-    const value = (entry as Record<string, string | string[] | undefined> | undefined)
+    const value = entry as Record<string, string | string[] | undefined> | undefined
     const pick = value?.CN ?? value?.O
     return Array.isArray(pick) ? pick[0] : pick
   }

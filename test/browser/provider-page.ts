@@ -57,6 +57,7 @@ export async function openTab (context: { newPage (): Promise<Page> }, origin: s
   const jwt = await userToken(userID)
   await page.evaluate(async (gateway: string, jwt: string, extra: string) => {
     const { createTokenProvider } = await import(`${gateway}/client.js`)
+    // eslint-disable-next-line no-new-func -- the options arrive as source text: functions cannot cross into the page
     const options = Function(`return ${extra}`)()
     // Tabs wait longer for each other than the default 150 ms: a starved test machine may be that slow.
     ;(globalThis as any).provider = createTokenProvider({ baseUrl: gateway, platformID: 5, getAuthorization: () => `Bearer ${jwt}`, tabWaitMs: 1000, ...options })

@@ -25,8 +25,12 @@ async function startDemo (t: Test, env: Record<string, string>) {
   }
   const field = (pattern: RegExp) => pattern.exec(output)?.[1] ?? ''
   return {
-    output, gateway: field(/gateway (http:\/\/\S+?),/), apiKey: field(/API key: +(\S+)/), bearer: field(/Bearer token: +(\S+)/),
-    pinned: field(/pinned: (\S+)/), integrity: field(/integrity="(\S+)"/)
+    output,
+    gateway: field(/gateway (http:\/\/\S+?),/),
+    apiKey: field(/API key: +(\S+)/),
+    bearer: field(/Bearer token: +(\S+)/),
+    pinned: field(/pinned: (\S+)/),
+    integrity: field(/integrity="(\S+)"/)
   }
 }
 

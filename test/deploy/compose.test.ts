@@ -62,7 +62,9 @@ t.test('the stack: OpenIM\'s dependencies, openim-server, openim-chat and the ga
 
 t.test('one variable, OPENIM_SECRET, is the secret of the server, chat and gateway', async (t) => {
   t.match(environment('openim-server').IMENV_SHARE_SECRET, /^\$\{OPENIM_SECRET(:\?[^}]*)?\}$/)
+  // eslint-disable-next-line no-template-curly-in-string -- compose's own ${VAR} interpolation
   t.equal(environment('openim-chat').CHATENV_SHARE_OPENIM_SECRET, '${OPENIM_SECRET}')
+  // eslint-disable-next-line no-template-curly-in-string -- compose's own ${VAR} interpolation
   t.equal(environment('openim-gateway').OPENIM_SECRET, '${OPENIM_SECRET}')
   t.match(text, /\$\{OPENIM_SECRET:\?/, 'compose refuses to start without it')
   const secretLike = Object.values(services).flatMap((service) => Object.values(service.environment ?? {}) as string[])
@@ -80,6 +82,7 @@ t.test('the gateway is wired to openim-server, its public addresses and the stac
   t.match(env.GATEWAY_API_KEYS, /^\$\{GATEWAY_API_KEYS:\?/, 'secure by default: keys are required')
   t.same(gateway.depends_on['openim-server'], { condition: 'service_healthy' })
   t.equal(environment('openim-chat').CHATENV_SHARE_OPENIM_APIURL, 'http://openim-server:10002')
+  // eslint-disable-next-line no-template-curly-in-string -- compose's own ${VAR} interpolation
   t.same(gateway.ports, ['0.0.0.0:${GATEWAY_PORT:-3000}:3000', `127.0.0.1:\${GATEWAY_METRICS_PORT:-9091}:${env.METRICS_PORT}`],
     'the API on every interface, /metrics on its own port and only on the host\'s loopback')
   t.equal(gateway.init, true)
@@ -117,6 +120,7 @@ t.test('.env.example holds no credential: a stack started from it unedited refus
   const credentials = Object.keys(example).filter((name) => /SECRET|PASSWORD|API_KEYS/.test(name))
   t.same(credentials.sort(), ['GATEWAY_API_KEYS', 'MINIO_SECRET_ACCESS_KEY', 'MONGO_PASSWORD', 'MONGO_ROOT_PASSWORD', 'OPENIM_SECRET', 'REDIS_PASSWORD'])
   for (const name of credentials) t.equal(example[name], '', `${name} is empty`)
+  // eslint-disable-next-line no-template-curly-in-string -- compose's own ${VAR} interpolation
   t.same([...new Set(interpolate(text, example).refused)].sort(), credentials.sort(), 'compose\'s ${VAR:?} guard stops `up` for every one')
   t.same(interpolate(text, filled).refused, [], 'filled in, the stack starts')
 })
@@ -138,6 +142,7 @@ t.test('an optional "tracing" profile runs Jaeger 2.x; the gateway sends it trac
   t.match(jaeger.image, /^jaegertracing\/jaeger:2\.\d+\.\d+$/, 'Jaeger v2 (the v1 all-in-one image reached end of life)')
   t.same(jaeger.profiles, ['tracing'])
   t.same(Object.entries(services).filter(([, service]) => service.profiles !== undefined).map(([name]) => name), ['jaeger'], 'the default stack is unchanged')
+  // eslint-disable-next-line no-template-curly-in-string -- compose's own ${VAR} interpolation
   t.same(jaeger.ports, ['127.0.0.1:${JAEGER_UI_PORT:-16686}:16686'], 'the UI, which has no login, on localhost only')
   t.notOk('jaeger' in (services['openim-gateway'].depends_on ?? {}), 'the gateway starts without the profile')
 

@@ -42,7 +42,7 @@ t.test('the text report: symbols, hints under failures, notes, colours only when
     ''
   ].join('\n'))
   t.equal(report.ok, false)
-  t.match(renderText(report, true), /\u001b\[31m✗\u001b\[39m Second check/)
+  t.ok(renderText(report, true).includes('\u001b[31m✗\u001b[39m Second check'))
 })
 
 t.test('after --write the text report says what was registered, or that nothing was', async (t) => {

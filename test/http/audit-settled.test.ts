@@ -15,7 +15,10 @@ async function listen (t: { teardown (fn: () => unknown): void }, app: FastifyIn
   return async (method: string, path: string, body: unknown, leave?: AbortSignal): Promise<number> => {
     try {
       const response = await fetch(`http://127.0.0.1:${port}${path}`, {
-        method, body: JSON.stringify(body), signal: leave, dispatcher: agent,
+        method,
+        body: JSON.stringify(body),
+        signal: leave,
+        dispatcher: agent,
         headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY, 'x-request-id': `${method}-${path.replaceAll('/', '_')}` }
       })
       await response.arrayBuffer()

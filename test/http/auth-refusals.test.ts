@@ -9,7 +9,6 @@ import { AUDIENCE, JWT_SECRET, signHs256 } from '../jwt.js'
 // What each refusal says and which challenge it carries: a caller (or an operator reading the logs) must
 // be able to tell a missing credential from a bad one, and a bad token from an identity provider that is down.
 
-
 t.test('a missing credential names every accepted kind, and only those', async (t) => {
   const emulator = await startOpenIm(t)
   const configs: Array<[Record<string, string>, string]> = [

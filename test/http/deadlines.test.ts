@@ -184,4 +184,3 @@ t.test('a client that leaves before its flow starts causes no OpenIM call', asyn
   t.notOk(emulator.recentCalls.some((call) => call.body.includes('"queued"')), 'the queued caller\'s check never reached OpenIM')
   t.equal(await metric(app, /^openim_gateway_openim_pending_calls (\d+)$/m), 0)
 })
-

@@ -22,7 +22,6 @@ t.test('JWT_USER_ID_MAPPING=hash is one-to-one: a subject shaped like a mapped u
   t.equal(emulator.callCount(), 0, 'nothing minted or revoked for the impostor')
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: '3', preferred_username: 'H_' + mapped.slice(2).toUpperCase() })))).statusCode, 201, 'other shapes pass through')
   t.equal((await provision(app, { platformID: 5 }, bearer(await signHs256({ sub: '4', preferred_username: 'plain_user' })))).json().userID, 'plain_user', 'valid subjects keep their userID')
-
 })
 
 t.test('a subject of the mapped form is refused without mapping too, so nobody can pre-create the account a later "hash" maps to', async (t) => {

@@ -17,7 +17,10 @@ async function listen (t: { teardown (fn: () => unknown): void }, app: FastifyIn
   const send = async (users: unknown[], leave?: AbortSignal) => {
     try {
       const response = await fetch(`http://127.0.0.1:${port}/users/import`, {
-        method: 'POST', body: JSON.stringify({ users }), signal: leave, dispatcher: agent,
+        method: 'POST',
+        body: JSON.stringify({ users }),
+        signal: leave,
+        dispatcher: agent,
         headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }
       })
       return { status: response.status, retryAfter: response.headers.get('retry-after'), json: await response.json() as Record<string, unknown> }

@@ -17,9 +17,15 @@ interface Replica { child: ChildProcess, url: string, output: () => string }
 async function startReplica (t: { teardown (fn: () => unknown): void }, env: Record<string, string>): Promise<Replica> {
   const child = spawn(process.execPath, [serverEntry], {
     env: {
-      PATH: process.env.PATH ?? '', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, OPENIM_SECRET: SECRET, HOST: '127.0.0.1', PORT: '0',
+      PATH: process.env.PATH ?? '',
+      GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`,
+      OPENIM_SECRET: SECRET,
+      HOST: '127.0.0.1',
+      PORT: '0',
       // No load shedding and no rate limit: these tests are about the shared store and lock.
-      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', RATE_LIMIT_MAX: '100000', ...env
+      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+      RATE_LIMIT_MAX: '100000',
+      ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })

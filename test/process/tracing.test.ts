@@ -13,8 +13,14 @@ async function startServer (t: { teardown (fn: () => unknown): void }, env: Reco
   // (more so with NODE_DEBUG=module), and under-pressure shed its first /provision with 503 on a busy machine.
   const child = spawn(process.execPath, [serverEntry], {
     env: {
-      PATH: process.env.PATH ?? '', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, OPENIM_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', NODE_DEBUG: 'module',
-      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env
+      PATH: process.env.PATH ?? '',
+      GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`,
+      OPENIM_SECRET: SECRET,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_DEBUG: 'module',
+      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+      ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -10,8 +10,15 @@ import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } fro
 import { ProvisionRequest, ProvisionResponse, componentRef } from '../schemas.js'
 
 const answerExample = (created: boolean, reused = false) => ({
-  userID: 'alice_42', platformID: 5, token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.…', expireTimeSeconds: reused ? 6134400 : 7776000,
-  expiresAt: '2027-02-23T15:30:00.000Z', created, reused, apiAddr: 'https://im.example.com/api', wsAddr: 'wss://im.example.com/msg_gateway'
+  userID: 'alice_42',
+  platformID: 5,
+  token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.…',
+  expireTimeSeconds: reused ? 6134400 : 7776000,
+  expiresAt: '2027-02-23T15:30:00.000Z',
+  created,
+  reused,
+  apiAddr: 'https://im.example.com/api',
+  wsAddr: 'wss://im.example.com/msg_gateway'
 })
 
 type ProfileFields = Pick<ProvisionInput, 'nickname' | 'faceURL' | 'ex'>
