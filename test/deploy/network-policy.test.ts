@@ -2,15 +2,15 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse, parseAllDocuments } from 'yaml'
 
-// The README's NetworkPolicy for the metrics port (section "Run on Kubernetes") must fit the manifests it
-// protects: their pod labels and their container's port names.
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
-const snippet = [...readme.matchAll(/```yaml\n([^]*?)```/g)].map((match) => parse(match[1]!)).find((document) => document?.kind === 'NetworkPolicy')
+// The Kubernetes guide's NetworkPolicy for the metrics port (docs/operators/kubernetes.md) must fit the manifests
+// it protects: their pod labels and their container's port names.
+const guide = readFileSync(new URL('../../docs/operators/kubernetes.md', import.meta.url), 'utf8')
+const snippet = [...guide.matchAll(/```yaml\n([^]*?)```/g)].map((match) => parse(match[1]!)).find((document) => document?.kind === 'NetworkPolicy')
 const deployment = parseAllDocuments(readFileSync(new URL('../../deploy/kubernetes/deployment.yaml', import.meta.url), 'utf8'))
   .map((document) => document.toJS()).find((manifest) => manifest.kind === 'Deployment')
 
-t.test('the README\'s NetworkPolicy selects the gateway\'s pods, leaves the API open and the metrics port to Prometheus only', async (t) => {
-  t.ok(snippet, 'the README has one')
+t.test('the Kubernetes guide\'s NetworkPolicy selects the gateway\'s pods, leaves the API open and the metrics port to Prometheus only', async (t) => {
+  t.ok(snippet, 'the guide has one')
   t.equal(snippet.apiVersion, 'networking.k8s.io/v1')
   for (const [label, value] of Object.entries(snippet.spec.podSelector.matchLabels)) t.equal(deployment.spec.template.metadata.labels[label], value, label)
   const portNames = deployment.spec.template.spec.containers[0].ports.map((port: { name: string }) => port.name)

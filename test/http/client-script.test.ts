@@ -54,11 +54,11 @@ t.test('allowed origins may import the provider (CORS); others get no CORS heade
   t.notOk(stranger.headers['access-control-allow-origin'])
 })
 
-t.test('the README\'s pinned <script> is this build\'s: URL and SRI hash (both change when src/client does)', async (t) => {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  const [tag] = /<script type="module" src="https:\/\/gateway\.example\.com\/client\/[^"]*"[^>]*><\/script>/.exec(readme) ?? []
+t.test('the front-end guide\'s pinned <script> is this build\'s: URL and SRI hash (both change when src/client does)', async (t) => {
+  const guide = await readFile(new URL('../../docs/guides/front-ends.md', import.meta.url), 'utf8')
+  const [tag] = /<script type="module" src="https:\/\/gateway\.example\.com\/client\/[^"]*"[^>]*><\/script>/.exec(guide) ?? []
   const expected = `<script type="module" src="https://gateway.example.com${pinnedClientPath(script)}" crossorigin\n  integrity="${subresourceIntegrity(script)}"></script>`
-  t.equal(tag, expected, 'README "Front ends": replace the pinned <script> with the expected one')
+  t.equal(tag, expected, 'docs/guides/front-ends.md: replace the pinned <script> with the expected one')
 })
 
 t.test('the provider stays out of the OpenAPI document (it is not part of the API)', async (t) => {
