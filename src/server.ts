@@ -27,15 +27,19 @@ try {
 }
 
 // OpenTelemetry is loaded only when an OTLP endpoint is configured: without one, no tracing code runs.
-const tracing = config.tracing === undefined ? undefined : (await import('./tracing/index.js')).startTracing(config.tracing, config.openim.apiUrl)
+const tracing = config.tracing === undefined
+  ? undefined
+  : (await import('./tracing/index.js')).startTracing(config.tracing, config.openim.apiUrl)
 
 const app = await buildApp({ config, logger: { ...loggerOptions(config), ...tracing?.loggerOptions } })
 tracing?.logTo(app.log)
 if (config.auth.disabled) {
-  app.log.warn('AUTH_DISABLED=true: anyone who can reach this gateway can obtain any user\'s OpenIM token; use it for local development only')
+  app.log.warn('AUTH_DISABLED=true: anyone who can reach this gateway can obtain any user\'s OpenIM token; ' +
+    'use it for local development only')
 }
 if (config.auth.jwt?.allowAnyAudience === true) {
-  app.log.warn('JWT_ALLOW_ANY_AUDIENCE=true: a token the identity provider issued for any of its applications logs its holder in here; set JWT_AUDIENCE instead')
+  app.log.warn('JWT_ALLOW_ANY_AUDIENCE=true: a token the identity provider issued for any of its applications logs its holder in here; ' +
+    'set JWT_AUDIENCE instead')
 }
 if (config.usesDefaultSecret) {
   app.log.warn('OPENIM_SECRET is one of the defaults OpenIM ships with: change it on the OpenIM server and here before production')
@@ -55,7 +59,8 @@ closeWithGrace({ delay: config.shutdownTimeoutMs + 2000, logger: app.log }, asyn
     return
   }
   const { requestIds, finished } = app.cutUnfinishedRequests()
-  app.log.error({ count: requestIds.length, requestIds }, `shutdown timeout (${config.shutdownTimeoutMs} ms): answered ${requestIds.length} unfinished requests 503`)
+  app.log.error({ count: requestIds.length, requestIds },
+    `shutdown timeout (${config.shutdownTimeoutMs} ms): answered ${requestIds.length} unfinished requests 503`)
   await finished
   await tracing?.shutdown()
   process.exit(1)

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import t from 'tap'
 import Value from 'typebox/value'
 import { generateOpenApi } from '../src/openapi-export.js'
-import { ErrorResponse, ProvisionRequest, ProvisionResponse, RevokeResponse } from '../src/http/schemas.js'
+import { ErrorResponse, ProvisionRequest, ProvisionResponse, RevokeResponse } from '../src/http/schemas/index.js'
 import { buildGateway, startOpenIm } from './helper.js'
 
 const document = JSON.parse(await generateOpenApi())

@@ -6,7 +6,7 @@ import type { AuthConfig } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import { userIdProblem } from '../openim/generations.js'
 import { JwtVerifier, bearerUnauthenticated } from './jwt.js'
-import { FaceURL, Nickname } from './schemas.js'
+import { FaceURL, Nickname } from './schemas/index.js'
 
 /** Who is calling: a service with an API key, an end user with a JWT, or nobody (AUTH_DISABLED). */
 export type Caller =

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { GatewayError } from '../errors.js'
-import { errorBody } from './error-handler.js'
+import { errorBody } from './plugins/error-handling.js'
 
 function classify (code: string | undefined): GatewayError {
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {

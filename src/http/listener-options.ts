@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js'
 import { clientErrorHandler } from './client-errors.js'
-import { requestId } from './request-ids.js'
+import { requestId } from './plugins/request-ids.js'
 
 /**
  * How often Node checks connections against the headers and request timeouts. Node's default of 30 s let
@@ -12,8 +12,9 @@ export type ListenerTimeouts = Pick<Config['http'], 'requestTimeoutMs' | 'header
 
 /**
  * What both listeners (the API and METRICS_PORT) share: deliberate server timeouts (README "Operating
- * it"): a client that trickles its headers is cut off within a second of its headers timeout; parser errors answered in the error shape; request ids
- * that are the caller's sane x-request-id or a UUID, never Fastify's counter.
+ * it"): a client that trickles its headers is cut off within a second of its headers timeout; parser errors
+ * answered in the error shape; request ids that are the caller's sane x-request-id or a UUID, never Fastify's
+ * counter.
  */
 export function listenerOptions (timeouts: ListenerTimeouts) {
   return {

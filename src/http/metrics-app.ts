@@ -2,10 +2,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Config } from '../config/index.js'
 import type { Metrics } from '../operations/metrics.js'
 import { limitConnections } from './connection-limits.js'
-import { registerErrorHandling } from './error-handler.js'
 import { listenerOptions } from './listener-options.js'
-import { echoRequestId } from './request-ids.js'
-import metricsRoute from './routes/metrics.js'
+import errorHandling from './plugins/error-handling.js'
+import requestIds from './plugins/request-ids.js'
+import { metricsRoute } from './routes/metrics.js'
 
 // Prometheus scrapes every 15–60 s, one request per connection, sent at once. So an idle connection is
 // closed after a second (idle keep-alive peers cannot keep slots), and a peer dripping its headers is cut
@@ -39,8 +39,8 @@ export async function buildMetricsApp (config: Config, metrics: Metrics, log: Fa
     perAddress: SCRAPE_CONNECTIONS_PER_ADDRESS,
     onRefused: (limit) => metrics.connectionsRefused.inc({ listener: 'metrics', limit })
   })
-  echoRequestId(app)
-  registerErrorHandling(app)
+  await app.register(requestIds)
+  await app.register(errorHandling)
   await app.register(metricsRoute, { metrics })
   return app
 }

@@ -1,5 +1,6 @@
 import fastifyUnderPressure from '@fastify/under-pressure'
 import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { GatewayError, OVERLOADED_RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS } from '../../errors.js'
 
 class OverloadedError extends GatewayError {
@@ -10,9 +11,11 @@ class OverloadedError extends GatewayError {
 
 /**
  * When the event loop lags past the threshold, answer 503 OVERLOADED at once instead of queueing requests
- * that would time out anyway. Liveness and metrics stay exempt (a busy process is not a dead one).
+ * that would time out anyway. Liveness and metrics stay exempt (a busy process is not a dead one). The 503 is
+ * answered in the one error shape, with the request id.
  */
-export async function registerOverloadProtection (app: FastifyInstance, maxEventLoopDelayMs: number) {
+async function overload (app: FastifyInstance) {
+  const maxEventLoopDelayMs = app.config.overloadMaxEventLoopDelayMs
   if (maxEventLoopDelayMs === 0) return
   await app.register(fastifyUnderPressure, {
     maxEventLoopDelay: maxEventLoopDelayMs,
@@ -21,6 +24,8 @@ export async function registerOverloadProtection (app: FastifyInstance, maxEvent
     customError: OverloadedError
   })
 }
+
+export default fp(overload, { name: 'overload', dependencies: ['services', 'request-ids', 'error-handling'] })
 
 /** Route config that exempts a route from overload protection. */
 export const notShedUnderLoad = { pressureHandler: () => undefined }

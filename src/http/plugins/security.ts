@@ -1,6 +1,7 @@
 import fastifyCors from '@fastify/cors'
 import fastifyHelmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { GatewayError } from '../../errors.js'
 
 /**
@@ -9,7 +10,8 @@ import { GatewayError } from '../../errors.js'
  * browsers check; the other CORS headers (exposed headers, and on preflights the allowed methods, headers and
  * max-age) are the same for every origin and say nothing the README does not.
  */
-export async function registerSecurity (app: FastifyInstance, corsOrigins: string[]) {
+async function security (app: FastifyInstance) {
+  const { corsOrigins } = app.config
   // Swagger UI serves its scripts and styles from /docs/static and sets its own CSP there (staticCSP). No
   // upgrade-insecure-requests: TLS is the proxy's job, and plain-http deployments must keep working.
   await app.register(fastifyHelmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
@@ -18,7 +20,8 @@ export async function registerSecurity (app: FastifyInstance, corsOrigins: strin
   // hook runs before its own and answers it in the one error shape, with the request id.
   app.addHook('onRequest', async (request) => {
     if (request.method === 'OPTIONS' && (!request.headers.origin || !request.headers['access-control-request-method'])) {
-      throw new GatewayError(400, 'INVALID_REQUEST', 'a CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers')
+      throw new GatewayError(400, 'INVALID_REQUEST',
+        'a CORS preflight (OPTIONS) needs the Origin and Access-Control-Request-Method headers')
     }
   })
   await app.register(fastifyCors, {
@@ -31,3 +34,5 @@ export async function registerSecurity (app: FastifyInstance, corsOrigins: strin
     strictPreflight: true
   })
 }
+
+export default fp(security, { name: 'security', dependencies: ['services', 'request-ids', 'error-handling'] })

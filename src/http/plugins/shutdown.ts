@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import fp from 'fastify-plugin'
 import { GatewayError } from '../../errors.js'
-import { sendError } from '../error-handler.js'
+import { sendError } from './error-handling.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,7 +16,7 @@ declare module 'fastify' {
 const FLUSH_WAIT_MS = 1000
 
 /** Tracks the requests in flight so a shutdown can end them with an answer instead of a reset. */
-export function registerShutdownHandling (app: FastifyInstance) {
+async function shutdown (app: FastifyInstance) {
   const unfinished = new Set<FastifyReply>()
   app.addHook('onRequest', async (_request, reply) => {
     unfinished.add(reply)
@@ -47,3 +48,5 @@ export function registerShutdownHandling (app: FastifyInstance) {
     return { requestIds: cut.map((reply) => reply.request.id), finished }
   })
 }
+
+export default fp(shutdown, { name: 'shutdown' })

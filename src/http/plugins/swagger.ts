@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 
 export const openApiInfo = {
   title: 'openim-gateway',
@@ -17,22 +18,34 @@ const logoStyleSource = `'sha256-${createHash('sha256').update(LOGO_STYLE).diges
 
 // TLS is the proxy's job: with upgrade-insecure-requests a browser that reached /docs over plain http by any
 // name but loopback fetches every /docs/static asset over https, and the page stays blank.
-const docsCsp = (csp: string) => csp.replace(/\s*upgrade-insecure-requests;?/g, '').replace(/style-src 'self'/, `style-src 'self' ${logoStyleSource}`)
+const docsCsp = (csp: string) =>
+  csp.replace(/\s*upgrade-insecure-requests;?/g, '').replace(/style-src 'self'/, `style-src 'self' ${logoStyleSource}`)
 
 /**
  * OpenAPI 3 from the route schemas, Swagger UI at /docs and the document at /docs/json. `servers` is the
  * gateway's public address (PUBLIC_BASE_URL) when known, else relative to wherever the document was fetched.
+ * After the security headers: Swagger UI's pages adjust helmet's CSP (docsCsp), and before the routes, which
+ * it documents as they are added.
  */
-export async function registerSwagger (app: FastifyInstance, publicBaseUrl: string | undefined) {
+async function swagger (app: FastifyInstance) {
+  const { publicBaseUrl } = app.config
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
       info: openApiInfo,
-      servers: [{ url: publicBaseUrl ?? '/', description: publicBaseUrl === undefined ? 'This gateway (set PUBLIC_BASE_URL for an absolute address)' : 'This gateway' }],
+      servers: [{
+        url: publicBaseUrl ?? '/',
+        description: publicBaseUrl === undefined ? 'This gateway (set PUBLIC_BASE_URL for an absolute address)' : 'This gateway'
+      }],
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'A service\'s key from GATEWAY_API_KEYS' },
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An end user\'s token from the application\'s identity provider' }
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'An end user\'s token from the application\'s identity provider'
+          }
         }
       },
       tags: [
@@ -45,3 +58,5 @@ export async function registerSwagger (app: FastifyInstance, publicBaseUrl: stri
   })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: docsCsp })
 }
+
+export default fp(swagger, { name: 'swagger', dependencies: ['services', 'schemas', 'security'] })

@@ -41,7 +41,9 @@ const clientScript: FastifyPluginAsync = async (app) => {
   await app.register(fastifyEtag)
 
   const send = (reply: FastifyReply, cacheControl: string) => {
-    if (script === undefined) throw new GatewayError(404, 'NOT_FOUND', 'the browser token provider is not built on this gateway (npm run build)')
+    if (script === undefined) {
+      throw new GatewayError(404, 'NOT_FOUND', 'the browser token provider is not built on this gateway (npm run build)')
+    }
     // A module script is fetched with CORS; other origins may also load it without (a plain <script>).
     return reply.type('text/javascript; charset=utf-8').header('cache-control', cacheControl)
       .header('cross-origin-resource-policy', 'cross-origin').send(script)
@@ -51,7 +53,8 @@ const clientScript: FastifyPluginAsync = async (app) => {
   const pinned = script === undefined ? undefined : pinnedClientPath(script)
   app.get<{ Params: { file: string } }>('/client/:file', { schema: { hide: true } }, async (request, reply) => {
     if (pinned !== undefined && `/client/${request.params.file}` !== pinned) {
-      throw new GatewayError(404, 'NOT_FOUND', `this gateway serves one build of the browser token provider, pinned at ${pinned} (named by its content); /client.js is always the current one`)
+      throw new GatewayError(404, 'NOT_FOUND', `this gateway serves one build of the browser token provider, pinned at ${pinned} ` +
+        '(named by its content); /client.js is always the current one')
     }
     return send(reply, FOREVER)
   })

@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import type { Metrics } from '../../operations/metrics.js'
 import { notShedUnderLoad } from '../plugins/overload.js'
-import { noSecurity } from '../responses.js'
+import { noSecurity } from '../schemas/index.js'
 
-/** GET /metrics: on the main listener, or alone on its own listener when METRICS_PORT is set. */
-const metricsRoute: FastifyPluginAsyncTypebox<{ metrics: Metrics }> = async (app, { metrics }) => {
+/** GET /metrics: on the main listener, or alone on its own listener when METRICS_PORT is set (metrics-app.ts). */
+export const metricsRoute: FastifyPluginAsyncTypebox<{ metrics: Metrics }> = async (app, { metrics }) => {
   app.get('/metrics', {
     config: notShedUnderLoad,
     schema: {
@@ -24,4 +24,8 @@ const metricsRoute: FastifyPluginAsyncTypebox<{ metrics: Metrics }> = async (app
   })
 }
 
-export default metricsRoute
+const onMainListener: FastifyPluginAsyncTypebox = async (app) => {
+  if (app.config.metricsPort === undefined) await app.register(metricsRoute, { metrics: app.metrics })
+}
+
+export default onMainListener

@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { GatewayError, asGatewayError } from '../../errors.js'
-import { assertNotReserved } from '../../provisioning/reserved.js'
-import type { ProvisionInput, ProvisionResult } from '../../provisioning/service.js'
-import { audit, auditWhenSettled, failureOutcome } from '../audit.js'
-import { userIdFor } from '../auth.js'
-import { callContext } from '../call-context.js'
-import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
-import { ProvisionRequest, ProvisionResponse, componentRef } from '../schemas.js'
+import { GatewayError, asGatewayError } from '../../../errors.js'
+import { assertNotReserved } from '../../../provisioning/reserved.js'
+import type { ProvisionInput, ProvisionResult } from '../../../provisioning/service.js'
+import { audit, auditWhenSettled, failureOutcome } from '../../audit.js'
+import { userIdFor } from '../../auth.js'
+import {
+  PROTECTED_ERRORS, ProvisionRequest, ProvisionResponse, callerSecurity, componentRef, errorResponses, successResponse
+} from '../../schemas/index.js'
 
 const answerExample = (created: boolean, reused = false) => ({
   userID: 'alice_42',
@@ -24,7 +24,7 @@ const answerExample = (created: boolean, reused = false) => ({
 type ProfileFields = Pick<ProvisionInput, 'nickname' | 'faceURL' | 'ex'>
 
 const provision: FastifyPluginAsyncTypebox = async (app) => {
-  const { publicApiUrl, publicWsUrl, auth, openim, requestDeadlineMs } = app.config
+  const { publicApiUrl, publicWsUrl, auth, openim } = app.config
   const addresses = {
     ...(publicApiUrl !== undefined && { apiAddr: publicApiUrl }),
     ...(publicWsUrl !== undefined && { wsAddr: publicWsUrl })
@@ -44,12 +44,13 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
       security: callerSecurity,
       body: componentRef(ProvisionRequest),
       response: {
-        200: successResponse('The user already existed in OpenIM (created: false); here is a live token for the platform, reused or new.', componentRef(ProvisionResponse), {
-          existingUser: { summary: 'An existing user, a new token', value: answerExample(false) },
-          reusedToken: { summary: 'An existing user, the live token handed out before', value: answerExample(false, true) }
-        }),
-        201: successResponse('This call registered the user in OpenIM (created: true); here is a token for the platform.', componentRef(ProvisionResponse),
-          { newUser: { summary: 'A user this call created', value: answerExample(true) } }),
+        200: successResponse('The user already existed in OpenIM (created: false); here is a live token for the platform, reused or new.',
+          componentRef(ProvisionResponse), {
+            existingUser: { summary: 'An existing user, a new token', value: answerExample(false) },
+            reusedToken: { summary: 'An existing user, the live token handed out before', value: answerExample(false, true) }
+          }),
+        201: successResponse('This call registered the user in OpenIM (created: true); here is a token for the platform.',
+          componentRef(ProvisionResponse), { newUser: { summary: 'A user this call created', value: answerExample(true) } }),
         ...errorResponses(...PROTECTED_ERRORS, 404)
       }
     }
@@ -67,7 +68,8 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
     const audited = auditWhenSettled<ProvisionResult>(request, { action: 'provision', target: userID, platformID },
       (result) => result.created ? 'registered' : result.reused ? 'reused' : 'minted')
     try {
-      const result = await app.provisioning.provision({ userID, platformID, reuse, ...profileOf(request, bodyProfile) }, callContext(request, reply, requestDeadlineMs), audited)
+      const input = { userID, platformID, reuse, ...profileOf(request, bodyProfile) }
+      const result = await app.provisioning.provision(input, request.callContext(), audited)
       return await reply.code(result.created ? 201 : 200).send({ ...result, ...addresses })
     } catch (error) {
       // An end user does not choose their userID: point the operator at the mapping option. The refusal may

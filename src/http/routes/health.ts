@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ReadinessCheck } from '../../operations/readiness.js'
 import { notReadyUnderLoad, notShedUnderLoad } from '../plugins/overload.js'
-import { noSecurity } from '../responses.js'
-import { HealthResponse, ReadinessResponse } from '../schemas.js'
+import { HealthResponse, ReadinessResponse, noSecurity } from '../schemas/index.js'
 
-const operations: FastifyPluginAsyncTypebox = async (app) => {
+/** Liveness and readiness probes. */
+const health: FastifyPluginAsyncTypebox = async (app) => {
   const readiness = new ReadinessCheck(app.openim, app.config.readinessCacheMs)
 
   app.get('/healthz', {
@@ -39,4 +39,4 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
   })
 }
 
-export default operations
+export default health

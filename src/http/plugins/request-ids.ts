@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 
 // A caller's x-request-id is reused (and sent to OpenIM as operationID) only when it is short and URL-safe.
 const SANE_REQUEST_ID = /^[A-Za-z0-9._~-]{1,64}$/
@@ -11,7 +12,12 @@ export function requestId (req: IncomingMessage): string {
   return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
 
-/** Every answer of this listener, errors included, names its request id in x-request-id. */
-export function echoRequestId (app: FastifyInstance) {
+/**
+ * Every answer of this listener, errors included, names its request id in x-request-id. The header is set
+ * before any other hook can refuse the request, so plugins that refuse in onRequest depend on this one.
+ */
+async function requestIds (app: FastifyInstance) {
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
 }
+
+export default fp(requestIds, { name: 'request-ids' })

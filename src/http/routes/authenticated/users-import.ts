@@ -1,11 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { ImportOutcome } from '../../provisioning/import.js'
-import { audit, failureOutcome } from '../audit.js'
-import { callContext } from '../call-context.js'
-import { ImportAdmission } from '../import-admission.js'
-import { servicesOnly } from '../service-only.js'
-import { ImportResponse, importRequest } from '../user-schemas.js'
-import { userErrorResponses } from './users.js'
+import type { ImportOutcome } from '../../../provisioning/import.js'
+import { audit, failureOutcome } from '../../audit.js'
+import { ImportAdmission } from '../../import-admission.js'
+import { servicesOnly } from '../../service-only.js'
+import { ImportResponse, componentRef, importRequest, serviceErrorResponses, serviceSecurity } from '../../schemas/index.js'
 
 const usersImport: FastifyPluginAsyncTypebox = async (app) => {
   const { import: settings, rateLimit } = app.config
@@ -26,13 +24,13 @@ const usersImport: FastifyPluginAsyncTypebox = async (app) => {
         'created, existing, or failed with a code (a bad row fails alone). One account_check for the batch, then ' +
         'user_register for the missing users in chunks. Running the same import again is safe. At most IMPORT_MAX_CONCURRENT ' +
         `(now ${settings.maxConcurrent}) imports run at once on a replica; beyond them 503 OVERLOADED with Retry-After. Services only.`,
-      security: [{ apiKey: [] }],
-      body: importRequest(settings.maxUsers).ref,
-      response: { 200: ImportResponse.ref, ...userErrorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
+      security: serviceSecurity,
+      body: componentRef(importRequest(settings.maxUsers)),
+      response: { 200: componentRef(ImportResponse), ...serviceErrorResponses(400, 401, 403, 413, 415, 429, 500, 502, 503, 504) }
     }
-  }, async (request, reply) => {
+  }, async (request) => {
     const users = request.body.users.length
-    const context = callContext(request, reply, settings.deadlineMs)
+    const context = request.callContext(settings.deadlineMs)
     let answer: ImportOutcome
     try {
       answer = await admission.hold(request, () => app.importer.import(request.body.users, context))
@@ -42,7 +40,8 @@ const usersImport: FastifyPluginAsyncTypebox = async (app) => {
     }
     // Written even when the caller has gone: what was created is created. The users not sent then say so.
     const { created, existing, failed } = answer
-    audit(request, { action: 'import_users', counts: { users, created, existing, failed }, outcome: created > 0 ? 'registered' : 'unchanged' })
+    const outcome = created > 0 ? 'registered' : 'unchanged'
+    audit(request, { action: 'import_users', counts: { users, created, existing, failed }, outcome })
     if (context.signal?.aborted === true) throw context.signal.reason
     return answer
   })

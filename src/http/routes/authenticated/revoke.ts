@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { assertNotReserved } from '../../provisioning/reserved.js'
-import { audit, auditWhenSettled, failureOutcome } from '../audit.js'
-import { userIdFor } from '../auth.js'
-import { callContext } from '../call-context.js'
-import { PROTECTED_ERRORS, callerSecurity, errorResponses, successResponse } from '../responses.js'
-import { RevokeRequest, RevokeResponse, componentRef } from '../schemas.js'
+import { assertNotReserved } from '../../../provisioning/reserved.js'
+import { audit, auditWhenSettled, failureOutcome } from '../../audit.js'
+import { userIdFor } from '../../auth.js'
+import {
+  PROTECTED_ERRORS, RevokeRequest, RevokeResponse, callerSecurity, componentRef, errorResponses, successResponse
+} from '../../schemas/index.js'
 
 const ALL_USER_PLATFORMS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
@@ -17,7 +17,8 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Every platform 1–9 when platformID is omitted. On OpenIM v3.8+ the tokens are marked kicked (1506); ' +
         'before v3.8 OpenIM only drops the live connections and the tokens stay valid until they expire. Either way the gateway ' +
         'forgets the tokens it remembered for those platforms, so the next provision mints a new one. The platforms are ' +
-        'logged out in parallel, and a revoke is never stopped halfway: after a 503 or 504 some platforms may be logged out; repeating it is safe.',
+        'logged out in parallel, and a revoke is never stopped halfway: after a 503 or 504 some platforms may be logged out; ' +
+        'repeating it is safe.',
       security: callerSecurity,
       body: componentRef(RevokeRequest),
       response: {
@@ -26,7 +27,7 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
         ...errorResponses(...PROTECTED_ERRORS)
       }
     }
-  }, async (request, reply) => {
+  }, async (request) => {
     const platformIDs = request.body.platformID === undefined ? ALL_USER_PLATFORMS : [request.body.platformID]
     let userID: string
     try {
@@ -38,7 +39,7 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
       throw error
     }
     // The revoke runs to completion whatever its caller does: its audit line says how it ended, not what the caller saw.
-    await app.provisioning.revoke(userID, platformIDs, callContext(request, reply, app.config.requestDeadlineMs),
+    await app.provisioning.revoke(userID, platformIDs, request.callContext(),
       auditWhenSettled(request, { action: 'revoke', target: userID, platformID: platformIDs }, () => 'revoked'))
     return { userID, platformIDs }
   })

@@ -1,8 +1,9 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { GatewayError, asGatewayError } from '../errors.js'
-import { OpenImError } from '../openim/errors.js'
-import { PATTERN_MEANINGS } from './schemas.js'
+import fp from 'fastify-plugin'
+import { GatewayError, asGatewayError } from '../../errors.js'
+import type { OpenImError } from '../../openim/errors.js'
+import { PATTERN_MEANINGS } from '../schemas/index.js'
 
 /** Fastify's own errors, by code, as gateway errors. */
 const FASTIFY_ERRORS: Record<string, (error: FastifyError) => GatewayError> = {
@@ -41,7 +42,8 @@ function toGatewayError (error: FastifyError | Error): GatewayError {
 const REASON_PHRASES: Record<number, string | undefined> = { ...STATUS_CODES, 499: 'Client Closed Request' }
 
 export function errorBody (error: GatewayError, requestId: string) {
-  return { statusCode: error.statusCode, code: error.code, error: REASON_PHRASES[error.statusCode] ?? 'Error', message: error.message, requestId, ...error.extra }
+  const reason = REASON_PHRASES[error.statusCode] ?? 'Error'
+  return { statusCode: error.statusCode, code: error.code, error: reason, message: error.message, requestId, ...error.extra }
 }
 
 export function sendError (reply: FastifyReply, error: GatewayError) {
@@ -49,7 +51,7 @@ export function sendError (reply: FastifyReply, error: GatewayError) {
 }
 
 /** One error shape everywhere: never a stack trace, OpenIM's errDlt, the secret or a token. */
-export function registerErrorHandling (app: FastifyInstance) {
+async function errorHandling (app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const gatewayError = toGatewayError(error)
     if (gatewayError.code === 'OPENIM_AUTH_FAILED') {
@@ -58,7 +60,8 @@ export function registerErrorHandling (app: FastifyInstance) {
     } else if (gatewayError.statusCode >= 500 && gatewayError.code === 'INTERNAL_ERROR') {
       request.log.error({ err: error }, 'unexpected error')
     } else if (gatewayError.statusCode >= 500) {
-      request.log.warn({ code: gatewayError.code, reason: error.message }, gatewayError.code.startsWith('OPENIM_') ? 'OpenIM call failed' : 'request failed')
+      const message = gatewayError.code.startsWith('OPENIM_') ? 'OpenIM call failed' : 'request failed'
+      request.log.warn({ code: gatewayError.code, reason: error.message }, message)
     } else if (gatewayError.code === 'CLIENT_CLOSED_REQUEST') {
       request.log.info({ code: gatewayError.code }, 'the caller left before the answer')
     } else {
@@ -71,3 +74,5 @@ export function registerErrorHandling (app: FastifyInstance) {
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new GatewayError(404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)))
 }
+
+export default fp(errorHandling, { name: 'error-handling' })

@@ -1,0 +1,120 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../config/index.js'
+import { OpenImClient } from '../openim/client.js'
+import { OpenImTransport } from '../openim/transport.js'
+import { Metrics } from '../operations/metrics.js'
+import { UserImporter } from '../provisioning/import.js'
+import { LocalMintLock, RedisMintLock } from '../provisioning/mint-lock.js'
+import { ProfileService } from '../provisioning/profiles.js'
+import { ProvisioningService } from '../provisioning/service.js'
+import { TokenIssuer } from '../provisioning/token-issuer.js'
+import { TokenSealer } from '../provisioning/token-store/crypto.js'
+import { MemoryTokenStore } from '../provisioning/token-store/memory.js'
+import { RedisTokenStore } from '../provisioning/token-store/redis.js'
+import { SharedRedis } from '../redis/shared-redis.js'
+import { Authenticator } from './auth.js'
+import { gatewayRedisChecks } from './redis-checks.js'
+import { importValueProblem } from './schemas/index.js'
+
+/** What the routes and plugins work with; app.ts decorates the app with each (plugins/services.ts). */
+export interface Services {
+  config: Config
+  metrics: Metrics
+  openim: OpenImClient
+  /** The one Redis connection and its breaker (src/redis/), when REDIS_URL is set. */
+  redis: SharedRedis | undefined
+  authenticator: Authenticator
+  provisioning: ProvisioningService
+  profiles: ProfileService
+  importer: UserImporter
+}
+
+/** The services of one gateway, wired to each other, to the metrics and to the app's log. */
+export async function buildServices (config: Config, log: FastifyBaseLogger): Promise<Services> {
+  const metrics = new Metrics()
+  const openim = openImClient(config, metrics, log)
+  const redis = config.redisUrl === undefined
+    ? undefined
+    : await SharedRedis.connect({
+      url: config.redisUrl,
+      log,
+      checks: gatewayRedisChecks,
+      onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0)
+    })
+  const { reservedUserIDs } = config.openim
+  return {
+    config,
+    metrics,
+    openim,
+    redis,
+    authenticator: await Authenticator.create(config.auth),
+    provisioning: provisioningService(config, openim, redis, metrics, log),
+    profiles: new ProfileService({ openim, reservedUserIDs }),
+    importer: new UserImporter({
+      openim,
+      reservedUserIDs,
+      profileProblem: importValueProblem,
+      deadlineMs: config.import.deadlineMs,
+      onOutcome: (outcome, code, count) => metrics.usersImported.inc({ outcome, code }, count)
+    })
+  }
+}
+
+function openImClient (config: Config, metrics: Metrics, log: FastifyBaseLogger): OpenImClient {
+  const transport = new OpenImTransport({
+    baseUrl: config.openim.apiUrl,
+    timeoutMs: config.openim.timeoutMs,
+    ...config.openim.pool,
+    onCall: ({ operationID, ...call }) => {
+      metrics.openimCallDuration.observe({ path: call.path, outcome: call.outcome }, call.durationMs / 1000)
+      log.debug({ reqId: operationID, openim: { ...call, durationMs: Math.round(call.durationMs * 100) / 100 } }, 'OpenIM call')
+    }
+  })
+  metrics.readPendingOpenImCalls(() => transport.pendingCalls)
+  return new OpenImClient({
+    transport,
+    secret: config.openim.secret,
+    adminUserID: config.openim.adminUserID,
+    apiMode: config.openim.apiMode,
+    adminTokenTtlMs: config.openim.adminTokenTtlMs,
+    events: {
+      generationDetected: (generation) => log.info({ generation }, 'OpenIM API generation detected'),
+      adminTokenMinted: (generation) => {
+        metrics.adminTokenMints.inc({ generation })
+        log.debug({ generation }, 'OpenIM admin token minted')
+      }
+    }
+  })
+}
+
+/**
+ * /provision and /revoke, with the tokens they hand out remembered in Redis (shared by every replica, with
+ * this replica's memory as the fallback) or, without REDIS_URL, in memory.
+ */
+function provisioningService (config: Config, openim: OpenImClient, redis: SharedRedis | undefined, metrics: Metrics,
+  log: FastifyBaseLogger): ProvisioningService {
+  const memory = new MemoryTokenStore(config.session.cacheMaxEntries, () => metrics.tokenStoreEvictions.inc())
+  const sealer = new TokenSealer(config.openim.secret)
+  // A holder that dies blocks the pair for its whole request deadline plus one OpenIM call sent before it.
+  const leaseMs = config.requestDeadlineMs + config.openim.timeoutMs
+  const store = redis === undefined ? memory : new RedisTokenStore(redis, sealer, memory, log)
+  const issuer = new TokenIssuer({
+    openim,
+    store,
+    lock: redis === undefined ? new LocalMintLock() : new RedisMintLock(redis, sealer, leaseMs),
+    reuse: config.session.tokenReuse,
+    minRemainingSeconds: config.session.minRemainingSeconds,
+    events: {
+      lookup: (result) => metrics.tokenStoreLookups.inc({ result }),
+      lockWait: () => metrics.mintLockWaits.inc(),
+      takeover: () => metrics.mintLockTakeovers.inc()
+    }
+  })
+  return new ProvisioningService({
+    openim,
+    issuer,
+    store,
+    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' }),
+    onShared: () => metrics.sharedProvisions.inc()
+  })
+}
