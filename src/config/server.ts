@@ -8,6 +8,7 @@ export const ServerEnv = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   SHUTDOWN_TIMEOUT_MS: positiveInt(100, 600_000, 10_000),
   READINESS_CACHE_MS: positiveInt(0, 600_000, 3000),
+  READINESS_REQUIRES_OPENIM: Type.Boolean({ default: false }),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt(1000, 600_000, 60_000),
   HTTP_HEADERS_TIMEOUT_MS: positiveInt(1000, 600_000, 10_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 72_000),
@@ -23,6 +24,8 @@ export interface ServerSettings {
   logLevel: string
   shutdownTimeoutMs: number
   readinessCacheMs: number
+  /** /readyz fails while OpenIM is not ok (and while the event loop is saturated), as it did before. */
+  readinessRequiresOpenIm: boolean
   http: { requestTimeoutMs: number, headersTimeoutMs: number, keepAliveTimeoutMs: number, maxConnections: number, maxConnectionsPerAddress: number }
   /** Where clients reach the gateway (the OpenAPI document's server), when it is known. */
   publicBaseUrl?: string
@@ -43,6 +46,7 @@ export function serverSettings (env: Type.Static<typeof ServerEnv>): ServerSetti
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     readinessCacheMs: env.READINESS_CACHE_MS,
+    readinessRequiresOpenIm: env.READINESS_REQUIRES_OPENIM,
     http: {
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,

@@ -29,6 +29,8 @@ export function listenerOptions (timeouts: ListenerTimeouts) {
     },
     clientErrorHandler,
     genReqId: requestId,
-    requestIdHeader: false as const
+    requestIdHeader: false as const,
+    // plugins/shutdown.ts answers requests that arrive during a shutdown, in the one error shape.
+    return503OnClosing: false
   }
 }

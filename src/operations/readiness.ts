@@ -11,36 +11,99 @@ const REASONS = {
   overloaded: 'gateway_overloaded'
 } as const satisfies Record<OpenImFailureKind, string>
 
-export type ReadinessReason = (typeof REASONS)[OpenImFailureKind]
-
-export type Readiness = { ready: true } | { ready: false, reason: ReadinessReason, message: string }
+export type OpenImReason = (typeof REASONS)[OpenImFailureKind]
 
 /**
- * Whether OpenIM answers and accepts our admin token. Answers are reused for `cacheMs` and concurrent probes
- * share one check, so Kubernetes probing every replica does not hammer OpenIM.
+ * How a dependency looks from this replica: answering (ok), not answering (unreachable), answering but not
+ * serving the gateway (degraded: OpenIM refusing the admin credentials, Redis refusing our commands), or not
+ * set up at all (unconfigured: no Redis setting).
+ */
+export type DependencyState = 'ok' | 'unreachable' | 'degraded' | 'unconfigured'
+
+/**
+ * The replica's own life. Before it has started nothing listens, so probes are refused (not ready); once it
+ * shuts down /readyz answers 503, whatever OpenIM does.
+ */
+export type Lifecycle = 'serving' | 'shutting_down'
+
+export interface Readiness {
+  ready: boolean
+  /** Why it is not ready: it is shutting down, or (READINESS_REQUIRES_OPENIM only) OpenIM's state. */
+  reason?: 'shutting_down' | OpenImReason
+  message?: string
+  openim: DependencyState
+  redis: DependencyState
+}
+
+interface OpenImProbe { state: DependencyState, reason?: OpenImReason, message?: string }
+
+const UNREACHABLE_KINDS: ReadonlySet<OpenImFailureKind> = new Set(['unavailable', 'timeout'])
+
+export interface ReadinessOptions {
+  openim: OpenImClient
+  /** This replica's own state (plugins/shutdown.ts). */
+  lifecycle: () => Lifecycle
+  /** The probe's answer is reused this long, and concurrent probes share one OpenIM call. */
+  cacheMs: number
+  /** READINESS_REQUIRES_OPENIM: not ready while OpenIM is not ok, and while the event loop is saturated. */
+  requiresOpenIm: boolean
+  /** The shared Redis's state, or undefined without Redis. */
+  redis?: () => Exclude<DependencyState, 'unconfigured'>
+  now?: () => number
+}
+
+/**
+ * Whether this replica should receive traffic. By default that is its own state only (listening, not shutting
+ * down): when OpenIM or Redis is down every replica is equally affected, and taking them all out of the
+ * Service at once turns the gateway's JSON 503 with Retry-After into the ingress's error page and stalls
+ * rollouts. The answer still reports OpenIM's and Redis's state, for people and dashboards.
  */
 export class ReadinessCheck {
-  private cached?: { answer: Readiness, at: number }
-  private running?: Promise<Readiness>
+  private cached?: { probe: OpenImProbe, at: number }
+  private running?: Promise<OpenImProbe>
+  private readonly now: () => number
 
-  constructor (private readonly openim: OpenImClient, private readonly cacheMs: number, private readonly now: () => number = Date.now) {}
-
-  check (): Promise<Readiness> {
-    if (this.cached !== undefined && this.now() - this.cached.at < this.cacheMs) return Promise.resolve(this.cached.answer)
-    this.running ??= this.probe().finally(() => { this.running = undefined })
-    return this.running
+  constructor (private readonly options: ReadinessOptions) {
+    this.now = options.now ?? Date.now
   }
 
-  private async probe (): Promise<Readiness> {
-    let answer: Readiness
-    try {
-      await this.openim.checkReady({ operationID: `readyz-${randomUUID()}` })
-      answer = { ready: true }
-    } catch (error) {
-      if (!(error instanceof OpenImError)) throw error
-      answer = { ready: false, reason: REASONS[error.kind], message: error.message }
+  async check (): Promise<Readiness> {
+    const openim = await this.probeOpenIm(this.options.requiresOpenIm)
+    const redis: DependencyState = this.options.redis?.() ?? 'unconfigured'
+    const states = { openim: openim.state, redis }
+    if (this.options.lifecycle() === 'shutting_down') {
+      return { ready: false, reason: 'shutting_down', message: 'the gateway is shutting down', ...states }
     }
-    this.cached = { answer, at: this.now() }
-    return answer
+    if (this.options.requiresOpenIm && openim.reason !== undefined) {
+      return { ready: false, reason: openim.reason, message: openim.message, ...states }
+    }
+    return { ready: true, ...states }
+  }
+
+  /**
+   * OpenIM's state, asked at most once per `cacheMs`. Unless readiness hangs on it (`wait`), a stale answer is
+   * given at once while a new probe runs: a slow OpenIM (up to OPENIM_TIMEOUT_MS) must not make the probe
+   * itself time out, which would take the replica out after all.
+   */
+  private async probeOpenIm (wait: boolean): Promise<OpenImProbe> {
+    const cached = this.cached
+    if (cached !== undefined && this.now() - cached.at < this.options.cacheMs) return cached.probe
+    this.running ??= this.callOpenIm().finally(() => { this.running = undefined })
+    return wait || cached === undefined ? await this.running : cached.probe
+  }
+
+  private async callOpenIm (): Promise<OpenImProbe> {
+    let probe: OpenImProbe
+    try {
+      await this.options.openim.checkReady({ operationID: `readyz-${randomUUID()}` })
+      probe = { state: 'ok' }
+    } catch (error) {
+      // Never a rejection: a probe may run in the background with nobody awaiting it.
+      const kind: OpenImFailureKind = error instanceof OpenImError ? error.kind : 'bad_response'
+      const message = error instanceof OpenImError ? error.message : 'the readiness probe failed unexpectedly'
+      probe = { state: UNREACHABLE_KINDS.has(kind) ? 'unreachable' : 'degraded', reason: REASONS[kind], message }
+    }
+    this.cached = { probe, at: this.now() }
+    return probe
   }
 }

@@ -35,6 +35,15 @@ t.test('Deployment: 2+ replicas, probes on /healthz and /readyz, resources, non-
   t.ok(pod.terminationGracePeriodSeconds * 1000 > 10_000 + 5000, 'grace period outlasts SHUTDOWN_TIMEOUT_MS and preStop')
 })
 
+t.test('pods carry the prometheus.io scrape annotations, on the metrics port, as the Service does', async (t) => {
+  const metricsPort = (container.ports as Array<{ name: string, containerPort: number }>).find((port) => port.name === 'metrics')?.containerPort
+  const expected = { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(metricsPort), 'prometheus.io/path': '/metrics' }
+  t.same(deployment.spec.template.metadata.annotations, expected)
+  t.equal(byKind('ConfigMap')[0].data.METRICS_PORT, String(metricsPort))
+  const onService = Object.keys(byKind('Service')[0].metadata.annotations ?? {}).filter((key) => key.startsWith('prometheus.io/'))
+  t.same(onService, [], 'not on the Service too: pod and endpoint discovery would scrape every replica twice')
+})
+
 t.test('the secret comes from a Secret, the rest from the ConfigMap', async (t) => {
   const fromSecret = Object.fromEntries((container.env as any[]).map((entry) => [entry.name, entry.valueFrom?.secretKeyRef?.name]))
   t.equal(fromSecret.OPENIM_SECRET, 'openim-gateway')
@@ -60,7 +69,7 @@ t.test('selectors match the pod labels: Service, PodDisruptionBudget, Horizontal
   t.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas)
 })
 
-t.test('metrics: served on their own named port, scraped through the Service, never on the API port', async (t) => {
+t.test('metrics: served on their own named port, reachable through the Service, never on the API port', async (t) => {
   const configMap = byKind('ConfigMap')[0]
   const service = byKind('Service')[0]
   const metricsPort = (container.ports as any[]).find((port) => port.name === 'metrics')
@@ -68,8 +77,6 @@ t.test('metrics: served on their own named port, scraped through the Service, ne
   t.not(configMap.data.METRICS_PORT, String(container.ports[0].containerPort))
   const servicePort = (service.spec.ports as any[]).find((port) => port.name === 'metrics')
   t.equal(servicePort?.targetPort, 'metrics')
-  t.match(service.metadata.annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(servicePort?.port), 'prometheus.io/path': '/metrics' })
-  t.notOk(Object.keys(deployment.spec.template.metadata.annotations ?? {}).some((key) => key.startsWith('prometheus.io/')), 'no scrape annotations on the pod')
 })
 
 t.test('an optional ServiceMonitor, in its own kustomization, scrapes the Service\'s port named "metrics"', async (t) => {

@@ -60,22 +60,27 @@ t.test('a 2 MB body is 413 PAYLOAD_TOO_LARGE; BODY_LIMIT_BYTES moves the limit',
 
 t.test('a saturated event loop answers 503 OVERLOADED with Retry-After; liveness stays up', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20' })
+  const { app } = await buildGateway(t, emulator.url, { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20', READINESS_REQUIRES_OPENIM: 'true' })
+  const { app: lenient } = await buildGateway(t, emulator.url, { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20' })
   await app.ready()
+  await lenient.ready()
   const until = Date.now() + 1000
   while (Date.now() < until) { /* block the event loop */ }
   // under-pressure samples every 200 ms: wait until it has seen the delay, then send all three in the same
   // turn of the event loop, so no new sample can come between them (one after a short stall would not shed).
-  await waitFor(async () => (app as unknown as { isUnderPressure (): boolean }).isUnderPressure(), 'the sampler to see the delay')
-  const [response, readiness, health] = await Promise.all([
-    provision(app, { userID: 'olly', platformID: 5 }), app.inject({ url: '/readyz' }), app.inject({ url: '/healthz' })
+  const underPressure = (gateway: typeof app) => (gateway as unknown as { isUnderPressure (): boolean }).isUnderPressure()
+  await waitFor(async () => underPressure(app) && underPressure(lenient), 'the samplers to see the delay')
+  const [response, readiness, health, lenientReadiness] = await Promise.all([
+    provision(app, { userID: 'olly', platformID: 5 }), app.inject({ url: '/readyz' }), app.inject({ url: '/healthz' }),
+    lenient.inject({ url: '/readyz' })
   ])
   t.equal(response.statusCode, 503)
   t.match(response.json(), { code: 'OVERLOADED' })
   t.equal(response.headers['retry-after'], '5')
   t.equal(health.statusCode, 200)
-  t.equal(readiness.statusCode, 503, 'readiness says so, in its own shape')
+  t.equal(readiness.statusCode, 503, 'with READINESS_REQUIRES_OPENIM, readiness says so, in its own shape')
   t.same(readiness.json(), { status: 'not_ready', reason: 'gateway_overloaded', message: 'the event loop is saturated' })
+  t.equal(lenientReadiness.statusCode, 200, 'by default a busy replica stays ready: new requests are shed instead')
 })
 
 t.test('Redis: two gateway instances share one limit; another caller is unaffected', async (t) => {

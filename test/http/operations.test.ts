@@ -1,28 +1,105 @@
 import t from 'tap'
-import { buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
+import { SERVICE_KEY, buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
+import { skipWithoutRedis, startRedis } from '../redis.js'
 
-t.test('/readyz is 200 when OpenIM answers, flips to 503 openim_unreachable when it goes away, and back', async (t) => {
+t.test('/readyz is 200 while the replica serves, and reports OpenIM going away and coming back without failing', async (t) => {
   const emulator = await startOpenIm(t)
   const port = Number(new URL(emulator.url).port)
   const { app } = await buildGateway(t, emulator.url, { READINESS_CACHE_MS: '0' })
   const ready = await app.inject({ url: '/readyz' })
   t.equal(ready.statusCode, 200)
-  t.same(ready.json(), { status: 'ready' })
+  t.same(ready.json(), { status: 'ready', openim: 'ok', redis: 'unconfigured' })
+  await emulator.close()
+  // Every replica would fail alike: staying in the Service lets callers get the gateway's JSON 503.
+  // Each answer gives the state the previous probe saw and starts a new one: the answer never waits for OpenIM.
+  await waitFor(async () => (await app.inject({ url: '/readyz' })).json().openim === 'unreachable', 'OpenIM to be seen gone')
+  const down = await app.inject({ url: '/readyz' })
+  t.equal(down.statusCode, 200)
+  t.same(down.json(), { status: 'ready', openim: 'unreachable', redis: 'unconfigured' })
+  await emulator.listen(port)
+  await waitFor(async () => (await app.inject({ url: '/readyz' })).json().openim === 'ok', 'OpenIM to be seen again')
+})
+
+t.test('/readyz reports an OpenIM that refuses the secret as degraded, and a hung one as unreachable, still ready', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app: wrong } = await buildGateway(t, emulator.url, { OPENIM_SECRET: 'wrong', READINESS_CACHE_MS: '0' })
+  const refused = await wrong.inject({ url: '/readyz' })
+  t.equal(refused.statusCode, 200)
+  t.same(refused.json(), { status: 'ready', openim: 'degraded', redis: 'unconfigured' })
+  const { app } = await buildGateway(t, emulator.url, { OPENIM_TIMEOUT_MS: '200', READINESS_CACHE_MS: '0' })
+  emulator.injectFault('/auth/get_admin_token', { kind: 'hang' })
+  t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready', openim: 'unreachable', redis: 'unconfigured' })
+})
+
+t.test('READINESS_REQUIRES_OPENIM=true: 503 with the reason while OpenIM is unreachable, refuses the secret or hangs', async (t) => {
+  const emulator = await startOpenIm(t)
+  const port = Number(new URL(emulator.url).port)
+  const strict = { READINESS_REQUIRES_OPENIM: 'true', READINESS_CACHE_MS: '0' }
+  const { app } = await buildGateway(t, emulator.url, strict)
+  t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready', openim: 'ok', redis: 'unconfigured' })
   await emulator.close()
   const down = await app.inject({ url: '/readyz' })
   t.equal(down.statusCode, 503)
-  t.match(down.json(), { status: 'not_ready', reason: 'openim_unreachable' })
+  t.match(down.json(), { status: 'not_ready', reason: 'openim_unreachable', openim: 'unreachable', redis: 'unconfigured' })
   await emulator.listen(port)
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
+  const { app: wrong } = await buildGateway(t, emulator.url, { ...strict, OPENIM_SECRET: 'wrong' })
+  t.match((await wrong.inject({ url: '/readyz' })).json(), { status: 'not_ready', reason: 'openim_auth_failed', openim: 'degraded' })
+  const { app: hung } = await buildGateway(t, emulator.url, { ...strict, OPENIM_TIMEOUT_MS: '200' })
+  emulator.injectFault('/auth/get_admin_token', { kind: 'hang' })
+  t.match((await hung.inject({ url: '/readyz' })).json(), { reason: 'openim_timeout', openim: 'unreachable' })
 })
 
-t.test('/readyz says openim_auth_failed for a wrong secret and openim_timeout for a hung OpenIM', async (t) => {
+t.test('a stale OpenIM state is answered at once while a new probe runs, unless READINESS_REQUIRES_OPENIM waits for it', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app: wrong } = await buildGateway(t, emulator.url, { OPENIM_SECRET: 'wrong', READINESS_CACHE_MS: '0' })
-  t.match((await wrong.inject({ url: '/readyz' })).json(), { status: 'not_ready', reason: 'openim_auth_failed' })
-  const { app } = await buildGateway(t, emulator.url, { OPENIM_TIMEOUT_MS: '200', READINESS_CACHE_MS: '0' })
-  emulator.injectFault('/auth/get_admin_token', { kind: 'hang' })
-  t.match((await app.inject({ url: '/readyz' })).json(), { reason: 'openim_timeout' })
+  const { app } = await buildGateway(t, emulator.url, { READINESS_CACHE_MS: '1' })
+  t.equal((await app.inject({ url: '/readyz' })).json().openim, 'ok')
+  // From now on OpenIM never answers the probe's call: an answer that waited for it would not come before the
+  // probe's timeout, and would say unreachable.
+  emulator.injectFault('/user/account_check', { kind: 'hang' }, 1000)
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const calls = emulator.callCount('/user/account_check')
+  const answer = await app.inject({ url: '/readyz' })
+  t.same(answer.json(), { status: 'ready', openim: 'ok', redis: 'unconfigured' }, 'the last state, at once')
+  await waitFor(() => emulator.callCount('/user/account_check') === calls + 1, 'the new probe to reach OpenIM')
+  const { app: strict } = await buildGateway(t, emulator.url, { READINESS_CACHE_MS: '1', READINESS_REQUIRES_OPENIM: 'true', OPENIM_TIMEOUT_MS: '200' })
+  t.match((await strict.inject({ url: '/readyz' })).json(), { status: 'not_ready', reason: 'openim_timeout' }, 'waited for')
+})
+
+t.test('/readyz reports Redis: ok while it serves, degraded while the breaker is open', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url })
+  t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready', openim: 'ok', redis: 'ok' })
+  await redis.stop()
+  await waitFor(async () => (await app.inject({ url: '/readyz' })).json().redis === 'degraded', 'the breaker to open')
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'still ready: every replica shares that Redis')
+})
+
+t.test('during a shutdown /readyz answers 503 shutting_down, /healthz 200, and other routes 503 SHUTTING_DOWN in the error shape', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  // Holds the shutdown between its first step and the listener's close, as a slow in-flight request would.
+  let release = () => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  app.addHook('preClose', async () => { await held })
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+  const closing = app.close()
+  t.teardown(async () => { release(); await closing })
+  const readiness = await fetch(`${base}/readyz`)
+  t.equal(readiness.status, 503)
+  t.match(await readiness.json(), { status: 'not_ready', reason: 'shutting_down', message: 'the gateway is shutting down' })
+  t.equal(readiness.headers.get('connection'), 'close')
+  t.equal((await fetch(`${base}/healthz`)).status, 200)
+  const calls = emulator.callCount()
+  const refused = await fetch(`${base}/provision`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SERVICE_KEY }, body: '{"userID":"late","platformID":5}'
+  })
+  t.equal(refused.status, 503)
+  t.equal(refused.headers.get('retry-after'), '1')
+  t.match(await refused.json(), { statusCode: 503, code: 'SHUTTING_DOWN', requestId: String })
+  t.equal(emulator.callCount(), calls, 'nothing reached OpenIM')
 })
 
 t.test('/readyz answers are cached and concurrent probes share one check', async (t) => {

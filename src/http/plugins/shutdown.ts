@@ -1,10 +1,17 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { GatewayError } from '../../errors.js'
+import type { Lifecycle } from '../../operations/readiness.js'
 import { sendError } from './error-handling.js'
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Answered as usual while the gateway shuts down (the probes); every other route answers 503 SHUTTING_DOWN. */
+    servedWhileClosing?: boolean
+  }
   interface FastifyInstance {
+    /** Where this replica is in its life: /readyz answers 503 unless it is serving. */
+    lifecycle (): Lifecycle
     /**
      * For the shutdown timeout: answers every request still running 503 SHUTTING_DOWN with Connection:
      * close where nothing was sent yet, and returns the ids of all of them (answered or not).
@@ -14,6 +21,8 @@ declare module 'fastify' {
 }
 
 const FLUSH_WAIT_MS = 1000
+// Another replica can take the request at once.
+const SHUTTING_DOWN_RETRY_AFTER_SECONDS = 1
 
 /** Tracks the requests in flight so a shutdown can end them with an answer instead of a reset. */
 async function shutdown (app: FastifyInstance) {
@@ -24,10 +33,19 @@ async function shutdown (app: FastifyInstance) {
     reply.raw.once('close', () => unfinished.delete(reply))
   })
   // Once shutdown starts, answers close their connection: a keep-alive socket would otherwise hold
-  // server.close() open until it idles out, long after the last request finished.
-  let closing = false
-  app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  // server.close() open until it idles out, long after the last request finished. New requests on such
+  // sockets are refused in the one error shape (Fastify's own 503 is off: return503OnClosing), the probes
+  // excepted, so /readyz can say why.
+  let lifecycle: Lifecycle = 'serving'
+  app.decorate('lifecycle', () => lifecycle)
+  app.addHook('preClose', async () => { lifecycle = 'shutting_down' })
+  app.addHook('onRequest', async (request) => {
+    if (lifecycle === 'shutting_down' && request.routeOptions.config.servedWhileClosing !== true) {
+      throw new GatewayError(503, 'SHUTTING_DOWN', 'the gateway is shutting down; retry on another replica', {},
+        { 'retry-after': String(SHUTTING_DOWN_RETRY_AFTER_SECONDS) })
+    }
+  })
+  app.addHook('onSend', async (_request, reply) => { if (lifecycle === 'shutting_down') reply.header('connection', 'close') })
 
   app.decorate('cutUnfinishedRequests', () => {
     const cut = [...unfinished]

@@ -5,10 +5,21 @@ import { HealthResponse, ReadinessResponse, noSecurity } from '../schemas/index.
 
 /** Liveness and readiness probes. */
 const health: FastifyPluginAsyncTypebox = async (app) => {
-  const readiness = new ReadinessCheck(app.openim, app.config.readinessCacheMs)
+  const { readinessCacheMs, readinessRequiresOpenIm } = app.config
+  const redis = app.redis
+  const readiness = new ReadinessCheck({
+    openim: app.openim,
+    lifecycle: app.lifecycle,
+    cacheMs: readinessCacheMs,
+    requiresOpenIm: readinessRequiresOpenIm,
+    ...(redis !== undefined && { redis: () => redis.available ? 'ok' : 'degraded' })
+  })
+  const underLoad: { pressureHandler: typeof notReadyUnderLoad.pressureHandler | typeof notShedUnderLoad.pressureHandler } =
+    readinessRequiresOpenIm ? notReadyUnderLoad : notShedUnderLoad
+  // The probes answer during a shutdown too: /healthz that the process lives, /readyz that it is leaving.
 
   app.get('/healthz', {
-    config: notShedUnderLoad,
+    config: { ...notShedUnderLoad, servedWhileClosing: true },
     schema: {
       operationId: 'healthz',
       tags: ['operations'],
@@ -20,22 +31,29 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
   }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', {
-    config: notReadyUnderLoad,
+    // A busy replica stays in the Service (new requests are still shed with 503 OVERLOADED), unless
+    // READINESS_REQUIRES_OPENIM asks for the stricter behaviour.
+    config: { ...underLoad, servedWhileClosing: true },
     schema: {
       operationId: 'readyz',
       tags: ['operations'],
       security: noSecurity,
-      summary: 'Readiness: 200 only when OpenIM answers and accepts the gateway\'s admin token',
-      description: `The answer is reused for READINESS_CACHE_MS (now ${app.config.readinessCacheMs} ms).`,
+      summary: readinessRequiresOpenIm
+        ? 'Readiness: 200 only when OpenIM answers and accepts the gateway\'s admin token'
+        : 'Readiness: 200 while this replica can serve (started, not shutting down); reports OpenIM and Redis',
+      description: 'OpenIM\'s and Redis\'s state are reported, not required: when they fail every replica fails alike, ' +
+        'and callers get the gateway\'s own 503 with Retry-After. READINESS_REQUIRES_OPENIM=true (now ' +
+        `${readinessRequiresOpenIm}) makes OpenIM's state (and a saturated event loop) decide too. OpenIM's state is ` +
+        `reused for READINESS_CACHE_MS (now ${readinessCacheMs} ms).`,
       response: {
-        200: { ...ReadinessResponse, description: 'OpenIM answers and accepts the admin token.' },
-        503: { ...ReadinessResponse, description: 'The gateway cannot serve now; reason says why.' }
+        200: { ...ReadinessResponse, description: 'This replica serves; openim and redis say how its dependencies look.' },
+        503: { ...ReadinessResponse, description: 'This replica should get no traffic now; reason says why.' }
       }
     }
   }, async (_request, reply) => {
-    const answer = await readiness.check()
-    if (answer.ready) return { status: 'ready' as const }
-    return reply.code(503).send({ status: 'not_ready' as const, reason: answer.reason, message: answer.message })
+    const { ready, reason, message, openim, redis } = await readiness.check()
+    if (ready) return { status: 'ready' as const, openim, redis }
+    return reply.code(503).send({ status: 'not_ready' as const, reason, message, openim, redis })
   })
 }
 
