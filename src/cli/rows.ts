@@ -1,101 +1,158 @@
 import { createReadStream } from 'node:fs'
-import { createInterface } from 'node:readline'
-import { parse, type CsvError } from 'csv-parse'
+import { CsvRecords, type CsvRecord } from './csv.js'
+import { LineSplitter, type Line } from './lines.js'
 
-/** One row of the input: a user to send, or what is wrong with the row (reported, never sent). */
+export interface ImportUser { userID: string, nickname?: string, faceURL?: string, ex?: string }
+
+/** One record of the input: a user to send, or what is wrong with the record (reported, never sent). */
 export interface Row {
-  /** 1-based line of the file where the row ends. */
+  /** 1-based line of the file where the record starts. */
   line: number
-  /** Bytes of the file this row accounts for (progress and ETA are measured in bytes). */
+  /** The line reading went on from after this record (a resumed run starting there skips it). */
+  nextLine: number
+  /** Bytes of the file read since the previous row (progress and ETA are measured in bytes). */
   bytes: number
-  user?: { userID: string, nickname?: string, faceURL?: string, ex?: string }
+  user?: ImportUser
   problem?: string
 }
 
 export type Format = 'csv' | 'ndjson'
 
+export interface ReadOptions {
+  format: Format
+  /** Lines a quoted CSV field may span (--max-record-lines). */
+  maxRecordLines: number
+  /** Records starting before this line are read (a CSV's header, its quoted line breaks) but not yielded. */
+  fromLine: number
+  signal?: AbortSignal
+}
+
 const FIELDS = ['userID', 'nickname', 'faceURL', 'ex'] as const
 type Field = typeof FIELDS[number]
+
+// The largest a valid row can be in the file: userID, nickname, faceURL and ex at their longest (64, 255, 2048 and
+// 8192 characters), each character as 12 bytes (a JSON \u escape of each half of a surrogate pair), plus 1 KiB for
+// the field names and separators. A longer line or record fails without being read into memory.
+export const MAX_ROW_BYTES = 12 * (64 + 255 + 2048 + 8192) + 1024
 
 /** Thrown when the file as a whole cannot be imported (a wrong CSV header). */
 export class InputError extends Error {}
 
-/** The rows of a CSV (header `userID,nickname,faceURL,ex`, any order, only userID required) or NDJSON file, streamed. */
-export function readRows (path: string, format: Format): AsyncGenerator<Row> {
-  return format === 'csv' ? csvRows(path) : ndjsonRows(path)
+/**
+ * The records of a CSV (header `userID,nickname,faceURL,ex`, any order, only userID required) or NDJSON file,
+ * streamed, with at most one row's bytes held. `lines` says how many lines have been read.
+ */
+export class RowReader {
+  private readonly splitter = new LineSplitter(MAX_ROW_BYTES)
+  private read = 0
+  private counted = 0
+
+  constructor (private readonly path: string, private readonly options: ReadOptions) {}
+
+  get lines (): number { return this.splitter.count }
+
+  async * rows (): AsyncGenerator<Row> {
+    const records = this.options.format === 'csv' ? new CsvRows(this.options.maxRecordLines) : new NdjsonRows()
+    for await (const chunk of createReadStream(this.path, { highWaterMark: 64 * 1024, signal: this.options.signal })) {
+      for (const line of this.splitter.push(chunk as Buffer)) {
+        this.read += line.bytes
+        for (const row of records.accept(line)) if (row.line >= this.options.fromLine) yield this.counting(row)
+      }
+    }
+    for (const line of this.splitter.end()) {
+      this.read += line.bytes
+      for (const row of records.accept(line)) if (row.line >= this.options.fromLine) yield this.counting(row)
+    }
+    for (const row of records.end()) if (row.line >= this.options.fromLine) yield this.counting(row)
+  }
+
+  private counting (row: Omit<Row, 'bytes'>): Row {
+    const bytes = this.read - this.counted
+    this.counted = this.read
+    return { ...row, bytes }
+  }
 }
 
-function toUser (values: Partial<Record<Field, unknown>>): Row['user'] | string {
+interface RecordReader {
+  accept (line: Line): Iterable<Omit<Row, 'bytes'>>
+  end (): Iterable<Omit<Row, 'bytes'>>
+}
+
+class CsvRows implements RecordReader {
+  private readonly records: CsvRecords
+  private header?: Field[]
+
+  constructor (maxRecordLines: number) {
+    this.records = new CsvRecords(maxRecordLines, MAX_ROW_BYTES)
+  }
+
+  * accept (line: Line) {
+    for (const record of this.records.accept(line)) yield * this.row(record)
+  }
+
+  * end () {
+    for (const record of this.records.end()) yield * this.row(record)
+  }
+
+  private * row ({ line, nextLine, fields, problem }: CsvRecord): Generator<Omit<Row, 'bytes'>> {
+    if (this.header === undefined) {
+      this.header = header(line, fields, problem)
+      return
+    }
+    if (fields === undefined) return yield { line, nextLine, problem: `malformed CSV: ${problem}` }
+    if (fields.length !== this.header.length) {
+      return yield { line, nextLine, problem: `malformed CSV: ${fields.length} fields where the header has ${this.header.length}` }
+    }
+    const values: Partial<Record<Field, string>> = {}
+    this.header.forEach((name, index) => { values[name] = fields[index] })
+    yield rowOf(line, nextLine, toUser(values))
+  }
+}
+
+function header (line: number, fields: string[] | undefined, problem: string | undefined): Field[] {
+  if (fields === undefined) throw new InputError(`the CSV header (line ${line}) cannot be read: ${problem}`)
+  const unknown = fields.filter((name) => !(FIELDS as readonly string[]).includes(name))
+  if (unknown.length > 0 || !fields.includes('userID') || new Set(fields).size !== fields.length) {
+    throw new InputError('the CSV header must name the columns userID,nickname,faceURL,ex (userID required, each at most once); ' +
+      `got "${fields.join(',')}"`)
+  }
+  return fields as Field[]
+}
+
+class NdjsonRows implements RecordReader {
+  * accept ({ number: line, text, problem }: Line): Generator<Omit<Row, 'bytes'>> {
+    const nextLine = line + 1
+    if (text === undefined) return yield { line, nextLine, problem }
+    if (text.trim() === '') return
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (error) {
+      return yield { line, nextLine, problem: `malformed JSON: ${(error as Error).message}` }
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return yield { line, nextLine, problem: 'each line must be a JSON object' }
+    }
+    const unknown = Object.keys(value).find((key) => !(FIELDS as readonly string[]).includes(key))
+    if (unknown !== undefined) return yield { line, nextLine, problem: `unknown field "${unknown}" (only userID, nickname, faceURL, ex)` }
+    yield rowOf(line, nextLine, toUser(value as Record<Field, unknown>))
+  }
+
+  end () { return [] }
+}
+
+const rowOf = (line: number, nextLine: number, user: ImportUser | string): Omit<Row, 'bytes'> =>
+  typeof user === 'string' ? { line, nextLine, problem: user } : { line, nextLine, user }
+
+function toUser (values: Partial<Record<Field, unknown>>): ImportUser | string {
   const user: Record<string, string> = {}
   for (const field of FIELDS) {
     const value = values[field]
+    // Empty cells (and JSON nulls) are left out: the gateway's defaults apply.
     if (value === undefined || value === null || (value === '' && field !== 'userID')) continue
     if (typeof value !== 'string') return `${field} must be a string`
     user[field] = value
   }
   if (user.userID === undefined) return 'userID is missing'
-  return user as Row['user']
-}
-
-async function * csvRows (path: string): AsyncGenerator<Row> {
-  const skipped: Row[] = []
-  const parser = createReadStream(path).pipe(parse({
-    bom: true,
-    info: true,
-    skip_empty_lines: true,
-    // A broken row is reported and the rest imported, rather than the file abandoned.
-    skip_records_with_error: true,
-    on_skip: (error: CsvError | undefined) => {
-      skipped.push({ line: (error as { lines?: number } | undefined)?.lines ?? 0, bytes: 0, problem: `malformed CSV row: ${error?.message ?? 'unreadable'}` })
-      return undefined
-    },
-    columns: (header: string[]) => {
-      const unknown = header.filter((name) => !(FIELDS as readonly string[]).includes(name))
-      if (unknown.length > 0 || !header.includes('userID') || new Set(header).size !== header.length) {
-        throw new InputError(`the CSV header must name the columns userID,nickname,faceURL,ex (userID required, each at most once); got "${header.join(',')}"`)
-      }
-      return header
-    }
-  }))
-  let bytesSeen = 0
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Partial<Record<Field, string>>, info: { lines: number, bytes: number } }>) {
-      yield * skipped.splice(0)
-      const user = toUser(record)
-      const bytes = info.bytes - bytesSeen
-      bytesSeen = info.bytes
-      yield typeof user === 'string' ? { line: info.lines, bytes, problem: user } : { line: info.lines, bytes, user }
-    }
-  } catch (error) {
-    // csv-parse wraps what the columns callback throws.
-    const cause = error instanceof InputError ? error : (error as { cause?: unknown }).cause
-    if (cause instanceof InputError) throw cause
-    if (/header|column/i.test((error as Error).message)) throw new InputError((error as Error).message)
-    throw error
-  }
-  yield * skipped.splice(0)
-}
-
-async function * ndjsonRows (path: string): AsyncGenerator<Row> {
-  const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity })
-  let line = 0
-  for await (const text of lines) {
-    line += 1
-    const bytes = Buffer.byteLength(text) + 1
-    if (text.trim() === '') continue
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch (error) {
-      yield { line, bytes, problem: `malformed JSON: ${(error as Error).message}` }
-      continue
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      yield { line, bytes, problem: 'each line must be a JSON object' }
-      continue
-    }
-    const unknown = Object.keys(value).filter((key) => !(FIELDS as readonly string[]).includes(key))
-    const user = unknown.length > 0 ? `unknown field "${unknown[0]}" (only userID, nickname, faceURL, ex)` : toUser(value as Record<Field, unknown>)
-    yield typeof user === 'string' ? { line, bytes, problem: user } : { line, bytes, user }
-  }
+  return user as unknown as ImportUser
 }

@@ -1,140 +1,150 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Row } from './rows.js'
 
-export interface RowOutcome { row: Row, status: 'created' | 'existing' | 'failed', code?: string, message?: string }
+export type RowStatus = 'created' | 'existing' | 'failed' | 'notAttempted'
+export interface RowOutcome { row: Row, status: RowStatus, code?: string, message?: string }
+
+/** A row on its way: its outcome once known. */
+export interface Item { row: Row, outcome?: Omit<RowOutcome, 'row'> }
 
 export interface UploaderOptions {
   gatewayUrl: string
   apiKey?: string
-  concurrency: number
-  batchSize: number
   /** Attempts after the first for a batch that failed with 5xx or a network error. */
   retries: number
   timeoutMs: number
-  onDone: (outcomes: RowOutcome[]) => void
   /** Told when a batch waits before trying again (429, 503, a failure). */
   onWait?: (seconds: number, reason: string) => void
-  sleep?: (ms: number) => Promise<unknown>
 }
 
-/** Thrown when no batch can succeed (bad API key, wrong URL): the run stops. */
+/** Thrown when no batch can succeed (no gateway at GATEWAY_URL, a refused API key): the run stops. */
 export class FatalError extends Error {}
 
-// Most users take a few hundred bytes; a batch stays well inside the gateway's default IMPORT_BODY_LIMIT_BYTES (4 MiB).
-const BATCH_BYTES = 1024 * 1024
 // 429 (and 503 OVERLOADED) is the gateway pacing us: wait as told, however often, within reason.
 const MAX_RATE_LIMIT_WAITS = 1000
 
 interface ImportAnswer { results?: Array<{ status?: string, code?: string, message?: string }> }
+interface ErrorAnswer { code: string, message: string }
 
 /**
- * Sends rows to POST /users/import in batches, with at most `concurrency` requests in flight; the reader
- * waits while they are, so memory stays flat whatever the file size.
+ * Sends batches of rows to POST /users/import and settles each row with its outcome. Until the gateway has answered
+ * once, anything that shows there is no gateway at GATEWAY_URL stops the run; after that, network trouble is retried.
+ * stop() sends nothing more and ends the waits; abort() gives up the requests in flight. Rows a stop leaves unsettled
+ * were not finished.
  */
 export class Uploader {
-  private batch: Row[] = []
-  private batchBytes = 0
-  private readonly inFlight = new Set<Promise<void>>()
-  private fatal?: FatalError
-  private readonly sleep: (ms: number) => Promise<unknown>
+  /** The gateway has answered: from now on a network error is trouble to retry, not a wrong GATEWAY_URL. */
+  confirmed = false
+  private readonly stopping = new AbortController()
+  private readonly aborting = new AbortController()
 
-  constructor (private readonly options: UploaderOptions) {
-    this.sleep = options.sleep ?? ((ms) => sleep(ms))
+  constructor (private readonly options: UploaderOptions) {}
+
+  stop () { this.stopping.abort() }
+
+  abort () {
+    this.stopping.abort()
+    this.aborting.abort()
   }
 
-  async add (row: Row): Promise<void> {
-    if (this.fatal !== undefined) throw this.fatal
-    if (row.user === undefined) return this.options.onDone([{ row, status: 'failed', code: 'INVALID_ROW', message: row.problem }])
-    const size = JSON.stringify(row.user).length + 1
-    if (this.batch.length > 0 && (this.batch.length >= this.options.batchSize || this.batchBytes + size > BATCH_BYTES)) await this.flush()
-    this.batch.push(row)
-    this.batchBytes += size
-  }
-
-  async finish (): Promise<void> {
-    if (this.batch.length > 0) await this.flush()
-    await Promise.all(this.inFlight)
-    if (this.fatal !== undefined) throw this.fatal
-  }
-
-  private async flush (): Promise<void> {
-    const rows = this.batch
-    this.batch = []
-    this.batchBytes = 0
-    while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight)
-    if (this.fatal !== undefined) throw this.fatal
-    const sending: Promise<void> = this.send(rows)
-      .catch((error) => { this.fatal ??= error instanceof FatalError ? error : new FatalError(String(error)) })
-      .finally(() => this.inFlight.delete(sending))
-    this.inFlight.add(sending)
-  }
-
-  private async send (rows: Row[]): Promise<void> {
+  async send (items: Item[]): Promise<void> {
+    const url = `${this.options.gatewayUrl}/users/import`
     let failures = 0
     let rateLimited = 0
     for (;;) {
+      if (this.stopping.signal.aborted) return
       let response: Response
+      let body: unknown
       try {
-        response = await fetch(`${this.options.gatewayUrl}/users/import`, {
+        response = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...(this.options.apiKey !== undefined && { 'x-api-key': this.options.apiKey }) },
-          body: JSON.stringify({ users: rows.map((row) => row.user) }),
+          headers: {
+            'content-type': 'application/json',
+            ...(this.options.apiKey !== undefined && { 'x-api-key': this.options.apiKey })
+          },
+          body: JSON.stringify({ users: items.map(({ row }) => row.user) }),
           // Following a redirect would send the API key and the rows wherever the Location says.
           redirect: 'manual',
-          signal: AbortSignal.timeout(this.options.timeoutMs)
+          signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.aborting.signal])
         })
+        body = await response.json().catch(() => undefined)
       } catch (error) {
-        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : `gateway unreachable (${causeOf(error)})`
-        if (++failures > this.options.retries) return this.failAll(rows, 'GATEWAY_UNREACHABLE', reason)
+        if (this.aborting.signal.aborted) return
+        const timedOut = (error as Error).name === 'TimeoutError'
+        if (!this.confirmed && !timedOut) throw new FatalError(`no gateway at ${this.options.gatewayUrl}: ${networkProblem(error)}`)
+        const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : `gateway unreachable (${causeOf(error)})`
+        if (++failures > this.options.retries) return fail(items, 'GATEWAY_UNREACHABLE', reason)
         await this.wait(backoffSeconds(failures), reason)
         continue
       }
-      if (response.status >= 300 && response.status < 400) throw new FatalError(redirectProblem(response, this.options.gatewayUrl))
-      const body = await response.json().catch(() => undefined) as (ImportAnswer & { code?: string, message?: string }) | undefined
-      if (response.status === 200) return this.answer(rows, body)
-      const code = body?.code ?? `HTTP_${response.status}`
-      const message = body?.message ?? `the gateway answered HTTP ${response.status}`
-      if (response.status === 401 || response.status === 403 || response.status === 404) {
-        throw new FatalError(`the gateway refused the import (${response.status} ${code}): ${message}`)
+      if (this.aborting.signal.aborted) return
+      const status = response.status
+      if (status >= 300 && status < 400) throw new FatalError(redirectProblem(response, this.options.gatewayUrl))
+      if (status === 200 && answersEvery(body, items.length)) {
+        this.confirmed = true
+        return settle(items, body)
       }
-      if (response.status === 413 || (response.status === 400 && /must NOT have more than \d+ items/.test(message))) {
-        if (rows.length === 1) return this.failAll(rows, code, message)
-        const half = Math.ceil(rows.length / 2)
-        await this.send(rows.slice(0, half))
-        return this.send(rows.slice(half))
+      const error = errorAnswer(body)
+      if (!this.confirmed && error === undefined) {
+        throw new FatalError(`${url} answered HTTP ${status} without the gateway's JSON error body: is GATEWAY_URL the gateway's address?`)
+      }
+      this.confirmed = true
+      if (status === 200) return fail(items, 'BAD_RESPONSE', 'the gateway\'s answer does not list every user')
+      const code = error?.code ?? `HTTP_${status}`
+      const message = error?.message ?? `the gateway answered HTTP ${status}`
+      if (status === 401 || status === 403 || status === 404) {
+        throw new FatalError(`the gateway refused the import (${status} ${code}): ${message}`)
+      }
+      // Too large (413, more than IMPORT_MAX_USERS) or a row the gateway refuses outright (400): halves until the
+      // refused rows are alone, so one bad row never fails its neighbours.
+      if (status === 413 || status === 400) {
+        if (items.length === 1) return fail(items, code, message)
+        const half = Math.ceil(items.length / 2)
+        await this.send(items.slice(0, half))
+        return this.send(items.slice(half))
       }
       // 503 OVERLOADED is the replica's import slots all taken: pacing too, not a failure to count against --retries.
-      const busy = response.status === 503 && code === 'OVERLOADED'
-      if ((response.status === 429 || busy) && ++rateLimited <= MAX_RATE_LIMIT_WAITS) {
+      const busy = status === 503 && code === 'OVERLOADED'
+      if ((status === 429 || busy) && ++rateLimited <= MAX_RATE_LIMIT_WAITS) {
         await this.wait(retryAfterSeconds(response) ?? 1, busy ? 'the gateway is busy' : 'rate limited')
         continue
       }
-      if (response.status >= 500 && ++failures <= this.options.retries) {
-        await this.wait(retryAfterSeconds(response) ?? backoffSeconds(failures), `${response.status} ${code}`)
+      if (status >= 500 && ++failures <= this.options.retries) {
+        await this.wait(retryAfterSeconds(response) ?? backoffSeconds(failures), `${status} ${code}`)
         continue
       }
-      return this.failAll(rows, code, message)
+      return fail(items, code, message)
     }
   }
 
-  private answer (rows: Row[], body: ImportAnswer | undefined) {
-    const results = body?.results
-    if (!Array.isArray(results) || results.length !== rows.length) return this.failAll(rows, 'BAD_RESPONSE', 'the gateway\'s answer does not list every user')
-    this.options.onDone(rows.map((row, index) => {
-      const result = results[index]!
-      const status = result.status === 'created' || result.status === 'existing' ? result.status : 'failed'
-      return status === 'failed' ? { row, status, code: result.code ?? 'FAILED', message: result.message } : { row, status }
-    }))
-  }
-
-  private failAll (rows: Row[], code: string, message: string) {
-    this.options.onDone(rows.map((row) => ({ row, status: 'failed' as const, code, message })))
-  }
-
+  /** Waits before trying again; a stop ends the wait (and the batch is left unfinished). */
   private async wait (seconds: number, reason: string) {
     this.options.onWait?.(seconds, reason)
-    await this.sleep(seconds * 1000)
+    await sleep(seconds * 1000, undefined, { signal: this.stopping.signal }).catch(() => {})
   }
+}
+
+function answersEvery (body: unknown, count: number): body is ImportAnswer {
+  const results = (body as ImportAnswer | undefined)?.results
+  return Array.isArray(results) && results.length === count
+}
+
+/** The gateway's error body: `{statusCode, code, error, message, requestId}`; code and message are what count. */
+function errorAnswer (body: unknown): ErrorAnswer | undefined {
+  const { code, message } = (body ?? {}) as Partial<Record<string, unknown>>
+  return typeof code === 'string' && typeof message === 'string' ? { code, message } : undefined
+}
+
+function settle (items: Item[], body: ImportAnswer) {
+  items.forEach((item, index) => {
+    const result = body.results![index]!
+    const status = result.status === 'created' || result.status === 'existing' ? result.status : 'failed'
+    item.outcome = status === 'failed' ? { status, code: result.code ?? 'FAILED', message: result.message } : { status }
+  })
+}
+
+function fail (items: Item[], code: string, message: string) {
+  for (const item of items) item.outcome = { status: 'failed', code, message }
 }
 
 /** Retry-After in seconds (RFC 9110: a number of seconds or an HTTP date), capped at 10 minutes. */
@@ -166,4 +176,20 @@ const backoffSeconds = (attempt: number) => Math.min(2 ** (attempt - 1), 30)
 function causeOf (error: unknown): string {
   const cause = (error as { cause?: { code?: string, message?: string } }).cause
   return cause?.code ?? cause?.message ?? (error as Error).message
+}
+
+const NETWORK_PROBLEMS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'the name does not resolve',
+  EAI_AGAIN: 'the name does not resolve',
+  UND_ERR_CONNECT_TIMEOUT: 'no connection within 10 s',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ECONNRESET: 'the connection was reset'
+}
+
+function networkProblem (error: unknown): string {
+  const cause = causeOf(error)
+  const meaning = NETWORK_PROBLEMS[cause]
+  return meaning === undefined ? cause : `${meaning} (${cause})`
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { SERVICE_KEY } from '../helper.js'
-import { folder, gateway, lines, runCli } from './cli-helper.js'
+import { folder, gateway, runCli, summary } from './cli-helper.js'
 
 t.test('a refused API key, a missing GATEWAY_URL, a bad header or a missing file stop the run with exit 2', async (t) => {
   const { url } = await gateway(t)
@@ -93,18 +93,70 @@ t.test('GATEWAY_URL with user:pass@ is refused at start-up (exit 2) without prin
   t.match(invalid.stderr, 'GATEWAY_URL is not a valid URL')
 })
 
-t.test('an unreachable gateway fails the rows (exit 1) with the cause, and no row failure carries a credential', async (t) => {
+t.test('no gateway at GATEWAY_URL (connection refused): exit 2 at the first batch with one line, no row retried or failed', async (t) => {
   // A port that was just free: nothing listens there any more.
   const closed = await recordingServer(t, '127.0.0.1', () => {})
   await new Promise((resolve) => { closed.server.close(resolve) })
   const dir = await folder(t)
   const csv = join(dir, 'users.csv')
   const failures = join(dir, 'failures.ndjson')
-  await writeFile(csv, 'userID\nu_1\nu_2\n')
-  const run = await runCli([csv, '--retries', '0', '--failures', failures], { GATEWAY_URL: closed.url, GATEWAY_API_KEY: API_KEY })
-  t.equal(run.code, 1, 'rows failed; the run itself could be done')
-  const failed = lines(await readFile(failures, 'utf8'))
-  t.same(failed.map(({ userID, code }) => [userID, code]), [['u_1', 'GATEWAY_UNREACHABLE'], ['u_2', 'GATEWAY_UNREACHABLE']])
-  t.match(failed[0].message, /gateway unreachable \(ECONNREFUSED\)/)
-  t.notMatch(run.stdout + run.stderr + JSON.stringify(failed), /APIKEY/)
+  await writeFile(csv, 'userID\n' + Array.from({ length: 20_000 }, (_, i) => `u_${i}`).join('\n') + '\n')
+  const run = await runCli([csv, '--failures', failures], { GATEWAY_URL: closed.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(run.code, 2, run.stderr)
+  t.match(run.stderr, `error: no gateway at ${closed.url}: connection refused (ECONNREFUSED)`)
+  t.notMatch(run.stderr, /waiting .* before retrying/, 'not retried')
+  const counts = summary(run.stdout)!
+  t.match(counts, { created: 0, existing: 0, failed: 0 })
+  t.equal(counts.notAttempted, counts.records)
+  t.match(run.stdout, /--from-line 2\b/)
+  t.equal(await readFile(failures, 'utf8'), '', 'no row failed')
+  t.notMatch(run.stdout + run.stderr, /APIKEY/)
+})
+
+t.test('a DNS failure, an answer that is not the gateway\'s, or 404 for /users/import: exit 2 at the first batch', async (t) => {
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  await writeFile(csv, 'userID\nx_1\nx_2\n')
+  const dns = await runCli([csv], { GATEWAY_URL: 'http://no-such-gateway.invalid', GATEWAY_API_KEY: API_KEY })
+  t.equal(dns.code, 2, dns.stderr)
+  t.match(dns.stderr, /error: no gateway at http:\/\/no-such-gateway\.invalid: the name does not resolve \((ENOTFOUND|EAI_AGAIN)\)/)
+
+  const proxy = await recordingServer(t, '127.0.0.1', (response) => {
+    response.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad Gateway</body></html>')
+  })
+  const html = await runCli([csv, '--retries', '5'], { GATEWAY_URL: proxy.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(html.code, 2, html.stderr)
+  t.match(html.stderr, `error: ${proxy.url}/users/import answered HTTP 502 without the gateway's JSON error body: is GATEWAY_URL the gateway's address?`)
+  t.equal(proxy.received.length, 1, 'not retried')
+
+  const other = await recordingServer(t, '127.0.0.1', (response) => {
+    response.writeHead(404, { 'content-type': 'application/json' })
+      .end('{"statusCode":404,"code":"NOT_FOUND","error":"Not Found","message":"Route POST:/users/import not found"}')
+  })
+  const missing = await runCli([csv], { GATEWAY_URL: other.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(missing.code, 2, missing.stderr)
+  t.match(missing.stderr, /refused the import \(404 NOT_FOUND\)/)
+  t.equal(summary(missing.stdout)?.notAttempted, 2)
+})
+
+t.test('network errors after the gateway has answered are retried (--retries); the run goes on', async (t) => {
+  let requests = 0
+  const server = await recordingServer(t, '127.0.0.1', (response) => {
+    requests += 1
+    // The second request's connection is cut without an answer; every other request is answered.
+    if (requests === 2) {
+      response.socket?.destroy()
+      return
+    }
+    response.writeHead(200, { 'content-type': 'application/json' })
+      .end('{"results":[{"userID":"x","status":"created"}],"created":1,"existing":0,"failed":0}')
+  })
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  await writeFile(csv, 'userID\nn_1\nn_2\nn_3\n')
+  const run = await runCli([csv, '--batch-size', '1', '--concurrency', '1'], { GATEWAY_URL: server.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(run.code, 0, run.stderr)
+  t.match(run.stderr, /waiting 1\.0 s before retrying a batch: gateway unreachable/)
+  t.equal(server.received.length, 4, 'three batches, one of them twice')
+  t.match(summary(run.stdout), { records: 3, created: 3, failed: 0 })
 })

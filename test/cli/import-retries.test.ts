@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { SERVICE_KEY, userCount } from '../helper.js'
-import { cliEntry, folder, gateway, runCli } from './cli-helper.js'
+import { cliEntry, folder, gateway, runCli, summary } from './cli-helper.js'
 
 t.test('429 during an import is waited out (Retry-After) and every row lands; progress lines when not on a terminal', async (t) => {
   const { emulator, url } = await gateway(t, { IMPORT_RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW: '1s' })
@@ -16,8 +16,8 @@ t.test('429 during an import is waited out (Retry-After) and every row lands; pr
   t.equal(run.code, 0, run.stderr)
   t.equal(userCount(emulator), 12)
   t.match(run.stderr, /waiting 1\.0 s before retrying a batch: rate limited/)
-  t.match(run.stderr, /progress: \d+ rows \(\d+%\), \d+ rows\/s/)
-  t.match(run.stdout, /done: 12 rows .*: 12 created, 0 existing, 0 failed/)
+  t.match(run.stderr, /progress: \d+ records \(\d+%\), \d+ records\/s/)
+  t.match(summary(run.stdout), { records: 12, created: 12, existing: 0, failed: 0, notAttempted: 0 })
 })
 
 t.test('503 OVERLOADED (every import slot of the replica taken) is waited out like 429, not counted against --retries', async (t) => {
@@ -63,6 +63,6 @@ t.test('on a terminal a progress bar shows rate and ETA (run under script(1) for
   child.stdout.on('data', (chunk) => { output += chunk })
   const [code] = await once(child, 'exit')
   t.equal(code, 0)
-  t.match(output, /importing .*100% \| 50 rows \| \d+ rows\/s \| ETA \d+s \| created 50, existing 0, failed 0/)
+  t.match(output, /importing .*100% \| 50 records \| \d+ records\/s \| ETA \d+s \| created 50, existing 0, failed 0/)
   t.notMatch(output, /progress: /, 'no periodic lines on a terminal')
 })
