@@ -20,7 +20,8 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf])
 /**
  * Cuts a byte stream into lines without ever holding more than `maxBytes` of one. readline would buffer a whole
  * line, so a single 100 MB line would take the heap with it; here a longer line is reported with its number and
- * skipped to its end, its bytes dropped as they arrive.
+ * skipped to its end, its bytes dropped as they arrive. The buffers pushed may be reused by the caller afterwards:
+ * what is kept of them is copied.
  */
 export class LineSplitter {
   /** Lines seen so far. */
@@ -58,16 +59,18 @@ export class LineSplitter {
       this.held = 0
       return
     }
-    this.pieces.push(piece)
+    this.pieces.push(Buffer.from(piece))
     this.held += piece.length
   }
 
   private finish (tail: Buffer, newline: string): Line {
-    this.hold(tail)
+    // Most lines lie within one chunk: read them where they are, without a copy.
+    const whole = this.held === 0 && this.dropped === 0 && tail.length <= this.maxBytes
+    if (!whole) this.hold(tail)
     const number = ++this.count
-    const bytes = this.held + this.dropped + newline.length
+    const bytes = (whole ? tail.length : this.held + this.dropped) + newline.length
     const dropped = this.dropped
-    let raw = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.held)
+    let raw = whole ? tail : this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.held)
     this.pieces = []
     this.held = 0
     this.dropped = 0
