@@ -14,7 +14,7 @@ import { RedisTokenStore } from '../provisioning/token-store/redis.js'
 import { SharedRedis } from '../redis/shared-redis.js'
 import { Authenticator } from './auth.js'
 import { gatewayRedisChecks } from './redis-checks.js'
-import { importValueProblem } from './schemas/index.js'
+import { importRowProblem } from './schemas/index.js'
 
 /** What the routes and plugins work with; app.ts decorates the app with each (plugins/services.ts). */
 export interface Services {
@@ -53,7 +53,7 @@ export async function buildServices (config: Config, log: FastifyBaseLogger): Pr
     importer: new UserImporter({
       openim,
       reservedUserIDs,
-      profileProblem: importValueProblem,
+      rowProblem: importRowProblem,
       deadlineMs: config.import.deadlineMs,
       onOutcome: (outcome, code, count) => metrics.usersImported.inc({ outcome, code }, count)
     })

@@ -1,7 +1,7 @@
 import { GatewayError, fromOpenImError } from '../errors.js'
 import type { OpenImClient } from '../openim/client.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
-import { userIdProblem, type RegisterUser } from '../openim/generations.js'
+import { MAX_USER_ID_LENGTH, userIdProblem, type RegisterUser } from '../openim/generations.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
 import { Deadline, DeadlineExceeded } from './deadline.js'
 import { defaultNickname } from './profile-rules.js'
@@ -27,8 +27,11 @@ export interface ImportOutcome { results: ImportResult[], created: number, exist
 export interface ImportOptions {
   openim: OpenImClient
   reservedUserIDs: ReadonlySet<string>
-  /** What is wrong with a user's nickname, faceURL or ex, or undefined. */
-  profileProblem: (user: ImportUserInput) => string | undefined
+  /**
+   * What makes a user fail whatever OpenIM it goes to (a userID no version holds, a value breaking its rule), or
+   * undefined: the rules the import CLI also checks before sending (importRowProblem).
+   */
+  rowProblem: (user: ImportUserInput) => { code: 'INVALID_USER_ID' | 'INVALID_PROFILE', message: string } | undefined
   deadlineMs: number
   /** Told how many users ended with each outcome (metrics). */
   onOutcome?: (status: ImportStatus, code: string, count: number) => void
@@ -61,16 +64,17 @@ export class UserImporter {
     const firstSeen = new Map<string, number>()
     const rest: Array<{ index: number, user: ImportUserInput }> = []
     users.forEach((user, index) => {
-      const fail = (code: ImportFailureCode, message: string) => { results[index] = { userID: user.userID, status: 'failed', code, message } }
+      // A value breaking its rule fails its user, however long, and is never repeated: nor is a userID too long to be one.
+      const userID = echoable(user.userID) ? user.userID : ''
+      const fail = (code: ImportFailureCode, message: string) => { results[index] = { userID, status: 'failed', code, message } }
       const earlier = firstSeen.get(user.userID)
       if (earlier !== undefined) return fail('DUPLICATE_IN_BATCH', `users[${earlier}] has the same userID; only the first is imported`)
       firstSeen.set(user.userID, index)
-      if (isReservedUserID(user.userID, this.options.reservedUserIDs)) return fail('RESERVED_USER_ID', 'this userID is reserved for OpenIM\'s own accounts')
-      // Rules no OpenIM version lets an existing user break (empty, over 64 characters, ":").
-      const idProblem = userIdProblem(user.userID, 'legacy')
-      if (idProblem !== undefined) return fail('INVALID_USER_ID', idProblem)
-      const valueProblem = this.options.profileProblem(user)
-      if (valueProblem !== undefined) return fail('INVALID_PROFILE', valueProblem)
+      if (isReservedUserID(user.userID, this.options.reservedUserIDs)) {
+        return fail('RESERVED_USER_ID', 'this userID is reserved for OpenIM\'s own accounts')
+      }
+      const problem = this.options.rowProblem(user)
+      if (problem !== undefined) return fail(problem.code, problem.message)
       rest.push({ index, user })
     })
     return rest
@@ -228,11 +232,16 @@ class ImportRun {
 
   private asRequestError (error: unknown): never {
     if (error instanceof DeadlineExceeded) {
-      throw new GatewayError(504, 'DEADLINE_EXCEEDED', `OpenIM did not answer account_check within IMPORT_DEADLINE_MS (${this.deadline.ms} ms); nothing was imported`)
+      throw new GatewayError(504, 'DEADLINE_EXCEEDED',
+        `OpenIM did not answer account_check within IMPORT_DEADLINE_MS (${this.deadline.ms} ms); nothing was imported`)
     }
     throw error
   }
 }
+
+/** Whether an answer may repeat a userID: not one longer than any OpenIM holds (more than twice as many UTF-16 units are too many). */
+const echoable = (userID: string) =>
+  userID.length <= MAX_USER_ID_LENGTH || (userID.length <= 2 * MAX_USER_ID_LENGTH && [...userID].length <= MAX_USER_ID_LENGTH)
 
 function toRegisterUser (user: ImportUserInput): RegisterUser {
   const registered: RegisterUser = { userID: user.userID, nickname: user.nickname ?? defaultNickname(user.userID) }
@@ -246,7 +255,8 @@ function * chunks<T extends { user: RegisterUser }> (pending: T[]): Generator<T[
   let chunk: T[] = []
   let bytes = 0
   for (const entry of pending) {
-    const size = 64 + entry.user.userID.length + entry.user.nickname.length + (entry.user.faceURL?.length ?? 0) + (entry.user.ex?.length ?? 0)
+    const { userID, nickname, faceURL, ex } = entry.user
+    const size = 64 + userID.length + nickname.length + (faceURL?.length ?? 0) + (ex?.length ?? 0)
     if (chunk.length > 0 && (chunk.length >= REGISTER_CHUNK_USERS || bytes + size > REGISTER_CHUNK_BYTES)) {
       yield chunk
       chunk = []

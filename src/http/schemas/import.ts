@@ -1,32 +1,29 @@
 import Type from 'typebox'
-import { Compile } from 'typebox/compile'
 import { IMPORT_FAILURE_CODES, type ImportFailureCode, type ImportStatus } from '../../provisioning/import.js'
 import { componentRef } from './component.js'
-import { Ex, FaceURL, Nickname } from './fields.js'
+import { IMPORT_ROW_LIMITS } from './import-row.js'
 
-// POST /users/import. Per-user values are checked one user at a time (a bad nickname fails that user, not the
-// batch), so the batch schema only fixes the shape; importValueProblem applies the rules. Values four times
-// past a rule are no honest mistake: they refuse the batch, so a few huge strings are neither kept nor echoed
-// in the answer.
-const hardLimit = (rule: number) => 4 * rule
+// POST /users/import. The batch schema fixes only the shape: each user is checked on its own (import-row.ts), so a
+// value breaking its rule, however long, fails that user and never the batch. What bounds a request is its number of
+// users (IMPORT_MAX_USERS) and its size (IMPORT_BODY_LIMIT_BYTES).
+const { userID: USER_ID_MAX, nickname: NICKNAME_MAX, faceURL: FACE_URL_MAX, ex: EX_MAX } = IMPORT_ROW_LIMITS
 
 export const ImportUser = Type.Object({
   userID: Type.String({
-    maxLength: hardLimit(64),
     description: 'The userID to create; checked against the connected OpenIM\'s rules only if it does not exist yet. ' +
-      'Over 256 characters refuses the batch.',
+      `Empty, over ${USER_ID_MAX} characters or with ":" fails this user (INVALID_USER_ID); a longer one is answered as "".`,
     examples: ['alice_42']
   }),
   nickname: Type.Optional(Type.String({
-    maxLength: hardLimit(255),
     description: 'Defaults to the userID (to user_ and 12 hex digits when the userID breaks these rules). Checked as PATCH checks it: ' +
-      '1–255 characters, not only white space, no control characters or bidi overrides. Over 1020 characters refuses the batch.'
+      `1–${NICKNAME_MAX} characters, not only white space, no control characters or bidi overrides; otherwise this user fails ` +
+      '(INVALID_PROFILE).'
   })),
   faceURL: Type.Optional(Type.String({
-    maxLength: hardLimit(2048), description: 'An http(s) URL of at most 2048 characters. Over 8192 refuses the batch.'
+    description: `An http(s) URL of at most ${FACE_URL_MAX} characters; otherwise this user fails (INVALID_PROFILE).`
   })),
   ex: Type.Optional(Type.String({
-    maxLength: hardLimit(8192), description: 'Free-form extra data, at most 8192 characters. Over 32768 refuses the batch.'
+    description: `Free-form extra data, at most ${EX_MAX} characters; more fails this user (INVALID_PROFILE).`
   }))
 }, { additionalProperties: false, $id: 'ImportUser', title: 'ImportUser' })
 
@@ -43,12 +40,13 @@ export const importRequest = (maxUsers: number) => Type.Object({
 })
 
 export const ImportResult = Type.Object({
-  userID: Type.String(),
+  userID: Type.String({ description: 'The userID sent; "" when it is longer than any OpenIM holds (it is not repeated).' }),
   status: Type.Unsafe<ImportStatus>({ type: 'string', enum: ['created', 'existing', 'failed'] }),
   code: Type.Optional(Type.Unsafe<ImportFailureCode>({
     type: 'string',
     enum: [...IMPORT_FAILURE_CODES],
-    description: 'Why the user failed. Fix the row: INVALID_USER_ID, INVALID_PROFILE, RESERVED_USER_ID, DUPLICATE_IN_BATCH. ' +
+    description: 'Why the user failed. Fix the row: INVALID_USER_ID, INVALID_PROFILE, RESERVED_USER_ID, DUPLICATE_IN_BATCH ' +
+      '(the message says which rule, never repeating the value). ' +
       'Retry (a re-run skips users that now exist): the OPENIM_* codes and DEADLINE_EXCEEDED.'
   })),
   message: Type.Optional(Type.String())
@@ -73,22 +71,3 @@ export const ImportResponse = Type.Object({
     failed: 1
   }]
 })
-
-const importValueRules = [
-  {
-    field: 'nickname',
-    check: Compile(Nickname),
-    rule: '1–255 characters, not only white space, without control characters or bidi overrides'
-  },
-  { field: 'faceURL', check: Compile(FaceURL), rule: 'an http(s) URL of at most 2048 characters' },
-  { field: 'ex', check: Compile(Ex), rule: 'at most 8192 characters' }
-] as const
-
-/** What is wrong with one imported user's nickname, faceURL or ex (the rules PATCH applies), or undefined. */
-export function importValueProblem (user: { nickname?: string, faceURL?: string, ex?: string }): string | undefined {
-  for (const { field, check, rule } of importValueRules) {
-    const value = user[field]
-    if (value !== undefined && !check.Check(value)) return `${field} must be ${rule}`
-  }
-  return undefined
-}
