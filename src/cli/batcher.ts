@@ -59,8 +59,8 @@ export class Batcher {
     this.rows += 1
     batch.items.push(item)
     const user = row.user
-    if (user === undefined) {
-      item.outcome = { status: 'failed', code: 'INVALID_ROW', message: row.problem }
+    if (row.problem !== undefined || user === undefined) {
+      item.outcome = { status: 'failed', code: row.code ?? 'INVALID_ROW', message: row.problem }
     } else if (batch.lines.has(user.userID)) {
       const first = batch.lines.get(user.userID)
       item.outcome = { status: 'failed', code: 'DUPLICATE_IN_BATCH', message: `line ${first} has the same userID; only the first is sent` }

@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises'
+import { IMPORT_ROW_LIMITS, importRowProblem } from '../http/schemas/import-row.js'
 import { CsvRecords, type CsvRecord } from './csv.js'
 import { LineSplitter, type Line } from './lines.js'
 
@@ -6,12 +7,15 @@ export interface ImportUser { userID: string, nickname?: string, faceURL?: strin
 
 /** One record of the input: a user to send, or what is wrong with the record (reported, never sent). */
 export interface Row {
+  /** Why the record fails without being sent: INVALID_ROW (malformed), or the code the gateway would answer. */
+  code?: string
   /** 1-based line of the file where the record starts. */
   line: number
   /** The line reading went on from after this record (a resumed run starting there skips it). */
   nextLine: number
   /** Bytes of the file read since the previous row (progress and ETA are measured in bytes). */
   bytes: number
+  /** The user the record holds (also when it breaks a rule, unless its userID is too long to show). */
   user?: ImportUser
   problem?: string
 }
@@ -30,10 +34,10 @@ export interface ReadOptions {
 const FIELDS = ['userID', 'nickname', 'faceURL', 'ex'] as const
 type Field = typeof FIELDS[number]
 
-// The largest a valid row can be in the file: userID, nickname, faceURL and ex at their longest (64, 255, 2048 and
-// 8192 characters), each character as 12 bytes (a JSON \u escape of each half of a surrogate pair), plus 1 KiB for
-// the field names and separators. A longer line or record fails without being read into memory.
-export const MAX_ROW_BYTES = 12 * (64 + 255 + 2048 + 8192) + 1024
+// The largest a valid row can be in the file: userID, nickname, faceURL and ex at their longest (the gateway's limits),
+// each character as 12 bytes (a JSON \u escape of each half of a surrogate pair), plus 1 KiB for the field names and
+// separators. A longer line or record fails without being read into memory.
+export const MAX_ROW_BYTES = 12 * Object.values(IMPORT_ROW_LIMITS).reduce((sum, limit) => sum + limit, 0) + 1024
 
 /** Thrown when the file as a whole cannot be imported (a wrong CSV header). */
 export class InputError extends Error {}
@@ -109,9 +113,10 @@ class CsvRows implements RecordReader {
       this.header = header(line, fields, problem)
       return
     }
-    if (fields === undefined) return yield { line, nextLine, problem: `malformed CSV: ${problem}` }
+    if (fields === undefined) return yield { line, nextLine, code: 'INVALID_ROW', problem: `malformed CSV: ${problem}` }
     if (fields.length !== this.header.length) {
-      return yield { line, nextLine, problem: `malformed CSV: ${fields.length} fields where the header has ${this.header.length}` }
+      const mismatch = `malformed CSV: ${fields.length} fields where the header has ${this.header.length}`
+      return yield { line, nextLine, code: 'INVALID_ROW', problem: mismatch }
     }
     const values: Partial<Record<Field, string>> = {}
     this.header.forEach((name, index) => { values[name] = fields[index] })
@@ -132,27 +137,36 @@ function header (line: number, fields: string[] | undefined, problem: string | u
 class NdjsonRows implements RecordReader {
   * accept ({ number: line, text, problem }: Line): Generator<Omit<Row, 'bytes'>> {
     const nextLine = line + 1
-    if (text === undefined) return yield { line, nextLine, problem }
+    if (text === undefined) return yield { line, nextLine, code: 'INVALID_ROW', problem }
     if (text.trim() === '') return
     let value: unknown
     try {
       value = JSON.parse(text)
     } catch (error) {
-      return yield { line, nextLine, problem: `malformed JSON: ${(error as Error).message}` }
+      return yield { line, nextLine, code: 'INVALID_ROW', problem: `malformed JSON: ${(error as Error).message}` }
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      return yield { line, nextLine, problem: 'each line must be a JSON object' }
+      return yield { line, nextLine, code: 'INVALID_ROW', problem: 'each line must be a JSON object' }
     }
     const unknown = Object.keys(value).find((key) => !(FIELDS as readonly string[]).includes(key))
-    if (unknown !== undefined) return yield { line, nextLine, problem: `unknown field "${unknown}" (only userID, nickname, faceURL, ex)` }
+    if (unknown !== undefined) {
+      return yield { line, nextLine, code: 'INVALID_ROW', problem: `unknown field "${unknown}" (only userID, nickname, faceURL, ex)` }
+    }
     yield rowOf(line, nextLine, toUser(value as Record<Field, unknown>))
   }
 
   end () { return [] }
 }
 
-const rowOf = (line: number, nextLine: number, user: ImportUser | string): Omit<Row, 'bytes'> =>
-  typeof user === 'string' ? { line, nextLine, problem: user } : { line, nextLine, user }
+/** A record's row: malformed, breaking a rule the gateway applies to every user (checked here, not sent), or a user to send. */
+function rowOf (line: number, nextLine: number, user: ImportUser | string): Omit<Row, 'bytes'> {
+  if (typeof user === 'string') return { line, nextLine, code: 'INVALID_ROW', problem: user }
+  const broken = importRowProblem(user)
+  if (broken === undefined) return { line, nextLine, user }
+  // A userID too long to be one is not repeated in the failures.
+  const shown = user.userID.length <= IMPORT_ROW_LIMITS.userID ? user : undefined
+  return { line, nextLine, code: broken.code, problem: broken.message, user: shown }
+}
 
 function toUser (values: Partial<Record<Field, unknown>>): ImportUser | string {
   const user: Record<string, string> = {}
