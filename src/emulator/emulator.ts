@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { errorEnvelope } from './envelope.js'
 import { BEHAVIOURS, type Behaviour, type EmulatorMode } from './modes.js'
 import { answer } from './pipeline.js'
-import { currentRoutes, legacyRoutes, type Route, type RouteContext, type StoredUser } from './routes.js'
+import { currentRoutes, legacyRoutes, type RouteContext, type StoredUser } from './routes.js'
 import { TokenStore } from './tokens.js'
 
 export type { EmulatorMode } from './modes.js'
@@ -55,9 +55,7 @@ const CORS_HEADERS = {
  * `current` behaves like v3.8.3-patch, `v3.8.0` like v3.8.0 (legacy API, v3.8's rules), `legacy` like v3.7.x.
  */
 export class OpenImEmulator {
-  readonly mode: EmulatorMode
-  /** The API generation the mode speaks. */
-  readonly api: Behaviour['api']
+  private currentMode: EmulatorMode
   readonly users = new Map<string, StoredUser>()
   readonly tokens: TokenStore
   /** The last calls received (bounded), oldest first. */
@@ -65,26 +63,38 @@ export class OpenImEmulator {
   private readonly counts = new Map<string, number>()
   private readonly faults: Array<{ path: string, fault: Fault, remaining: number }> = []
   private readonly sockets = new Set<Socket>()
-  private readonly behaviour: Behaviour
-  private readonly routes: Record<string, Route>
   private readonly context: RouteContext
   private clockOffsetSeconds: number
   private server?: Server
   latencyMs: number
 
   constructor (options: EmulatorOptions) {
-    this.mode = options.mode ?? 'current'
-    this.behaviour = BEHAVIOURS[this.mode]
-    this.api = this.behaviour.api
+    this.currentMode = options.mode ?? 'current'
     this.latencyMs = options.latencyMs ?? 0
-    this.routes = this.api === 'current' ? currentRoutes : legacyRoutes
     this.clockOffsetSeconds = options.clockSkewSeconds ?? 0
     const nowSeconds = () => Math.floor(this.nowMs() / 1000)
     const adminUserID = options.adminUserID ?? 'imAdmin'
-    this.tokens = new TokenStore(this.behaviour, adminUserID, options.secret, options.tokenLifetimeSeconds ?? 90 * 86_400, nowSeconds)
-    this.context = { behaviour: this.behaviour, secret: options.secret, adminUserID, users: this.users, tokens: this.tokens, nowSeconds }
+    const lifetime = options.tokenLifetimeSeconds ?? 90 * 86_400
+    this.tokens = new TokenStore(() => this.context.behaviour, adminUserID, options.secret, lifetime, nowSeconds)
+    this.context = { behaviour: BEHAVIOURS[this.currentMode], secret: options.secret, adminUserID, users: this.users, tokens: this.tokens, nowSeconds }
     // OpenIM creates its admin account at start-up, as an app account (internal/rpc/user/user.go).
     this.addUser(adminUserID, { appMangerLevel: 3 })
+  }
+
+  /** The OpenIM version it plays. */
+  get mode (): EmulatorMode { return this.currentMode }
+
+  /** The API generation the mode speaks. */
+  get api (): Behaviour['api'] { return this.context.behaviour.api }
+
+  /**
+   * OpenIM upgraded (or downgraded) in place: from the next request on it answers as `mode`, with the same
+   * users, the same stored tokens and the same open connections, as one Redis and one Mongo outlive the
+   * server's binaries. Tokens the old version did not store (v3.8.2+ admin tokens) stay unknown to an older one.
+   */
+  switchMode (mode: EmulatorMode): void {
+    this.currentMode = mode
+    this.context.behaviour = BEHAVIOURS[mode]
   }
 
   /** Puts a user in OpenIM's database directly, as an older version (or another tool) may have registered it. */
@@ -189,7 +199,8 @@ export class OpenImEmulator {
       this.answerFault(res, fault)
       return
     }
-    const reply = await answer({ method: req.method ?? 'GET', path, operationID, token, body }, this.routes, this.context)
+    const routes = this.api === 'current' ? currentRoutes : legacyRoutes
+    const reply = await answer({ method: req.method ?? 'GET', path, operationID, token, body }, routes, this.context)
     if (fault?.kind === 'errCode' && 'json' in reply) {
       this.answerFault(res, fault)
       return

@@ -26,7 +26,11 @@ export interface Behaviour {
   refusesAdminPlatform: boolean
   /** get_user_token refuses app accounts, appMangerLevel ≥ 3 (v3.8.3+). */
   refusesAppAccounts: boolean
-  /** Tokens of the admin userID are not stored and skip the status check (v3.8.3+). */
+  /**
+   * Tokens of the admin userID are not stored and skip the status check (v3.8.2+: internal/rpc/auth/auth.go
+   * parseToken and pkg/common/storage/controller/auth.go CreateToken at v3.8.2). Up to v3.8.0 each mint is one
+   * more field in the Redis hash TOKEN:<admin>:10, kept for the token's whole life.
+   */
   adminTokensUnstored: boolean
   /** An unknown user on mint: ErrUserIDNotFound 1101 up to v3.8.2, ErrRecordNotFound 1004 from v3.8.3. */
   unknownUserErrCode: number
@@ -36,6 +40,20 @@ export interface Behaviour {
    * unknown user on get_users_info, and a nil userInfo panics.
    */
   profilesV382: boolean
+  /**
+   * update_user_info_ex loads the user before updating it (v3.8.0+: GetUserByID, internal/rpc/user/user.go:177
+   * at v3.8.0), so an unknown user is 1004 even when nothing is set. v3.7 only notices through Mongo's update
+   * matching nothing, and an update that sets nothing never reaches Mongo.
+   */
+  updateLoadsUser: boolean
+  /**
+   * Errors raised in the API layer (the operationID and token middleware, a request's Check()) carry their text
+   * in errDlt. Not on v3.8.3 (tools v0.0.50-alpha.67 apiresp.ParseError answers the CodeError's own detail,
+   * which errs.WrapMsg leaves empty): `{"errCode":1001,"errMsg":"ArgsError","errDlt":""}`. Up to v3.8.2 the
+   * detail falls back to err.Error(). (From v3.8.3-patch.5, tools v0.0.50-alpha.82, WrapMsg puts the text into
+   * the detail again; the emulator plays the empty one, so that no test can lean on the text.)
+   */
+  apiErrorDetail: boolean
   /** tools up to v0.0.49 answer empty successes with `"data": null`; later ones leave `data` out. */
   emptyDataIsNull: boolean
   /** JWT time claims: `nbf` = now − 5 min (up to v3.8.2), or `iat` = now − 5 s and no `nbf` (v3.8.3+). */
@@ -59,6 +77,8 @@ export const BEHAVIOURS: Record<EmulatorMode, Behaviour> = {
     adminTokensUnstored: true,
     unknownUserErrCode: 1004,
     profilesV382: true,
+    updateLoadsUser: true,
+    apiErrorDetail: false,
     emptyDataIsNull: false,
     notBeforeClaim: false,
     badJson: (text) => ({ errCode: 1001, errMsg: text, errDlt: '' })
@@ -77,6 +97,8 @@ export const BEHAVIOURS: Record<EmulatorMode, Behaviour> = {
     adminTokensUnstored: false,
     unknownUserErrCode: 1101,
     profilesV382: false,
+    updateLoadsUser: true,
+    apiErrorDetail: true,
     emptyDataIsNull: true,
     notBeforeClaim: true,
     badJson: (text) => ({ errCode: 1001, errMsg: text, errDlt: `1001 ${text}` })
@@ -95,6 +117,8 @@ export const BEHAVIOURS: Record<EmulatorMode, Behaviour> = {
     adminTokensUnstored: false,
     unknownUserErrCode: 1101,
     profilesV382: false,
+    updateLoadsUser: false,
+    apiErrorDetail: true,
     emptyDataIsNull: true,
     notBeforeClaim: true,
     badJson: (text) => ({ errCode: 500, errMsg: text, errDlt: '' })

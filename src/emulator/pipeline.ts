@@ -8,8 +8,13 @@ export interface EmulatorRequest { method: string, path: string, operationID?: s
 export type Answer = { status: number, json: unknown } | { status: number, text: string }
 
 const NOT_FOUND: Answer = { status: 404, text: '404 page not found' }
+// A panic: gin's recovery answers 500 with an empty body.
+const PANIC: Answer = { status: 500, text: '' }
 
 const envelope = (errCode: number, detail: string): Answer => ({ status: 200, json: errorEnvelope(errCode, detail) })
+
+/** An error of the API layer itself (middleware, Check()): its text reaches errDlt only where the mode says so. */
+const apiError = (ctx: RouteContext, errCode: number, detail: string): Answer => envelope(errCode, ctx.behaviour.apiErrorDetail ? detail : '')
 
 /** The answer to one request, in the order OpenIM's gin middleware checks things (all POST-only, except CORS). */
 export async function answer (request: EmulatorRequest, routes: Record<string, Route>, ctx: RouteContext): Promise<Answer> {
@@ -17,17 +22,20 @@ export async function answer (request: EmulatorRequest, routes: Record<string, R
   if (method === 'OPTIONS') return { status: 200, json: 'Options Request!' } // the CORS middleware, first
   if (method !== 'POST') return NOT_FOUND
   // The operationID middleware is global in every version: checked before gin finds there is no such route.
-  if (operationID === undefined || operationID === '') return envelope(1001, 'header must have operationID')
+  if (operationID === undefined || operationID === '') return apiError(ctx, 1001, 'header must have operationID')
   const route = routes[path]
   const { globalTokenCheck, publicPaths } = ctx.behaviour
   // v3.8+: the token middleware is global too, with a prefix whitelist; v3.7: it sits on each route.
-  const needsToken = globalTokenCheck ? !publicPaths.some((prefix) => path.startsWith(prefix)) : route !== undefined && !publicPaths.includes(path)
+  const needsToken = globalTokenCheck
+    ? !publicPaths.some((prefix) => path.startsWith(prefix))
+    : route !== undefined && !publicPaths.includes(path)
   let caller: Claims | undefined
   if (needsToken) {
-    if (token === undefined || token === '') return envelope(1001, 'header must have token')
+    if (token === undefined || token === '') return apiError(ctx, 1001, 'header must have token')
     try {
       caller = await ctx.tokens.verify(token)
     } catch (error) {
+      // The auth service's answer (parse_token over gRPC): its detail comes through in every version.
       return envelope((error as ApiError).errCode, (error as ApiError).detail)
     }
   }
@@ -46,9 +54,13 @@ async function call (route: Route, rawBody: string, ctx: RouteContext, caller: C
   }
   try {
     route.check?.(request, ctx)
+  } catch (error) {
+    return error instanceof ApiError ? apiError(ctx, error.errCode, error.detail) : PANIC
+  }
+  try {
     return { status: 200, json: successEnvelope(await route.handle(request, ctx, caller), ctx.behaviour.emptyDataIsNull) }
   } catch (error) {
-    if (error instanceof ApiError) return envelope(error.errCode, error.detail)
-    return { status: 500, text: '' } // a panic: gin's recovery answers 500 with an empty body
+    // The RPC's own errors keep their detail in every version (it comes back over gRPC).
+    return error instanceof ApiError ? envelope(error.errCode, error.detail) : PANIC
   }
 }

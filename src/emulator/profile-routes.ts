@@ -74,12 +74,12 @@ export const profileRoutes: Record<string, Route> = {
       const { userID, ...changes } = update
       requireAdminOrSelf(ctx, caller, userID)
       const user = ctx.users.get(userID)
-      // v3.8 loads the old user first (1004 when missing); v3.7 only notices through Mongo's update matching
-      // nothing, and an update that sets nothing never reaches Mongo.
+      // See Behaviour.updateLoadsUser: v3.8.0+ answer 1004 for an unknown user whatever is set; v3.7 only when
+      // something is (Mongo's update matches nothing), and 0 for an update that sets nothing.
       const setsSomething = Object.values(changes).some((value) => value !== undefined)
       if (user === undefined) {
-        if (!ctx.behaviour.profilesV382 && !setsSomething) return undefined
-        throw new ApiError(1004, 'mongo update not matched')
+        if (!ctx.behaviour.updateLoadsUser && !setsSomething) return undefined
+        throw new ApiError(1004, ctx.behaviour.updateLoadsUser ? 'record not found' : 'mongo update not matched')
       }
       // Upstream writes what it is given, an empty nickname included: the gateway refuses that itself.
       if (changes.nickname !== undefined) user.nickname = changes.nickname

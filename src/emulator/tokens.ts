@@ -14,10 +14,11 @@ export class TokenStore {
   private readonly key: Uint8Array
   private readonly statuses = new Map<string, { claims: Claims, status: Status }>()
   private readonly byPair = new Map<string, Set<string>>()
-  // v3.8.3 does not store the admin's tokens; they live until exp unless a test kicks them.
+  // v3.8.2+ do not store the admin's tokens; they live until exp unless a test kicks them.
   private readonly kickedAdminTokens = new Set<string>()
 
-  constructor (private readonly behaviour: Behaviour, private readonly adminUserID: string, secret: string,
+  /** `behaviour` is asked on every mint and check: the emulator's mode can change in place (an upgrade). */
+  constructor (private readonly behaviour: () => Behaviour, private readonly adminUserID: string, secret: string,
     private readonly lifetimeSeconds: number, private readonly nowSeconds: () => number) {
     this.key = new TextEncoder().encode(secret)
   }
@@ -28,11 +29,11 @@ export class TokenStore {
     const now = this.nowSeconds()
     const exp = now + this.lifetimeSeconds
     // tools' BuildClaims: nbf = now − 5 min up to v3.8.2; from v3.8.3 iat = now − 5 s and no nbf.
-    const times = this.behaviour.notBeforeClaim ? { exp, nbf: now - 300, iat: now } : { exp, iat: now - 5 }
+    const times = this.behaviour().notBeforeClaim ? { exp, nbf: now - 300, iat: now } : { exp, iat: now - 5 }
     const token = await new SignJWT({ UserID: userID, PlatformID: platformID, ...times })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(this.key)
     if (this.isUnstoredAdmin(userID)) return token
-    if (this.behaviour.mintKicks) this.kickPair(userID, platformID)
+    if (this.behaviour().mintKicks) this.kickPair(userID, platformID)
     this.statuses.set(token, { claims: { userID, platformID, exp }, status: 'normal' })
     const pair = pairKey(userID, platformID)
     const tokens = this.byPair.get(pair) ?? new Set()
@@ -61,7 +62,15 @@ export class TokenStore {
 
   /** /auth/force_logout: from v3.8.0 the platform's tokens are marked kicked; before, only connections drop. */
   forceLogout (userID: string, platformID: number): void {
-    if (this.behaviour.forceLogoutKicks) this.kickPair(userID, platformID)
+    if (this.behaviour().forceLogoutKicks) this.kickPair(userID, platformID)
+  }
+
+  /**
+   * How many tokens OpenIM keeps for a user and platform: the fields of its Redis hash TOKEN:<userID>:<platformID>.
+   * Up to v3.8.0 every admin-token mint adds one, and every admin call reads them all.
+   */
+  storedCount (userID: string, platformID: number): number {
+    return this.byPair.get(pairKey(userID, platformID))?.size ?? 0
   }
 
   /** Test hook: every token is forgotten, as after OpenIM's Redis was flushed (answers become 1507). */
@@ -78,7 +87,7 @@ export class TokenStore {
   }
 
   private isUnstoredAdmin (userID: string): boolean {
-    return this.behaviour.adminTokensUnstored && userID === this.adminUserID
+    return this.behaviour().adminTokensUnstored && userID === this.adminUserID
   }
 
   private kickPair (userID: string, platformID: number): void {

@@ -9,7 +9,8 @@ t.test('every call needs an operationID header, checked before anything else', a
     const emulator = await startOpenIm(t, { mode })
     const reply = await openImCall(emulator.url, '/user/account_check', { checkUserIDs: ['a'] }, { operationID: '' })
     t.equal(reply.status, 200, mode)
-    t.same(reply.json, { errCode: 1001, errMsg: 'ArgsError', errDlt: 'header must have operationID' }, mode)
+    // v3.8.3 answers the API layer's own errors with an empty errDlt (see the test in versions.test.ts).
+    t.same(reply.json, { errCode: 1001, errMsg: 'ArgsError', errDlt: mode === 'current' ? '' : 'header must have operationID' }, mode)
   }
 })
 
@@ -17,8 +18,7 @@ t.test('admin routes need the token header, literally named token', async (t) =>
   const emulator = await startOpenIm(t)
   const token = await adminToken(emulator)
   const withoutToken = await openImCall(emulator.url, '/user/account_check', { checkUserIDs: ['a'] })
-  t.equal(withoutToken.json?.errCode, 1001)
-  t.equal(withoutToken.json?.errDlt, 'header must have token')
+  t.same(withoutToken.json, { errCode: 1001, errMsg: 'ArgsError', errDlt: '' })
   const withAuthorization = await openImCall(emulator.url, '/user/account_check', { checkUserIDs: ['a'] }, { authorization: token })
   t.equal(withAuthorization.json?.errCode, 1001)
   const withToken = await openImCall(emulator.url, '/user/account_check', { checkUserIDs: ['a'] }, { token })

@@ -65,5 +65,13 @@ t.test('update_user_info_ex: the admin or the user themself; an unknown user is 
   t.equal((await legacy.call('/user/update_user_info_ex', { userInfo: { userID: 'nobody' } })).json?.errCode, 0, 'v3.7: an update that sets nothing never reaches Mongo')
   const current = await withUser(t, 'current')
   t.equal((await current.call('/user/update_user_info_ex', { userInfo: { userID: 'nobody' } })).json?.errCode, 1004, 'v3.8 loads the user first')
-  t.match((await current.call('/user/update_user_info_ex', {})).json, { errCode: 1001, errDlt: 'userInfo is empty' })
+  t.same((await current.call('/user/update_user_info_ex', {})).json, { errCode: 1001, errMsg: 'ArgsError', errDlt: '' }, 'Check(): no text on v3.8.3')
+})
+
+t.test('v3.8.0 loads the user before updating: an unknown user is 1004 even when nothing is set', async (t) => {
+  // internal/rpc/user/user.go:177 at v3.8.0: GetUserByID before UpdateByMap (v3.7.1 has no such load).
+  const emulator = await startOpenIm(t, { mode: 'v3.8.0' })
+  const call = async (userInfo: unknown) => (await openImCall(emulator.url, '/user/update_user_info_ex', { userInfo }, { token: await adminToken(emulator) })).json
+  t.match(await call({ userID: 'nobody' }), { errCode: 1004, errMsg: 'RecordNotFoundError' })
+  t.match(await call({ userID: 'nobody', nickname: { value: 'N' } }), { errCode: 1004 })
 })

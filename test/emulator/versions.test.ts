@@ -117,7 +117,8 @@ t.test('Check() runs before the admin check: a non-admin with an invalid body ge
     await register(emulator.url, [{ userID: 'alice', nickname: 'A' }], emulator.api === 'current' ? admin : undefined)
     const user = (await openImCall(emulator.url, '/auth/get_user_token', { userID: 'alice', platformID: 5 }, { token: admin })).json?.data.token
     const call = (path: string, body: unknown, token = user) => openImCall(emulator.url, path, body, { token })
-    t.same((await call('/user/account_check', {})).json, { errCode: 1001, errMsg: 'ArgsError', errDlt: 'CheckUserIDs is empty' }, mode)
+    const checkText = mode === 'current' ? '' : 'CheckUserIDs is empty'
+    t.same((await call('/user/account_check', {})).json, { errCode: 1001, errMsg: 'ArgsError', errDlt: checkText }, mode)
     t.equal((await call('/user/account_check', { checkUserIDs: ['a', 'a'] })).json?.errCode, 1001, `${mode}: duplicates before the admin check`)
     t.equal((await call('/auth/force_logout', { userID: 'alice', platformID: 0 })).json?.errCode, 1001)
     t.equal((await call('/auth/force_logout', { userID: 'alice', platformID: 5 })).json?.errCode, 1002, 'a valid body reaches the admin check')
@@ -128,7 +129,8 @@ t.test('Check() runs before the admin check: a non-admin with an invalid body ge
 t.test('parse_token with an empty token is 1001', async (t) => {
   for (const mode of EMULATOR_MODES) {
     const emulator = await startOpenIm(t, { mode })
-    t.same((await openImCall(emulator.url, '/auth/parse_token', { token: '' })).json, { errCode: 1001, errMsg: 'ArgsError', errDlt: 'userID is empty' }, mode)
+    const errDlt = mode === 'current' ? '' : 'userID is empty'
+    t.same((await openImCall(emulator.url, '/auth/parse_token', { token: '' })).json, { errCode: 1001, errMsg: 'ArgsError', errDlt }, mode)
   }
 })
 
@@ -180,4 +182,65 @@ t.test('a user an older version registered (user-1) keeps getting tokens and can
   t.equal(minted.json?.errCode, 0, 'minting only requires that the user exists')
   await openImCall(emulator.url, '/auth/force_logout', { userID: 'user-1', platformID: 5 }, { token })
   t.equal((await openImCall(emulator.url, '/auth/parse_token', { token: minted.json?.data.token })).json?.errCode, 1506)
+})
+
+t.test('v3.8.3: the API layer\'s own errors carry no text (errDlt ""); the services\' errors keep their detail', async (t) => {
+  // tools v0.0.50-alpha.67 (v3.8.3) apiresp.ParseError answers the CodeError's detail, which errs.WrapMsg leaves
+  // empty; the middleware (internal/api/router.go GinParseToken, tools mw.GinParseOperationID) and
+  // checker.Validate wrap with WrapMsg. Up to v3.8.2 the detail falls back to err.Error().
+  const emulator = await startOpenIm(t)
+  const empty = { errCode: 1001, errMsg: 'ArgsError', errDlt: '' }
+  t.same((await openImCall(emulator.url, '/auth/user_token', { secret: SECRET, userID: ADMIN, platformID: 10 })).json, empty,
+    'a route v3.8.3 does not have, without a token: the token middleware answers, with nothing to match')
+  t.same((await openImCall(emulator.url, '/no/such/route', {})).json, empty, 'any path at all')
+  t.same((await openImCall(emulator.url, '/user/account_check', {}, { operationID: '' })).json, empty, 'no operationID')
+  t.same((await openImCall(emulator.url, '/auth/force_logout', { userID: '', platformID: 5 }, { token: await adminToken(emulator) })).json, empty,
+    'a request\'s Check()')
+  const wrongSecret = await openImCall(emulator.url, '/auth/get_admin_token', { secret: 'wrong', userID: ADMIN })
+  t.same(wrongSecret.json, { errCode: 1002, errMsg: 'NoPermissionError', errDlt: 'secret invalid' }, 'the auth service\'s own error')
+  const legacy = await startOpenIm(t, { mode: 'v3.8.0' })
+  t.equal((await openImCall(legacy.url, '/no/such/route', {})).json?.errDlt, 'header must have token', 'v3.8.0 still says why')
+})
+
+t.test('switchMode: OpenIM upgraded in place keeps its users and the tokens it stored, and answers as the new version', async (t) => {
+  for (const from of ['legacy', 'v3.8.0'] as const) {
+    const emulator = await startOpenIm(t, { mode: from })
+    await register(emulator.url, [{ userID: 'alice', nickname: 'A' }])
+    const legacyAdmin = await adminToken(emulator)
+    const alice = (await openImCall(emulator.url, '/auth/user_token', { secret: SECRET, userID: 'alice', platformID: 5 })).json?.data.token
+    emulator.switchMode('current')
+    t.equal(emulator.mode, 'current')
+    t.equal(emulator.api, 'current')
+    t.ok(emulator.users.has('alice'), `${from}: users stay`)
+    t.equal((await openImCall(emulator.url, '/auth/parse_token', { token: alice })).json?.errCode, 0, `${from}: a stored user token stays valid`)
+    const check = await openImCall(emulator.url, '/user/account_check', { checkUserIDs: ['alice'] }, { token: legacyAdmin })
+    t.equal(check.json?.errCode, 0, `${from}: the old admin token passes v3.8.2+'s admin bypass`)
+    t.same((await openImCall(emulator.url, '/auth/user_token', { secret: SECRET, userID: ADMIN, platformID: 10 })).json,
+      { errCode: 1001, errMsg: 'ArgsError', errDlt: '' }, `${from}: /auth/user_token is gone`)
+    t.equal((await openImCall(emulator.url, '/auth/get_admin_token', { secret: SECRET, userID: ADMIN })).json?.errCode, 0)
+  }
+})
+
+t.test('switchMode back: an admin token v3.8.2+ never stored is unknown (1507) to v3.8.0 and v3.7', async (t) => {
+  for (const to of ['v3.8.0', 'legacy'] as const) {
+    const emulator = await startOpenIm(t)
+    const currentAdmin = await adminToken(emulator)
+    emulator.switchMode(to)
+    const check = await openImCall(emulator.url, '/user/account_check', { checkUserIDs: ['a'] }, { token: currentAdmin })
+    t.equal(check.json?.errCode, 1507, to)
+    const probe = await openImCall(emulator.url, '/auth/get_admin_token', { secret: SECRET, userID: ADMIN })
+    t.same(to === 'legacy' ? [probe.status, probe.text] : [probe.status, probe.json?.errCode], to === 'legacy' ? [404, '404 page not found'] : [200, 1001])
+  }
+})
+
+t.test('up to v3.8.0 every admin-token mint is one more token OpenIM stores; v3.8.2+ store none', async (t) => {
+  // internal/rpc/auth/auth.go:112 at v3.7.1/v3.8.0 reads them all (HGETALL TOKEN:<admin>:10) on every admin call.
+  for (const mode of EMULATOR_MODES) {
+    const emulator = await startOpenIm(t, { mode })
+    for (let second = 0; second < 3; second++) {
+      await adminToken(emulator)
+      emulator.advanceClock(1)
+    }
+    t.equal(emulator.tokens.storedCount(ADMIN, 10), mode === 'current' ? 0 : 3, mode)
+  }
 })
