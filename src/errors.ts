@@ -1,4 +1,4 @@
-import { ErrCode, OpenImError, errCodeName } from './openim/errors.js'
+import { ErrCode, OpenImError, UserIdRuleRefusal, errCodeName } from './openim/errors.js'
 import { STRICT_USER_ID_RULE } from './openim/generations.js'
 import { CallCancelled } from './openim/transport.js'
 
@@ -72,10 +72,8 @@ function fromRejection (error: OpenImError): GatewayError {
   if (error.errCode === ErrCode.UserIDNotFound || error.errCode === ErrCode.RecordNotFound) {
     return new GatewayError(404, 'USER_NOT_FOUND', `OpenIM has no such user (errCode ${error.errCode} from ${error.path})`)
   }
-  if (error.errCode === ErrCode.Args && error.path === '/user/user_register' &&
-    /userID is legal/.test(`${error.details.errMsg ?? ''} ${error.details.errDlt ?? ''}`)) {
-    return new GatewayError(400, 'INVALID_USER_ID', STRICT_USER_ID_RULE)
-  }
+  // Told by the OpenIM client from the userIDs it sent, never from OpenIM's text.
+  if (error instanceof UserIdRuleRefusal) return new GatewayError(400, 'INVALID_USER_ID', STRICT_USER_ID_RULE)
   return new GatewayError(502, 'OPENIM_REJECTED', `OpenIM rejected ${error.path} with errCode ${error.errCode}`, {
     openimErrCode: error.errCode ?? 0, openimErrMsg: errCodeName(error.errCode)
   })

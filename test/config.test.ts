@@ -6,12 +6,13 @@ const required = { OPENIM_API_URL: 'http://openim-server:10002', OPENIM_SECRET: 
 t.test('defaults', async (t) => {
   const config = loadConfig(required)
   t.match(config, {
-    openim: { apiUrl: 'http://openim-server:10002', adminUserID: 'imAdmin', apiMode: 'auto', timeoutMs: 5000, adminTokenTtlMs: 240_000 },
+    openim: { apiUrl: 'http://openim-server:10002', adminUserID: 'imAdmin', apiMode: 'auto', timeoutMs: 5000 },
     host: '0.0.0.0',
     port: 3000,
     logLevel: 'info',
     usesDefaultSecret: false
   })
+  t.equal(config.openim.adminTokenTtlMs, undefined, 'the admin token\'s reuse is chosen by generation unless set')
   t.equal(config.publicApiUrl, undefined)
 })
 

@@ -28,7 +28,8 @@ export const OpenImEnv = Type.Object({
   // Unset: twice OPENIM_TIMEOUT_MS, so a flow whose first call times out can still finish with a retry's worth.
   REQUEST_DEADLINE_MS: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
   OPENIM_MAX_PENDING_CALLS: positiveInt(0, 100_000, 256),
-  OPENIM_ADMIN_TOKEN_TTL_SECONDS: positiveInt(1, 86_400, 240),
+  // Unset: by generation (src/openim/generations.ts adminTokenReuseMs); set, it applies to every generation.
+  OPENIM_ADMIN_TOKEN_TTL_SECONDS: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
   OPENIM_PUBLIC_API_URL: Type.Optional(Type.String({ pattern: httpUrl })),
   OPENIM_PUBLIC_WS_URL: Type.Optional(Type.String({ pattern: wsUrl })),
   OPENIM_POOL_CONNECTIONS: positiveInt(1, 1024, 64),
@@ -45,7 +46,8 @@ export interface OpenImSettings {
     reservedUserIDs: ReadonlySet<string>
     apiMode: 'auto' | 'current' | 'legacy'
     timeoutMs: number
-    adminTokenTtlMs: number
+    /** Undefined: by generation (minutes on current servers, most of the token's life on legacy ones). */
+    adminTokenTtlMs?: number
     /** Calls that may wait for a pool connection; beyond them a call fails at once as overloaded. */
     pool: { connections: number, pipelining: number, keepAliveTimeoutMs: number, maxPendingCalls: number }
   }
@@ -95,7 +97,7 @@ export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSetti
       reservedUserIDs: new Set([env.OPENIM_ADMIN_USER_ID, ...reservedUserIDs(env.OPENIM_RESERVED_USER_IDS)]),
       apiMode: env.OPENIM_API_MODE,
       timeoutMs: env.OPENIM_TIMEOUT_MS,
-      adminTokenTtlMs: env.OPENIM_ADMIN_TOKEN_TTL_SECONDS * 1000,
+      adminTokenTtlMs: env.OPENIM_ADMIN_TOKEN_TTL_SECONDS === undefined ? undefined : env.OPENIM_ADMIN_TOKEN_TTL_SECONDS * 1000,
       pool: {
         connections: env.OPENIM_POOL_CONNECTIONS,
         pipelining: env.OPENIM_POOL_PIPELINING,

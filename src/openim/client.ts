@@ -1,5 +1,8 @@
-import { ErrCode, OpenImError, isTokenErrCode, isUnknownRoute } from './errors.js'
-import { dialects, parseAccountStatus, type Dialect, type DialectRequest, type Generation, type RegisterUser, type TokenData } from './generations.js'
+import { ErrCode, OpenImError, UserIdRuleRefusal, isNotFound, isTokenErrCode, mayBeMissingRoute } from './errors.js'
+import {
+  ROUTE_PROBE, adminTokenReuseMs, dialects, otherGeneration, parseAccountStatus, userIdProblem,
+  type Dialect, type DialectRequest, type Generation, type RegisterUser, type TokenData
+} from './generations.js'
 import { parsedToken, tokenData, type ParsedToken } from './token-answers.js'
 import type { CallContext, OpenImTransport } from './transport.js'
 import { isUnknownUser, parseUsersInfo, updateUserInfoExBody, type ProfileChanges, type UserProfile } from './users.js'
@@ -9,7 +12,8 @@ export interface OpenImClientOptions {
   secret: string
   adminUserID: string
   apiMode: 'auto' | Generation
-  adminTokenTtlMs: number
+  /** How long an admin token is reused; unset, by generation (adminTokenReuseMs). */
+  adminTokenTtlMs?: number
   now?: () => number
   /** Told about admin-token mints and generation changes (metrics, logs). */
   events?: {
@@ -21,13 +25,15 @@ export interface OpenImClientOptions {
 interface CachedToken { token: string, expiresAt: number }
 
 /**
- * The only code that speaks OpenIM's protocol. It picks (or detects) the API generation, holds the admin
- * token, and exposes the handful of calls provisioning needs. Every call carries the caller's context (operationID, deadline, cancellation).
+ * The only code that speaks OpenIM's protocol. It picks (or detects) the API generation, notices when OpenIM is
+ * upgraded or downgraded in place, holds the admin token, and exposes the handful of calls provisioning needs.
+ * Every call carries the caller's context (operationID, deadline, cancellation).
  */
 export class OpenImClient {
   private generation?: Generation
   private adminToken?: CachedToken
   private refreshing?: Promise<string>
+  private askingOther?: Promise<boolean>
   private readonly now: () => number
 
   constructor (private readonly options: OpenImClientOptions) {
@@ -42,9 +48,8 @@ export class OpenImClient {
   }
 
   async accountCheck (userIDs: string[], context: CallContext): Promise<Map<string, boolean>> {
-    const data = await this.withAdminToken(context, (token) =>
-      this.options.transport.post<{ results?: Array<{ userID?: unknown, accountStatus?: unknown }> | null }>(
-        '/user/account_check', { checkUserIDs: userIDs }, { ...context, token }))
+    const data = await this.adminCall<{ results?: Array<{ userID?: unknown, accountStatus?: unknown }> | null }>(
+      '/user/account_check', { checkUserIDs: userIDs }, context)
     const statuses = new Map<string, boolean>()
     for (const result of data?.results ?? []) {
       const registered = parseAccountStatus(result.accountStatus)
@@ -62,12 +67,12 @@ export class OpenImClient {
   }
 
   async registerUsers (users: RegisterUser[], context: CallContext): Promise<void> {
-    await this.send((await this.dialect(context)).register(users, this.options.secret), context)
+    await this.send((dialect) => dialect.register(users, this.options.secret), context, (error) => userIdRuleRefusal(error, users))
   }
 
   async mintUserToken (userID: string, platformID: number, context: CallContext): Promise<TokenData> {
-    const request = (await this.dialect(context)).userToken(userID, platformID, this.options.secret)
-    return tokenData(request.path, await this.send(request, context))
+    const { path, answer } = await this.send((dialect) => dialect.userToken(userID, platformID, this.options.secret), context)
+    return tokenData(path, answer)
   }
 
   /**
@@ -81,15 +86,13 @@ export class OpenImClient {
   }
 
   async forceLogout (userID: string, platformID: number, context: CallContext): Promise<void> {
-    await this.withAdminToken(context, (token) =>
-      this.options.transport.post('/auth/force_logout', { platformID, userID }, { ...context, token }))
+    await this.adminCall('/auth/force_logout', { platformID, userID }, context)
   }
 
   /** The user's profile, or undefined when OpenIM does not know the user. */
   async userInfo (userID: string, context: CallContext): Promise<UserProfile | undefined> {
     try {
-      const data = await this.withAdminToken(context, (token) =>
-        this.options.transport.post('/user/get_users_info', { userIDs: [userID] }, { ...context, token }))
+      const data = await this.adminCall('/user/get_users_info', { userIDs: [userID] }, context)
       return parseUsersInfo(data).find((user) => user.userID === userID)
     } catch (error) {
       if (isUnknownUser(error)) return undefined
@@ -100,8 +103,7 @@ export class OpenImClient {
   /** Changes the profile as the admin; false when OpenIM does not know the user. */
   async updateUserInfo (userID: string, changes: ProfileChanges, context: CallContext): Promise<boolean> {
     try {
-      await this.withAdminToken(context, (token) =>
-        this.options.transport.post('/user/update_user_info_ex', updateUserInfoExBody(userID, changes), { ...context, token }))
+      await this.adminCall('/user/update_user_info_ex', updateUserInfoExBody(userID, changes), context)
       return true
     } catch (error) {
       if (isUnknownUser(error)) return false
@@ -114,21 +116,64 @@ export class OpenImClient {
     await this.accountCheck([this.options.adminUserID], context)
   }
 
-  private async dialect (context: CallContext): Promise<Dialect> {
-    return dialects[await this.connectedGeneration(context)]
+  /**
+   * One of the calls the generations spell differently, built for the connected one. A refusal that the other
+   * generation would explain (a missing route, or the secret or token the other one expects) makes it ask the
+   * other generation's admin route: when that answers, OpenIM was upgraded or downgraded in place, and the call
+   * is sent once more, the new way. `explain` names refusals that need no such question.
+   */
+  private async send (build: (dialect: Dialect) => DialectRequest, context: CallContext,
+    explain?: (error: unknown) => Error | undefined): Promise<{ path: string, answer: unknown }> {
+    const generation = await this.connectedGeneration(context)
+    let request = build(dialects[generation])
+    try {
+      return { path: request.path, answer: await this.sendOnce(request, context) }
+    } catch (error) {
+      const explained = explain?.(error)
+      if (explained !== undefined) throw explained
+      if (!(await this.generationChanged(generation, error, context))) throw error
+    }
+    request = build(dialects[this.generation!])
+    return { path: request.path, answer: await this.sendOnce(request, context) }
   }
 
   /** A generation's request: with the admin token where it needs one, with the secret in its body where not. */
-  private async send (request: DialectRequest, context: CallContext): Promise<unknown> {
+  private sendOnce (request: DialectRequest, context: CallContext): Promise<unknown> {
     if (request.needsAdminToken) {
       return this.withAdminToken(context, (token) => this.options.transport.post(request.path, request.body, { ...context, token }))
     }
-    try {
-      return await this.options.transport.post(request.path, request.body, context)
-    } catch (error) {
-      this.forgetGenerationOnUnknownRoute(error)
-      throw error
+    return this.options.transport.post(request.path, request.body, context)
+  }
+
+  /**
+   * Whether `error`, from a call made the `from` generation's way, means OpenIM now speaks the other one. Only
+   * refusals a server of the other generation gives such a call can (1001 from v3.8+'s token middleware, gin's
+   * 404, 1002 from a secret or token check) lead to asking; the other generation's admin route answering 0 is
+   * believed, and its token kept. Concurrent callers share one question.
+   */
+  private async generationChanged (from: Generation, error: unknown, context: CallContext): Promise<boolean> {
+    if (this.options.apiMode !== 'auto' || !(error instanceof OpenImError) || !OTHER_GENERATION_SIGNS(error)) return false
+    if (this.generation !== from) return this.generation !== undefined
+    this.askingOther ??= this.askOtherGeneration(from, context).finally(() => { this.askingOther = undefined })
+    const changed = await this.askingOther
+    if (!changed && isNotFound(error)) this.forgetGeneration()
+    return changed
+  }
+
+  private async askOtherGeneration (from: Generation, context: CallContext): Promise<boolean> {
+    const to = otherGeneration(from)
+    // Shared by every caller meanwhile: it runs on the operationID alone, like an admin-token mint.
+    const answer = await this.askAdminRoute(to, { operationID: context.operationID })
+    if ('data' in answer) {
+      this.adopt(to, answer.data)
+      return true
     }
+    // 1002: the other generation is there and refuses the secret. Anything else: it is not there.
+    if (answer.refusal.errCode === ErrCode.NoPermission) {
+      this.forgetGeneration()
+      throw authFailure(answer.refusal.path, answer.refusal)
+    }
+    return false
   }
 
   /**
@@ -143,7 +188,17 @@ export class OpenImClient {
       if (error instanceof OpenImError && error.kind === 'rejected' && isTokenErrCode(error.errCode)) {
         return call(await this.replaceAdminToken(context, token))
       }
-      this.forgetGenerationOnUnknownRoute(error)
+      throw error
+    }
+  }
+
+  /** A call both generations make alike, with the admin token. */
+  private async adminCall<T = unknown> (path: string, body: unknown, context: CallContext): Promise<T | undefined> {
+    try {
+      return await this.withAdminToken(context, (token) => this.options.transport.post<T>(path, body, { ...context, token }))
+    } catch (error) {
+      // A 404 on a route every generation has: something else answers there now. Detect again next time.
+      if (error instanceof OpenImError && isNotFound(error)) this.forgetGeneration()
       throw error
     }
   }
@@ -171,70 +226,76 @@ export class OpenImClient {
     this.adminToken = undefined
     let minted: { generation: Generation, data: TokenData }
     try {
-      minted = this.generation === undefined
-        ? await this.detect(context)
-        : { generation: this.generation, data: await this.mintAdminTokenAs(dialects[this.generation], context) }
+      minted = await this.detect(context)
     } catch (error) {
       // A failed admin mint may mean OpenIM was upgraded or replaced: detect again next time.
       this.forgetGeneration()
       throw error
     }
-    if (this.generation !== minted.generation) {
-      this.generation = minted.generation
-      this.options.events?.generationDetected?.(minted.generation)
-    }
-    this.options.events?.adminTokenMinted?.(minted.generation)
-    // Reuse for the TTL, never past the token's own lifetime (less a margin for clock skew).
-    const lifetimeMs = Math.max(0, minted.data.expireTimeSeconds * 1000 - 30_000)
-    this.adminToken = { token: minted.data.token, expiresAt: this.now() + Math.min(this.options.adminTokenTtlMs, lifetimeMs) }
+    this.adopt(minted.generation, minted.data)
     return minted.data.token
   }
 
-  private async mintAdminTokenAs (dialect: Dialect, context: CallContext): Promise<TokenData> {
-    const request = dialect.adminToken(this.options.secret, this.options.adminUserID)
-    try {
-      return tokenData(request.path, await this.options.transport.post(request.path, request.body, context))
-    } catch (error) {
-      if (error instanceof OpenImError && error.kind === 'rejected' && !isUnknownRoute(error) && ADMIN_REFUSALS.has(error.errCode)) {
-        throw authFailure(request.path, error)
-      }
-      throw error
+  /** Takes a freshly minted admin token, and the generation that minted it. */
+  private adopt (generation: Generation, data: TokenData) {
+    if (this.generation !== generation) {
+      this.generation = generation
+      this.options.events?.generationDetected?.(generation)
     }
+    this.options.events?.adminTokenMinted?.(generation)
+    // Reused for the TTL (by generation unless set), never past the token's own lifetime (less a margin for clock skew).
+    const lifetimeMs = Math.max(0, data.expireTimeSeconds * 1000 - 30_000)
+    const reuseMs = this.options.adminTokenTtlMs ?? adminTokenReuseMs(generation, data.expireTimeSeconds * 1000)
+    this.adminToken = { token: data.token, expiresAt: this.now() + Math.min(reuseMs, lifetimeMs) }
   }
 
   /**
-   * CONTRACT.md §1: get_admin_token answering 0 (or 1002, wrong secret) means current. A legacy server does
-   * not know that route (1001 "header must have token" on v3.8.0, plain 404 before), and there
-   * /auth/user_token with the secret answers instead. The admin token the probe obtains is the one used.
-   * Nothing is remembered from a failed probe: the next call detects again.
+   * The admin token, from the generation this client knows (current first when it knows none; only it with an
+   * explicit OPENIM_API_MODE). CONTRACT.md §1: believe the admin route that answers 0 or 1002 (wrong secret).
+   * Where one route may be missing (1001 from v3.8+'s token middleware, or gin's 404), the other is asked; the
+   * admin token the answering route mints is the one used. Nothing is remembered from a failed detection.
    */
   private async detect (context: CallContext): Promise<{ generation: Generation, data: TokenData }> {
-    let currentRefusal: OpenImError
-    try {
-      return { generation: 'current', data: await this.mintAdminTokenAs(current, context) }
-    } catch (error) {
-      // 1002 (wrong secret) is a current server refusing us; anything but a missing route or 1001 is a failure.
-      const adminRefused = error instanceof OpenImError && error.kind === 'auth_failed' && error.errCode === ErrCode.Args
-      if (!(error instanceof OpenImError) || !(isUnknownRoute(error) || adminRefused)) throw error
-      currentRefusal = error
+    const first = this.generation ?? 'current'
+    const order = this.options.apiMode === 'auto' ? [first, otherGeneration(first)] : [first]
+    const missing: OpenImError[] = []
+    for (const generation of order) {
+      const answer = await this.askAdminRoute(generation, context)
+      if ('data' in answer) return { generation, data: answer.data }
+      // Any other refusal comes from a route this server has: it is that generation's answer.
+      if (!mayBeMissingRoute(answer.refusal)) throw adminRefusal(answer.refusal)
+      missing.push(answer.refusal)
     }
+    // get_admin_token is public on every server that has it, and answers 1001 for a userID not in imAdminUserID
+    // (a legacy server would have answered /auth/user_token). But at an OPENIM_API_URL path OpenIM lacks, v3.8+'s
+    // token middleware answers 1001 to everything: a route every release has tells the two apart.
+    const refusal = missing.find((error) => !isNotFound(error))
+    if (refusal === undefined || !(await this.routesAnswer(context))) {
+      throw new OpenImError('bad_response', missing[0]!.path,
+        'OpenIM knows neither /auth/get_admin_token nor /auth/user_token: check OPENIM_API_URL', { httpStatus: 404 })
+    }
+    throw adminRefusal(refusal)
+  }
+
+  /** Whether OpenIM's routes are at the configured URL (ROUTE_PROBE answering a token errCode). */
+  private async routesAnswer (context: CallContext): Promise<boolean> {
     try {
-      return { generation: 'legacy', data: await this.mintAdminTokenAs(legacy, context) }
+      await this.options.transport.post(ROUTE_PROBE.path, ROUTE_PROBE.body, context)
+      return false
     } catch (error) {
-      // No /auth/user_token either. Then get_admin_token's 1001 was a current server refusing our admin
-      // userID, unless that route was missing too (a wrong OPENIM_API_URL path).
-      if (!(error instanceof OpenImError) || !isUnknownRoute(error)) throw error
-      if (isUnknownRoute(currentRefusal)) {
-        throw new OpenImError('bad_response', currentRefusal.path,
-          'OpenIM knows neither /auth/get_admin_token nor /auth/user_token: check OPENIM_API_URL', { httpStatus: 404 })
-      }
-      throw currentRefusal
+      return error instanceof OpenImError && error.kind === 'rejected' && isTokenErrCode(error.errCode)
     }
   }
 
-  /** In auto mode a 404 on a route we rely on means OpenIM was replaced by another generation: detect again. */
-  private forgetGenerationOnUnknownRoute (error: unknown) {
-    if (error instanceof OpenImError && isUnknownRoute(error)) this.forgetGeneration()
+  /** A generation's admin route asked once: its token, or its refusal (errCode or 404); other failures throw. */
+  private async askAdminRoute (generation: Generation, context: CallContext): Promise<{ data: TokenData } | { refusal: OpenImError }> {
+    const request = dialects[generation].adminToken(this.options.secret, this.options.adminUserID)
+    try {
+      return { data: tokenData(request.path, await this.options.transport.post(request.path, request.body, context)) }
+    } catch (error) {
+      if (error instanceof OpenImError && (error.kind === 'rejected' || isNotFound(error))) return { refusal: error }
+      throw error
+    }
   }
 
   private forgetGeneration () {
@@ -248,14 +309,29 @@ export class OpenImClient {
   }
 }
 
-const { current, legacy } = dialects
+// Refusals a call gets from a server of the other generation: a route it lacks (1001 from v3.8+'s token
+// middleware, gin's 404), or the secret (legacy register without it) or token it expected (1002).
+const OTHER_GENERATION_SIGNS = (error: OpenImError) =>
+  mayBeMissingRoute(error) || (error.kind === 'rejected' && error.errCode === ErrCode.NoPermission)
 
 // Refusals of the admin credentials: wrong secret (1002), not the admin userID (1001), or no such user
 // (1101 up to v3.8.2, 1004 from v3.8.3): never the caller's "user not found".
 const ADMIN_REFUSALS = new Set<number | undefined>([ErrCode.NoPermission, ErrCode.Args, ErrCode.UserIDNotFound, ErrCode.RecordNotFound])
 
+/** An admin route's refusal: an auth failure when it refused the credentials, else the error as it came. */
+function adminRefusal (error: OpenImError): OpenImError {
+  return error.kind === 'rejected' && ADMIN_REFUSALS.has(error.errCode) ? authFailure(error.path, error) : error
+}
+
 function authFailure (path: string, cause: OpenImError): OpenImError {
   return new OpenImError('auth_failed', path,
     `OpenIM refused the admin credentials (errCode ${cause.errCode}): check OPENIM_SECRET and OPENIM_ADMIN_USER_ID`,
     cause.details)
+}
+
+/** A 1001 from user_register for a batch with a new userID outside v3.8's rule: that rule's refusal. */
+function userIdRuleRefusal (error: unknown, users: RegisterUser[]): Error | undefined {
+  if (!(error instanceof OpenImError) || error.kind !== 'rejected' || error.errCode !== ErrCode.Args) return undefined
+  const breaking = users.map((user) => user.userID).filter((userID) => userIdProblem(userID, 'current') !== undefined)
+  return breaking.length === 0 ? undefined : new UserIdRuleRefusal(error, breaking)
 }

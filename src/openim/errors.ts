@@ -14,8 +14,18 @@ export class OpenImError extends Error {
     readonly kind: OpenImFailureKind,
     readonly path: string,
     message: string,
-    /** errDlt is kept for classification only: it may hold a stack trace and never leaves the process. */
-    readonly details: { errCode?: number, errMsg?: string, errDlt?: string, httpStatus?: number, /** ECONNREFUSED, CERT_HAS_EXPIRED… */ networkCode?: string } = {}
+    /**
+     * errMsg and errDlt are OpenIM's free text: nothing is decided from them (v3.8.3 leaves errDlt empty where
+     * older versions say why), and errDlt, which may hold a stack trace, never leaves the process.
+     */
+    readonly details: {
+      errCode?: number
+      errMsg?: string
+      errDlt?: string
+      httpStatus?: number
+      /** ECONNREFUSED, CERT_HAS_EXPIRED… */
+      networkCode?: string
+    } = {}
   ) {
     super(message)
   }
@@ -33,13 +43,31 @@ export const ErrCode = {
   RegisteredAlready: 1102
 } as const
 
+/** gin's plain-text 404: no route at that path (v3.7 and older answer it for any unknown route). */
+export function isNotFound (error: OpenImError): boolean {
+  return error.kind === 'bad_response' && error.details.httpStatus === 404
+}
+
 /**
- * A route the server does not have: gin's plain 404, or (v3.8+, whose token middleware runs before
- * routing) 1001 "header must have token" on a call we sent without a token.
+ * What a call to a route the server lacks can come back as: gin's 404, or 1001 from v3.8+'s token middleware,
+ * which runs before routing and refuses a call sent without a token. The same 1001 answers an invalid request
+ * (and v3.8.3 gives neither any text), so this proves nothing alone: asking both admin-token routes tells
+ * (CONTRACT.md §1). OpenIM's errDlt and errMsg are never read for it.
  */
-export function isUnknownRoute (error: OpenImError): boolean {
-  return (error.kind === 'bad_response' && error.details.httpStatus === 404) ||
-    (error.errCode === ErrCode.Args && /header must have token/.test(error.details.errDlt ?? ''))
+export function mayBeMissingRoute (error: OpenImError): boolean {
+  return isNotFound(error) || (error.kind === 'rejected' && error.errCode === ErrCode.Args)
+}
+
+/**
+ * user_register's 1001 for a batch holding a new userID that breaks OpenIM v3.8's rule (letters, digits and "_"):
+ * v3.8.0 speaks the legacy API, so the gateway lets such IDs through to it. Told from the IDs sent, not from
+ * OpenIM's text (v3.8.3 answers such refusals without any).
+ */
+export class UserIdRuleRefusal extends OpenImError {
+  override name = 'UserIdRuleRefusal'
+  constructor (cause: OpenImError, readonly userIDs: string[]) {
+    super('rejected', cause.path, cause.message, cause.details)
+  }
 }
 
 /** 1501–1507: the token is expired, invalid, malformed, not yet valid, unknown, kicked or gone. */

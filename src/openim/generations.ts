@@ -42,6 +42,31 @@ export const legacy: Dialect = {
 
 export const dialects: Record<Generation, Dialect> = { current, legacy }
 
+/**
+ * A request that tells whether OpenIM's routes are at a URL, in every release: parse_token is public, and a
+ * malformed token (sent without a token header) gets a token errCode (1503, or 1505 up to v3.6) from the auth
+ * service. At a path OpenIM lacks, v3.8+'s token middleware answers 1001 first, older releases gin's 404.
+ */
+export const ROUTE_PROBE = { path: '/auth/parse_token', body: { token: 'gateway.probe.not-a-token' } } as const
+
+export const otherGeneration = (generation: Generation): Generation => generation === 'current' ? 'legacy' : 'current'
+
+/** How long an admin token is reused on a current server unless OPENIM_ADMIN_TOKEN_TTL_SECONDS says otherwise. */
+export const CURRENT_ADMIN_TOKEN_REUSE_MS = 240_000
+const DAY_MS = 86_400_000
+
+/**
+ * How long to reuse an admin token that lives `lifetimeMs`, by generation (CONTRACT.md §6, admin tokens).
+ * Legacy (v3.0 – v3.8.0): every mint is one more field OpenIM keeps in its Redis hash TOKEN:<admin>:10 for the
+ * token's whole life, every admin call reads the whole hash, and nothing kicks an admin token: reuse it until a
+ * day before it expires (for half its life when that is under two days). Current: a few minutes, as openim-chat
+ * does (v3.8.1 keeps only the 30 newest; the next line makes older admin tokens die soon after a newer one).
+ */
+export function adminTokenReuseMs (generation: Generation, lifetimeMs: number): number {
+  if (generation === 'current') return CURRENT_ADMIN_TOKEN_REUSE_MS
+  return lifetimeMs >= 2 * DAY_MS ? lifetimeMs - DAY_MS : lifetimeMs / 2
+}
+
 /** How each generation spells accountStatus in account_check answers (CONTRACT.md §3). */
 export const ACCOUNT_STATUS: Record<Generation, { registered: unknown, unregistered: unknown }> = {
   current: { registered: 1, unregistered: 0 },

@@ -9,7 +9,7 @@ import { ADMIN, SECRET, startOpenIm } from '../helper.js'
 
 function client (t: { teardown (fn: () => unknown): void }, url: string, options: Partial<OpenImClientOptions> = {}) {
   const transport = new OpenImTransport({ baseUrl: url, timeoutMs: 5000, connections: 4, pipelining: 1, keepAliveTimeoutMs: 4000, maxPendingCalls: 16 })
-  const openim = new OpenImClient({ transport, secret: SECRET, adminUserID: ADMIN, apiMode: 'auto', adminTokenTtlMs: 240_000, ...options })
+  const openim = new OpenImClient({ transport, secret: SECRET, adminUserID: ADMIN, apiMode: 'auto', ...options })
   t.teardown(() => openim.close())
   return openim
 }
