@@ -112,10 +112,10 @@ t.test('OPENIM_API_MODE naming the other generation is a failure naming the fix'
   t.equal(generation.hint, 'OPENIM_API_MODE=current but this server speaks the legacy API: set OPENIM_API_MODE=auto (or legacy)')
 })
 
-t.test('a legacy server whose unknown routes answer "header must have token" is v3.8.0', async (t) => {
+t.test('a legacy server whose get_admin_token answers 1001 (a token check before routing) is v3.8.0, whatever the text', async (t) => {
   // What v3.8.0's global token check answers for get_admin_token, a route it does not have (CONTRACT.md §1).
   const emulator = await startDoctorOpenIm(t, { mode: 'legacy' })
-  emulator.injectFault('/auth/get_admin_token', { kind: 'errCode', errCode: 1001, errDlt: 'header must have token' }, Infinity)
+  emulator.injectFault('/auth/get_admin_token', { kind: 'errCode', errCode: 1001, errDlt: '' }, Infinity)
   const generation = check(await doctor(emulator.url), 'openim.generation')
   t.equal(generation.status, 'warn')
   t.match(generation.facts, { generation: 'legacy', release: 'v3.8.0' })
@@ -200,4 +200,26 @@ t.test('a server that stops answering in the middle fails that check, naming the
   t.equal(generation.status, 'fail')
   t.equal(generation.summary, 'OpenIM did not answer within 300 ms (/auth/get_admin_token)')
   t.match(generation.hint, /OPENIM_TIMEOUT_MS/)
+})
+
+t.test('v3.8.3 at a wrong path: every path answers 1001 with no text, and it is still OPENIM_API_URL that is named', async (t) => {
+  // Unknown paths pass OpenIM's global token check first (internal/api/router.go GinParseToken at v3.8.3-patch.16):
+  // get_admin_token and /auth/user_token both answer 1001 there, as for a wrong admin userID at the right path.
+  const emulator = await startDoctorOpenIm(t)
+  const wrongPath = check(await doctor(`${emulator.url}/openim`), 'openim.generation')
+  t.equal(wrongPath.status, 'fail')
+  t.match(wrongPath.hint, /OPENIM_API_URL ends in "\/openim"/)
+  t.match(wrongPath.facts, { answers: /get_admin_token: OpenIM answered errCode 1001; \/auth\/user_token: OpenIM answered errCode 1001/ })
+  const wrongAdmin = check(await doctor(emulator.url, { OPENIM_ADMIN_USER_ID: 'notTheAdmin' }), 'openim.admin')
+  t.match(wrongAdmin, { status: 'fail', summary: /OpenIM refused "notTheAdmin" as its admin \(errCode 1001/ }, 'the right path: the admin userID')
+  t.notOk(emulator.recentCalls.some((call) => call.path.startsWith('/openim/') && call.body.includes('notTheAdmin')))
+})
+
+t.test('a legacy server\'s 1002 is the secret, whatever its text says', async (t) => {
+  for (const mode of ['legacy', 'v3.8.0'] as const) {
+    const emulator = await startDoctorOpenIm(t, { mode })
+    emulator.injectFault('/auth/user_token', { kind: 'errCode', errCode: 1002, errDlt: '' }, Infinity)
+    const admin = check(await doctor(emulator.url), 'openim.admin')
+    t.match(admin, { status: 'fail', summary: /OpenIM refused the secret \(errCode 1002/ }, mode)
+  }
 })

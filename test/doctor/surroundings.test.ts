@@ -29,14 +29,14 @@ async function listen (t: Teardown, server: Server | ReturnType<typeof createHtt
 /** Accepts connections and never says a word. */
 const silentServer = (t: Teardown) => listen(t, createTcpServer(() => {}))
 
-t.test('caller authentication is reported, not fatal', async (t) => {
+t.test('caller authentication is reported, never fatal: the README\'s command (OpenIM\'s settings alone) passes', async (t) => {
   const emulator = await startDoctorOpenIm(t)
   const none = await doctor(emulator.url, { GATEWAY_API_KEYS: '' })
-  t.equal(check(none, 'gateway.caller_auth').status, 'fail')
-  t.match(check(none, 'gateway.caller_auth').summary, /the gateway refuses to start/)
+  t.equal(check(none, 'gateway.caller_auth').status, 'warn')
+  t.match(check(none, 'gateway.caller_auth').summary, /only OpenIM was checked, and the gateway refuses to start without it/)
   t.match(check(none, 'gateway.caller_auth').hint, /GATEWAY_API_KEYS.*JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET/)
   t.equal(check(none, 'openim.admin').status, 'pass', 'every OpenIM check still ran')
-  t.equal(none.ok, false)
+  t.equal(none.ok, true, 'exit code 0 against a healthy OpenIM')
 
   const disabled = check(await doctor(emulator.url, { GATEWAY_API_KEYS: '', AUTH_DISABLED: 'true' }), 'gateway.caller_auth')
   t.equal(disabled.status, 'warn')

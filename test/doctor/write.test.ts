@@ -67,10 +67,8 @@ t.test('a refusal the probes do not expect fails, naming the call', async (t) =>
 
 t.test('v3.8.0\'s userID rule with the legacy API: the gateway lets "-" through, so say so', async (t) => {
   // v3.8.0 as the protocol shows it: get_admin_token unknown behind a token check, "-" refused at registration.
-  const emulator = await startDoctorOpenIm(t, { mode: 'legacy' })
-  emulator.injectFault('/auth/get_admin_token', { kind: 'errCode', errCode: 1001, errDlt: 'header must have token' }, Infinity)
+  const emulator = await startDoctorOpenIm(t, { mode: 'v3.8.0' })
   emulator.addUser(PROBE_USER_ID, { nickname: 'probe', createTime: 0 })
-  emulator.injectFault('/user/user_register', { kind: 'errCode', errCode: 1001, errDlt: 'userID is legal' })
   const rule = check(await doctor(emulator.url, {}, true), 'write.user_id_rule')
   t.equal(rule.status, 'warn')
   t.match(rule.summary, /"-" refused \(errCode 1001 ArgsError\)/)

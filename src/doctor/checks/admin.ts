@@ -15,7 +15,6 @@ const REFUSALS: Record<AdminRefusal, { summary: (adminUserID: string) => string,
   secret: { summary: () => 'OpenIM refused the secret', hint: SECRET_HINT },
   admin_not_listed: { summary: (id) => `OpenIM refused "${id}" as its admin`, hint: ADMIN_HINT },
   admin_missing: { summary: (id) => `"${id}" is not an OpenIM user`, hint: ADMIN_HINT },
-  secret_or_admin: { summary: (id) => `OpenIM refused the secret or "${id}"`, hint: `${SECRET_HINT}, or ${ADMIN_HINT}` },
   other: { summary: () => 'OpenIM refused the admin token', hint: 'not a gateway setting: OpenIM\'s own logs tell why (an internal service down?)' }
 }
 

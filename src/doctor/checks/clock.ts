@@ -1,5 +1,4 @@
 import { decodeJwt, type JWTPayload } from 'jose'
-import { RELEASES } from '../../openim/detection.js'
 import type { RawAnswer } from '../../openim/diagnostics.js'
 import type { Check } from '../context.js'
 
@@ -8,6 +7,7 @@ import type { Check } from '../context.js'
 const SKEW_WARNING_SECONDS = 5
 const SKEW_FAILURE_SECONDS = 60
 const DAY_SECONDS = 86_400
+const IAT_BACKDATE_WITHOUT_NBF_SECONDS = 5
 
 /** 5a. How long OpenIM's tokens live, from the admin token just minted. */
 export const tokenLifetime: Check = {
@@ -35,7 +35,7 @@ export const clock: Check = {
   needs: ['openim.reachable'],
   async run (ctx) {
     const skew = skewFromDates(ctx.answers)
-    const fromToken = ctx.adminToken === undefined ? undefined : skewFromToken(ctx.adminToken.token, RELEASES[ctx.release].iatBackdateSeconds, ctx.detection!.adminMint)
+    const fromToken = ctx.adminToken === undefined ? undefined : skewFromToken(ctx.adminToken.token, ctx.detection!.adminMint)
     if (skew === undefined) return { status: 'skip', summary: 'OpenIM\'s answers carry no Date header' }
     const seconds = skew.skewMs / 1000
     const facts = { skewSeconds: round(seconds), precisionSeconds: round(skew.precisionMs / 1000), fromTokenIatSeconds: fromToken === undefined ? null : round(fromToken / 1000) }
@@ -76,11 +76,16 @@ export function skewFromDates (answers: RawAnswer[]): { skewMs: number, precisio
   return { skewMs: (low + high) / 2, precisionMs: (high - low) / 2 }
 }
 
-/** The same from the token's iat, which the token service back-dates by a release's fixed amount. */
-function skewFromToken (token: string, backdateSeconds: number, mint: RawAnswer): number | undefined {
-  const iat = claimsOf(token)?.iat
-  if (iat === undefined) return undefined
-  const stamped = (iat + backdateSeconds) * 1000
+/**
+ * The same from the token's iat, as its claims say it was set (tools tokenverify.BuildClaims): with an `nbf`
+ * (= now − 5 min, up to v3.8.2), iat is the mint's moment; without one (v3.8.3+), iat is back-dated 5 s. The
+ * claims tell, where the release cannot: the doctor sees v3.8.1 to v3.8.3 as one.
+ */
+export function skewFromToken (token: string, mint: Pick<RawAnswer, 'sentAt' | 'receivedAt'>): number | undefined {
+  const claims = claimsOf(token)
+  if (claims?.iat === undefined) return undefined
+  const backdateSeconds = claims.nbf === undefined ? IAT_BACKDATE_WITHOUT_NBF_SECONDS : 0
+  const stamped = (claims.iat + backdateSeconds) * 1000
   return ((stamped - mint.receivedAt) + (stamped + 1000 - mint.sentAt)) / 2
 }
 
