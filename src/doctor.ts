@@ -18,5 +18,7 @@ if (args.help) {
 // Said before anything is written, on stderr so that --json output stays one document.
 if (args.write) process.stderr.write(`${WRITE_NOTICE}\n\n`)
 const report = await runDoctor({ write: args.write })
-process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report, wantsColour(process.stdout.isTTY, process.env)))
+process.stdout.write(args.json
+  ? `${JSON.stringify(report, null, 2)}\n`
+  : renderText(report, wantsColour(process.stdout.isTTY, process.env)))
 process.exitCode = report.ok ? 0 : 1

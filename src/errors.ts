@@ -48,7 +48,8 @@ export const clientClosedRequest = () =>
 export function fromOpenImError (error: OpenImError): GatewayError {
   switch (error.kind) {
     case 'auth_failed':
-      return new GatewayError(502, 'OPENIM_AUTH_FAILED', 'OpenIM refused the gateway\'s admin credentials; the operator must check OPENIM_SECRET and OPENIM_ADMIN_USER_ID')
+      return new GatewayError(502, 'OPENIM_AUTH_FAILED',
+        'OpenIM refused the gateway\'s admin credentials; the operator must check OPENIM_SECRET and OPENIM_ADMIN_USER_ID')
     case 'rejected':
       return fromRejection(error)
     case 'bad_response':

@@ -86,9 +86,12 @@ const publicUrl = (name: string, value: string | undefined) =>
 export function openImSettings (env: Type.Static<typeof OpenImEnv>): OpenImSettings {
   const requestDeadlineMs = env.REQUEST_DEADLINE_MS ?? 2 * env.OPENIM_TIMEOUT_MS
   if (isPlaceholder(env.OPENIM_SECRET)) {
-    fail('OPENIM_SECRET is a placeholder ("change-me…"): generate a secret (openssl rand -hex 32) and give OpenIM the same one (share.yml secret, IMENV_SHARE_SECRET)')
+    fail('OPENIM_SECRET is a placeholder ("change-me…"): generate a secret (openssl rand -hex 32) and give OpenIM the same one ' +
+      '(share.yml secret, IMENV_SHARE_SECRET)')
   }
-  if (requestDeadlineMs < env.OPENIM_TIMEOUT_MS) fail('REQUEST_DEADLINE_MS must not be shorter than OPENIM_TIMEOUT_MS (one call could never finish)')
+  if (requestDeadlineMs < env.OPENIM_TIMEOUT_MS) {
+    fail('REQUEST_DEADLINE_MS must not be shorter than OPENIM_TIMEOUT_MS (one call could never finish)')
+  }
   return {
     openim: {
       apiUrl: apiUrl(env.OPENIM_API_URL),

@@ -19,7 +19,11 @@ Exit code 0 only when no check failed.
 export function parseDoctorArgs (argv: string[]): DoctorArgs {
   const { values } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean', default: false }, write: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      json: { type: 'boolean', default: false },
+      write: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }
+    },
     strict: true,
     allowPositionals: false
   })

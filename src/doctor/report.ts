@@ -59,7 +59,8 @@ export function renderText (report: Report, colour: boolean): string {
       : `--write registered ${created.join(' and ')} in OpenIM; they stay (OpenIM cannot delete users) and later runs reuse them`)
   }
   const { pass, warn, fail, skip } = report.counts
-  lines.push('', `${report.ok ? 'healthy' : 'problems found'}: ${pass} ok, ${warn} warning${warn === 1 ? '' : 's'}, ${fail} failing, ${skip} skipped ` +
+  const warnings = `${warn} warning${warn === 1 ? '' : 's'}`
+  lines.push('', `${report.ok ? 'healthy' : 'problems found'}: ${pass} ok, ${warnings}, ${fail} failing, ${skip} skipped ` +
     `(${Math.round(report.durationMs)} ms)`)
   return lines.join('\n') + '\n'
 }

@@ -28,7 +28,14 @@ export async function runDoctor ({ env = process.env, write = false }: DoctorOpt
     config = loadConfig(env, { requireCallerAuth: false })
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
-    const checks = [{ id: 'config', title: 'Configuration', durationMs: 0, status: 'fail' as const, summary: error.message, hint: 'change the variable named above: the gateway refuses to start with it too' }]
+    const checks = [{
+      id: 'config',
+      title: 'Configuration',
+      durationMs: 0,
+      status: 'fail' as const,
+      summary: error.message,
+      hint: 'change the variable named above: the gateway refuses to start with it too'
+    }]
     return scrub(report(startedAt, started, { apiUrl: displayUrl(env.OPENIM_API_URL ?? '') }, checks), [env.OPENIM_SECRET ?? ''])
   }
   const diagnostics = new OpenImDiagnostics(config.openim.apiUrl, config.openim.timeoutMs)
@@ -56,7 +63,8 @@ export async function runChecks (ctx: DoctorContext, checks: Check[]): Promise<C
   const results: CheckResult[] = []
   for (const check of checks) {
     const started = performance.now()
-    const blocker = results.find((result) => check.needs?.includes(result.id) === true && (result.status === 'fail' || result.status === 'skip'))
+    const blocker = results.find((result) =>
+      check.needs?.includes(result.id) === true && (result.status === 'fail' || result.status === 'skip'))
     let outcome: Outcome
     if (blocker !== undefined) {
       outcome = { status: 'skip', summary: `skipped: needs "${blocker.title}"` }
@@ -75,7 +83,11 @@ export async function runChecks (ctx: DoctorContext, checks: Check[]): Promise<C
 /** OpenIM going away (or hanging) in the middle of a check: said as plainly as at the first check. */
 function thrown (error: unknown): Outcome {
   if (error instanceof OpenImError) return { status: 'fail', summary: `${error.message} (${error.path})`, hint: networkHint(error) }
-  return { status: 'fail', summary: `the check itself failed: ${(error as Error).message}`, hint: 'a bug in the doctor: please report it with --json' }
+  return {
+    status: 'fail',
+    summary: `the check itself failed: ${(error as Error).message}`,
+    hint: 'a bug in the doctor: please report it with --json'
+  }
 }
 
 function report (startedAt: Date, started: number, target: Record<string, unknown>, checks: CheckResult[]): Report {

@@ -35,7 +35,8 @@ const emulator = await startEmulator({
   host: env.HOST
 })
 console.log(`OpenIM emulator (${emulator.mode} API) listening on ${emulator.url}`)
-console.log(`admin userID ${env.OPENIM_ADMIN_USER_ID}; secret ${env.OPENIM_SECRET === undefined ? `${secret} (random: set OPENIM_SECRET to choose one)` : 'from OPENIM_SECRET'}`)
+const secretSource = env.OPENIM_SECRET === undefined ? `${secret} (random: set OPENIM_SECRET to choose one)` : 'from OPENIM_SECRET'
+console.log(`admin userID ${env.OPENIM_ADMIN_USER_ID}; secret ${secretSource}`)
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => { void emulator.close().then(() => process.exit(0)) })
 }

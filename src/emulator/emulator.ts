@@ -22,7 +22,14 @@ export interface EmulatorOptions {
 }
 
 export type Fault =
-  | { kind: 'errCode', errCode: number, errMsg?: string, errDlt?: string, /** do the real work first, then answer the error */ afterEffect?: boolean }
+  | {
+    kind: 'errCode'
+    errCode: number
+    errMsg?: string
+    errDlt?: string
+    /** do the real work first, then answer the error */
+    afterEffect?: boolean
+  }
   | { kind: 'hang' } // never answer
   | { kind: 'drop' } // close the connection without answering
   | { kind: 'html', status?: number } // a proxy's error page
@@ -76,7 +83,9 @@ export class OpenImEmulator {
     const adminUserID = options.adminUserID ?? 'imAdmin'
     const lifetime = options.tokenLifetimeSeconds ?? 90 * 86_400
     this.tokens = new TokenStore(() => this.context.behaviour, adminUserID, options.secret, lifetime, nowSeconds)
-    this.context = { behaviour: BEHAVIOURS[this.currentMode], secret: options.secret, adminUserID, users: this.users, tokens: this.tokens, nowSeconds }
+    this.context = {
+      behaviour: BEHAVIOURS[this.currentMode], secret: options.secret, adminUserID, users: this.users, tokens: this.tokens, nowSeconds
+    }
     // OpenIM creates its admin account at start-up, as an app account (internal/rpc/user/user.go).
     this.addUser(adminUserID, { appMangerLevel: 3 })
   }
@@ -99,7 +108,8 @@ export class OpenImEmulator {
 
   /** Puts a user in OpenIM's database directly, as an older version (or another tool) may have registered it. */
   addUser (userID: string, fields: Partial<Omit<StoredUser, 'userID'>> = {}): void {
-    this.users.set(userID, { userID, nickname: userID, faceURL: '', ex: '', appMangerLevel: 0, createTime: this.context.nowSeconds(), ...fields })
+    const createTime = this.context.nowSeconds()
+    this.users.set(userID, { userID, nickname: userID, faceURL: '', ex: '', appMangerLevel: 0, createTime, ...fields })
   }
 
   get url (): string {
@@ -209,7 +219,8 @@ export class OpenImEmulator {
       res.writeHead(reply.status, { ...CORS_HEADERS, 'content-type': 'text/plain' }).end(reply.text)
     } else {
       const json = JSON.stringify(reply.json)
-      res.writeHead(reply.status, { ...CORS_HEADERS, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json)
+      const headers = { ...CORS_HEADERS, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }
+      res.writeHead(reply.status, headers).end(json)
     }
   }
 
@@ -222,7 +233,8 @@ export class OpenImEmulator {
         return
       case 'html':
         res.writeHead(fault.status ?? 502, { 'content-type': 'text/html' })
-          .end('<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>')
+          .end('<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>' +
+            '<hr><center>nginx</center></body></html>')
         return
       case 'empty':
         res.writeHead(fault.status ?? 500).end()

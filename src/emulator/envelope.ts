@@ -40,6 +40,9 @@ export function successEnvelope (data: unknown, emptyDataIsNull: boolean): Recor
 /** Thrown where Go's encoding/json would fail to decode the body into the request struct. */
 export class DecodeError extends Error {}
 
+const unmarshalError = (value: unknown, name: string, type: string) =>
+  new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type ${type}`)
+
 /** Go's encoding/json matches keys case-insensitively (exact match first) and ignores unknown ones. */
 export function field (body: Record<string, unknown>, name: string): unknown {
   if (name in body) return body[name]
@@ -51,14 +54,14 @@ export function field (body: Record<string, unknown>, name: string): unknown {
 export function stringField (body: Record<string, unknown>, name: string): string {
   const value = field(body, name)
   if (value === undefined || value === null) return ''
-  if (typeof value !== 'string') throw new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type string`)
+  if (typeof value !== 'string') throw unmarshalError(value, name, 'string')
   return value
 }
 
 export function intField (body: Record<string, unknown>, name: string): number {
   const value = field(body, name)
   if (value === undefined || value === null) return 0
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type int32`)
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw unmarshalError(value, name, 'int32')
   return value
 }
 
@@ -72,7 +75,7 @@ export function arrayField (body: Record<string, unknown>, name: string): unknow
 
 export function stringArrayField (body: Record<string, unknown>, name: string): string[] | undefined {
   return arrayField(body, name)?.map((value) => {
-    if (typeof value !== 'string') throw new DecodeError(`json: cannot unmarshal ${typeof value} into Go struct field .${name} of type string`)
+    if (typeof value !== 'string') throw unmarshalError(value, name, 'string')
     return value
   })
 }

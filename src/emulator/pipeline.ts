@@ -2,7 +2,13 @@ import { ApiError, type DecodeError, errorEnvelope, objectOf, successEnvelope } 
 import type { Route, RouteContext } from './routes.js'
 import type { Claims } from './tokens.js'
 
-export interface EmulatorRequest { method: string, path: string, operationID?: string | undefined, token?: string | undefined, body: string }
+export interface EmulatorRequest {
+  method: string
+  path: string
+  operationID?: string | undefined
+  token?: string | undefined
+  body: string
+}
 
 /** What OpenIM answers: JSON (its own answers) or plain text (gin's 404, a panic's empty 500). */
 export type Answer = { status: number, json: unknown } | { status: number, text: string }
@@ -14,7 +20,8 @@ const PANIC: Answer = { status: 500, text: '' }
 const envelope = (errCode: number, detail: string): Answer => ({ status: 200, json: errorEnvelope(errCode, detail) })
 
 /** An error of the API layer itself (middleware, Check()): its text reaches errDlt only where the mode says so. */
-const apiError = (ctx: RouteContext, errCode: number, detail: string): Answer => envelope(errCode, ctx.behaviour.apiErrorDetail ? detail : '')
+const apiError = (ctx: RouteContext, errCode: number, detail: string): Answer =>
+  envelope(errCode, ctx.behaviour.apiErrorDetail ? detail : '')
 
 /** The answer to one request, in the order OpenIM's gin middleware checks things (all POST-only, except CORS). */
 export async function answer (request: EmulatorRequest, routes: Record<string, Route>, ctx: RouteContext): Promise<Answer> {

@@ -25,7 +25,9 @@ function wrappedString (body: Record<string, unknown>, name: string): string | u
   const value = field(body, name)
   if (value === undefined || value === null) return undefined
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new DecodeError(`json: cannot unmarshal ${Array.isArray(value) ? 'array' : typeof value} into Go struct field UserInfoWithEx.userInfo.${name} of type wrapperspb.StringValue`)
+    const kind = Array.isArray(value) ? 'array' : typeof value
+    const goField = `UserInfoWithEx.userInfo.${name}`
+    throw new DecodeError(`json: cannot unmarshal ${kind} into Go struct field ${goField} of type wrapperspb.StringValue`)
   }
   return stringField(value as Record<string, unknown>, 'value')
 }
@@ -61,7 +63,12 @@ export const profileRoutes: Record<string, Route> = {
       const rawInfo = field(body, 'userInfo')
       if (rawInfo === undefined || rawInfo === null) return undefined
       const info = objectOf(rawInfo, 'sdkws.UserInfoWithEx')
-      return { userID: stringField(info, 'userID'), nickname: wrappedString(info, 'nickname'), faceURL: wrappedString(info, 'faceURL'), ex: wrappedString(info, 'ex') }
+      return {
+        userID: stringField(info, 'userID'),
+        nickname: wrappedString(info, 'nickname'),
+        faceURL: wrappedString(info, 'faceURL'),
+        ex: wrappedString(info, 'ex')
+      }
     },
     // protocol v0.0.73 added a Check(); before, v3.7 dereferences the nil userInfo and the RPC panics.
     check (update, ctx) {

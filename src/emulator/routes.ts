@@ -148,7 +148,9 @@ const sharedRoutes: Record<string, Route> = {
     async handle ({ platformID, userID }, ctx, caller) {
       requireAdmin(ctx, caller)
       const { behaviour } = ctx
-      if (behaviour.refusesAdminPlatform && platformID === ADMIN_PLATFORM_ID) throw new ApiError(1002, 'platformID invalid. platformID must not be adminPlatformID')
+      if (behaviour.refusesAdminPlatform && platformID === ADMIN_PLATFORM_ID) {
+        throw new ApiError(1002, 'platformID invalid. platformID must not be adminPlatformID')
+      }
       if (userID === ctx.adminUserID) throw new ApiError(1002, 'don\'t get Admin token')
       const user = existingUser(ctx, userID)
       if (behaviour.refusesAppAccounts && user.appMangerLevel >= APP_NOTIFICATION_ADMIN) throw argsError('app account can`t get token')
@@ -188,7 +190,9 @@ export const legacyRoutes: Record<string, Route> = {
   ...sharedRoutes,
   // No admin guard: with the secret, the admin userID gets an admin token; any platform 1–10 is minted.
   '/auth/user_token': route({
-    decode: (body) => ({ secret: stringField(body, 'secret'), platformID: intField(body, 'platformID'), userID: stringField(body, 'userID') }),
+    decode: (body) => ({
+      secret: stringField(body, 'secret'), platformID: intField(body, 'platformID'), userID: stringField(body, 'userID')
+    }),
     check ({ platformID, userID }) {
       if (userID === '') throw argsError('userID is empty')
       checkPlatform(platformID, 'platform is invalidate')

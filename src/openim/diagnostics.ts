@@ -110,7 +110,11 @@ export class OpenImDiagnostics {
     const started = performance.now()
     try {
       const response = await this.agent.request({
-        origin: target.origin, path: target.pathname + target.search, method: 'GET', headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs
+        origin: target.origin,
+        path: target.pathname + target.search,
+        method: 'GET',
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs
       })
       await response.body.dump()
       return { httpStatus: response.statusCode, durationMs: performance.now() - started }

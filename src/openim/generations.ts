@@ -35,7 +35,8 @@ export const current: Dialect = {
 
 export const legacy: Dialect = {
   generation: 'legacy',
-  adminToken: (secret, userID) => ({ path: '/auth/user_token', body: { secret, platformID: ADMIN_PLATFORM_ID, userID }, needsAdminToken: false }),
+  adminToken: (secret, userID) =>
+    ({ path: '/auth/user_token', body: { secret, platformID: ADMIN_PLATFORM_ID, userID }, needsAdminToken: false }),
   register: (users, secret) => ({ path: '/user/user_register', body: { secret, users }, needsAdminToken: false }),
   userToken: (userID, platformID, secret) => ({ path: '/auth/user_token', body: { secret, platformID, userID }, needsAdminToken: false })
 }

@@ -31,7 +31,9 @@ export function tokenData (path: string, data: unknown): TokenData {
 }
 
 // Up to v3.6 parse_token names the platform (protocol constant.PlatformID2Name) instead of numbering it.
-const PLATFORM_NAMES: Record<string, number> = { IOS: 1, Android: 2, Windows: 3, OSX: 4, Web: 5, MiniWeb: 6, Linux: 7, APad: 8, IPad: 9, Admin: 10 }
+const PLATFORM_NAMES: Record<string, number> = {
+  IOS: 1, Android: 2, Windows: 3, OSX: 4, Web: 5, MiniWeb: 6, Linux: 7, APad: 8, IPad: 9, Admin: 10
+}
 
 /** /auth/parse_token's answer: `{userID, platformID (v3.7+) or platform (a name, before), expireTimeSeconds}`. */
 export function parsedToken (path: string, data: unknown, nowMs: number): ParsedToken {
@@ -46,7 +48,8 @@ export function parsedToken (path: string, data: unknown, nowMs: number): Parsed
   // from now it is not a time at all (a lifetime, say, read as a date in 1970 would be in the past).
   const expiresAt = candidate.expireTimeSeconds * 1000
   if (!Number.isInteger(candidate.expireTimeSeconds) || expiresAt <= nowMs || expiresAt > nowMs + MAX_TOKEN_LIFETIME_SECONDS * 1000) {
-    throw new OpenImError('bad_response', path, `OpenIM answered parse_token with an implausible expireTimeSeconds (${candidate.expireTimeSeconds})`)
+    throw new OpenImError('bad_response', path,
+      `OpenIM answered parse_token with an implausible expireTimeSeconds (${candidate.expireTimeSeconds})`)
   }
   return { userID: candidate.userID, platformID: platformID as number, expiresAt }
 }

@@ -155,7 +155,8 @@ export class OpenImTransport {
  */
 export function readAnswer<T = unknown> (path: string, statusCode: number, text: string): T | undefined {
   if (statusCode !== 200) {
-    throw new OpenImError('bad_response', path, `OpenIM answered HTTP ${statusCode}${text.trim() === '' ? ' with an empty body' : ''}`, { httpStatus: statusCode })
+    const empty = text.trim() === '' ? ' with an empty body' : ''
+    throw new OpenImError('bad_response', path, `OpenIM answered HTTP ${statusCode}${empty}`, { httpStatus: statusCode })
   }
   let envelope: { errCode?: unknown, errMsg?: unknown, errDlt?: unknown, data?: unknown }
   try {
@@ -183,5 +184,6 @@ export function networkFailure (path: string, error: unknown, timeoutMs: number)
   }
   const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
   const known = code !== undefined && CONNECTION_ERROR_CODES.has(code)
-  return new OpenImError('unavailable', path, `OpenIM is unreachable (${known ? code : 'connection failed'})`, known ? { networkCode: code } : {})
+  return new OpenImError('unavailable', path, `OpenIM is unreachable (${known ? code : 'connection failed'})`,
+    known ? { networkCode: code } : {})
 }

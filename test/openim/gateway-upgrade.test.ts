@@ -1,5 +1,5 @@
 import { mock } from 'node:test'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { EmulatorMode } from '../../src/emulator/modes.js'
 import { ADMIN, buildGateway, provision, startOpenIm } from '../helper.js'
 
@@ -47,7 +47,7 @@ interface Tally { ok: number, failed: Record<string, number> }
  * Replicas under steady traffic (a few callers each, new and returning users) while OpenIM changes version
  * once `switchAfter` requests have been answered in all.
  */
-async function upgradeUnderTraffic (t: Parameters<Parameters<typeof t.test>[1]>[0], from: EmulatorMode, to: EmulatorMode) {
+async function upgradeUnderTraffic (t: Test, from: EmulatorMode, to: EmulatorMode) {
   const emulator = await startOpenIm(t, { mode: from })
   const replicas = await Promise.all([0, 1].map(async () => (await buildGateway(t, emulator.url)).app))
   const tallies: Tally[] = replicas.map(() => ({ ok: 0, failed: {} }))

@@ -15,7 +15,10 @@ const REFUSALS: Record<AdminRefusal, { summary: (adminUserID: string) => string,
   secret: { summary: () => 'OpenIM refused the secret', hint: SECRET_HINT },
   admin_not_listed: { summary: (id) => `OpenIM refused "${id}" as its admin`, hint: ADMIN_HINT },
   admin_missing: { summary: (id) => `"${id}" is not an OpenIM user`, hint: ADMIN_HINT },
-  other: { summary: () => 'OpenIM refused the admin token', hint: 'not a gateway setting: OpenIM\'s own logs tell why (an internal service down?)' }
+  other: {
+    summary: () => 'OpenIM refused the admin token',
+    hint: 'not a gateway setting: OpenIM\'s own logs tell why (an internal service down?)'
+  }
 }
 
 /** 3. The secret and the admin account: an admin token is minted, and the gateway's own client works with it. */
@@ -32,7 +35,9 @@ export const adminCredentials: Check = {
       return { status: 'fail', summary: `${refusal.summary(adminUserID)} (${describeRefusal(error)})`, hint: refusal.hint }
     }
     const data = adminMint.outcome.ok ? adminMint.outcome.data as Partial<TokenData> | undefined : undefined
-    if (typeof data?.token !== 'string' || typeof data.expireTimeSeconds !== 'number') return unexpected('minting the admin token', adminMint)
+    if (typeof data?.token !== 'string' || typeof data.expireTimeSeconds !== 'number') {
+      return unexpected('minting the admin token', adminMint)
+    }
     if (data.expireTimeSeconds <= 0) {
       return {
         status: 'fail',
@@ -62,7 +67,14 @@ export const adminCredentials: Check = {
 /** The gateway's client, configured as the gateway configures it, doing what /readyz does. */
 async function gatewayReadiness (ctx: DoctorContext): Promise<Outcome | undefined> {
   const { openim } = ctx.config
-  const transport = new OpenImTransport({ baseUrl: openim.apiUrl, timeoutMs: openim.timeoutMs, connections: 1, pipelining: 1, keepAliveTimeoutMs: openim.pool.keepAliveTimeoutMs, maxPendingCalls: openim.pool.maxPendingCalls })
+  const transport = new OpenImTransport({
+    baseUrl: openim.apiUrl,
+    timeoutMs: openim.timeoutMs,
+    connections: 1,
+    pipelining: 1,
+    keepAliveTimeoutMs: openim.pool.keepAliveTimeoutMs,
+    maxPendingCalls: openim.pool.maxPendingCalls
+  })
   const client = new OpenImClient({
     transport,
     secret: openim.secret,
@@ -77,9 +89,17 @@ async function gatewayReadiness (ctx: DoctorContext): Promise<Outcome | undefine
     if (!(error instanceof OpenImError)) throw error
     // Up to v3.8.0 /auth/user_token mints for any existing user, so a wrong admin userID shows only here.
     if (error.kind === 'rejected' && error.errCode === 1002) {
-      return { status: 'fail', summary: `"${openim.adminUserID}" got a token but is not an admin: account_check refuses it (${describeRefusal(error)})`, hint: ADMIN_HINT }
+      return {
+        status: 'fail',
+        summary: `"${openim.adminUserID}" got a token but is not an admin: account_check refuses it (${describeRefusal(error)})`,
+        hint: ADMIN_HINT
+      }
     }
-    return { status: 'fail', summary: `the gateway's client fails: ${describeRefusal(error)}`, hint: 'please report this with --json: the doctor\'s own calls worked' }
+    return {
+      status: 'fail',
+      summary: `the gateway's client fails: ${describeRefusal(error)}`,
+      hint: 'please report this with --json: the doctor\'s own calls worked'
+    }
   } finally {
     await client.close()
   }
@@ -103,17 +123,23 @@ export const shapes: Check = {
       problems.push('account_check answered without one result per userID')
     } else {
       results.forEach((result: { userID?: unknown, accountStatus?: unknown }, index) => {
-        if (result?.userID !== userIDs[index]) problems.push(`account_check answered userIDs out of order or renamed (${String(result?.userID)})`)
-        if (parseAccountStatus(result?.accountStatus) === undefined) problems.push(`account_check answered accountStatus ${JSON.stringify(result?.accountStatus)}`)
+        if (result?.userID !== userIDs[index]) {
+          problems.push(`account_check answered userIDs out of order or renamed (${String(result?.userID)})`)
+        }
+        if (parseAccountStatus(result?.accountStatus) === undefined) {
+          problems.push(`account_check answered accountStatus ${JSON.stringify(result?.accountStatus)}`)
+        }
         const expected = Object.values(ACCOUNT_STATUS[generation])
         if (parseAccountStatus(result?.accountStatus) !== undefined && !expected.includes(result.accountStatus)) {
-          surprises.push(`accountStatus ${JSON.stringify(result.accountStatus)}, not the ${generation} spelling ${JSON.stringify(expected)}`)
+          const spelling = JSON.stringify(expected)
+          surprises.push(`accountStatus ${JSON.stringify(result.accountStatus)}, not the ${generation} spelling ${spelling}`)
         }
       })
     }
     const parsed = await ctx.post('/auth/parse_token', { token: ctx.adminToken!.token })
     if (!parsed.outcome.ok) return unexpected('parse_token of the admin token', parsed)
-    const claims = parsed.outcome.data as { userID?: unknown, platformID?: unknown, platform?: unknown, expireTimeSeconds?: unknown } | undefined
+    const claims = parsed.outcome.data as
+      { userID?: unknown, platformID?: unknown, platform?: unknown, expireTimeSeconds?: unknown } | undefined
     if (claims?.userID !== adminUserID) problems.push(`parse_token answered userID ${JSON.stringify(claims?.userID)} for the admin token`)
     // v3.0 – v3.6 name the platform ("Admin") instead of numbering it.
     if (claims?.platformID !== ADMIN_PLATFORM_ID && !(generation === 'legacy' && typeof claims?.platform === 'string')) {
@@ -124,12 +150,19 @@ export const shapes: Check = {
     }
     const facts = { accountCheck: results ?? null, parseToken: claims === undefined ? null : { ...claims } }
     if (problems.length > 0) {
-      return { status: 'fail', summary: problems.join('; '), hint: 'not a gateway setting: every /provision would fail with OPENIM_BAD_RESPONSE; please report this with --json', facts }
+      return {
+        status: 'fail',
+        summary: problems.join('; '),
+        hint: 'not a gateway setting: every /provision would fail with OPENIM_BAD_RESPONSE; please report this with --json',
+        facts
+      }
     }
     if (surprises.length > 0) {
-      return { status: 'warn', summary: surprises.join('; '), hint: `unexpected for ${RELEASES[ctx.release].label} (the gateway copes): please report it with --json`, facts }
+      const hint = `unexpected for ${RELEASES[ctx.release].label} (the gateway copes): please report it with --json`
+      return { status: 'warn', summary: surprises.join('; '), hint, facts }
     }
-    return { status: 'pass', summary: `both answer as ${RELEASES[ctx.release].label} should (accountStatus ${JSON.stringify(Object.values(ACCOUNT_STATUS[generation]))})`, facts }
+    const spelling = JSON.stringify(Object.values(ACCOUNT_STATUS[generation]))
+    return { status: 'pass', summary: `both answer as ${RELEASES[ctx.release].label} should (accountStatus ${spelling})`, facts }
   }
 }
 

@@ -38,7 +38,11 @@ export const clock: Check = {
     const fromToken = ctx.adminToken === undefined ? undefined : skewFromToken(ctx.adminToken.token, ctx.detection!.adminMint)
     if (skew === undefined) return { status: 'skip', summary: 'OpenIM\'s answers carry no Date header' }
     const seconds = skew.skewMs / 1000
-    const facts = { skewSeconds: round(seconds), precisionSeconds: round(skew.precisionMs / 1000), fromTokenIatSeconds: fromToken === undefined ? null : round(fromToken / 1000) }
+    const facts = {
+      skewSeconds: round(seconds),
+      precisionSeconds: round(skew.precisionMs / 1000),
+      fromTokenIatSeconds: fromToken === undefined ? null : round(fromToken / 1000)
+    }
     const summary = `OpenIM's clock is ${describeSkew(seconds)} (±${round(skew.precisionMs / 1000)} s, from its Date header)`
     const magnitude = Math.abs(seconds)
     if (magnitude <= SKEW_WARNING_SECONDS) return { status: 'pass', summary, facts }

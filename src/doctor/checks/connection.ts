@@ -59,11 +59,14 @@ function notOpenIm (ctx: DoctorContext, answer: RawAnswer): Outcome | undefined 
     }
   }
   if (answer.body === 'html' || status >= 500) {
-    const what = answer.body === 'html' ? `an HTML page ("${answer.excerpt ?? ''}")` : `${answer.body === 'empty' ? 'an empty' : 'a'} server error`
+    const what = answer.body === 'html'
+      ? `an HTML page ("${answer.excerpt ?? ''}")`
+      : `${answer.body === 'empty' ? 'an empty' : 'a'} server error`
     return {
       status: 'fail',
       summary: `${what} answered with HTTP ${status} instead of OpenIM`,
-      hint: 'a proxy or another web server answers at OPENIM_API_URL: point it at OpenIM\'s REST API (port 10002), or fix the proxy\'s upstream',
+      hint: 'a proxy or another web server answers at OPENIM_API_URL: point it at OpenIM\'s REST API (port 10002), ' +
+        'or fix the proxy\'s upstream',
       facts: { httpStatus: status }
     }
   }
@@ -98,21 +101,35 @@ export const generation: Check = {
     if (!detection.found) {
       const statuses = detection.answers.map((answer) => `${answer.path}: ${failureOf(answer)?.message ?? 'answered'}`).join('; ')
       return detection.problem === 'unknown_routes'
-        ? { status: 'fail', summary: `OpenIM knows neither /auth/get_admin_token nor /auth/user_token at ${displayUrl(apiUrl)}`, hint: pathHint(apiUrl), facts: { answers: statuses } }
-        : { status: 'fail', summary: `not OpenIM's answer (${statuses})`, hint: 'OPENIM_API_URL must point at OpenIM\'s REST API itself (port 10002), not another service or a proxy page' }
+        ? {
+            status: 'fail',
+            summary: `OpenIM knows neither /auth/get_admin_token nor /auth/user_token at ${displayUrl(apiUrl)}`,
+            hint: pathHint(apiUrl),
+            facts: { answers: statuses }
+          }
+        : {
+            status: 'fail',
+            summary: `not OpenIM's answer (${statuses})`,
+            hint: 'OPENIM_API_URL must point at OpenIM\'s REST API itself (port 10002), not another service or a proxy page'
+          }
     }
     ctx.detection = detection
     const facts = RELEASES[detection.release]
     const summary = `${facts.generation} API: ${facts.label}`
-    const outcome: Outcome = { status: 'pass', summary, notes: NOTES[detection.release], facts: { generation: facts.generation, release: detection.release } }
+    const outcome: Outcome = {
+      status: 'pass', summary, notes: NOTES[detection.release], facts: { generation: facts.generation, release: detection.release }
+    }
     if (apiMode !== 'auto' && apiMode !== facts.generation) {
-      return { ...outcome, status: 'fail', hint: `OPENIM_API_MODE=${apiMode} but this server speaks the ${facts.generation} API: set OPENIM_API_MODE=auto (or ${facts.generation})` }
+      const hint = `OPENIM_API_MODE=${apiMode} but this server speaks the ${facts.generation} API: ` +
+        `set OPENIM_API_MODE=auto (or ${facts.generation})`
+      return { ...outcome, status: 'fail', hint }
     }
     if (detection.release === 'v3.8.0') {
       return {
         ...outcome,
         status: 'warn',
-        hint: 'userIDs with "-", "." or "@" pass the gateway\'s check but OpenIM v3.8.0 refuses them (OPENIM_REJECTED 1001): upgrade OpenIM ' +
+        hint: 'userIDs with "-", "." or "@" pass the gateway\'s check but OpenIM v3.8.0 refuses them (OPENIM_REJECTED 1001): ' +
+          'upgrade OpenIM ' +
           'to v3.8.1+, or keep userIDs to letters, digits and "_" (JWT_USER_ID_MAPPING=hash maps JWT subjects)'
       }
     }

@@ -9,11 +9,16 @@ const BY_CODE: Record<string, string> = {
   ENETUNREACH: 'no route to that network from here: check OPENIM_API_URL and the network between this host and OpenIM',
   CERT_HAS_EXPIRED: 'the TLS certificate at OPENIM_API_URL has expired: renew it on the proxy in front of OpenIM',
   CERT_NOT_YET_VALID: 'the TLS certificate at OPENIM_API_URL is not valid yet: check the clocks of this host and of the proxy',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'the TLS certificate at OPENIM_API_URL is self-signed: give Node its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or use OpenIM\'s plain http address inside the network',
-  SELF_SIGNED_CERT_IN_CHAIN: 'the TLS certificate at OPENIM_API_URL comes from a private CA: give Node that CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the TLS certificate chain at OPENIM_API_URL is incomplete or from a private CA: serve the full chain, or set NODE_EXTRA_CA_CERTS',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the TLS certificate at OPENIM_API_URL comes from a CA this host does not know: set NODE_EXTRA_CA_CERTS=/path/to/ca.pem',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'the TLS certificate is not for the host name in OPENIM_API_URL: use the name the certificate was issued for',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the TLS certificate at OPENIM_API_URL is self-signed: give Node its CA with ' +
+    'NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or use OpenIM\'s plain http address inside the network',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the TLS certificate at OPENIM_API_URL comes from a private CA: give Node that CA with ' +
+    'NODE_EXTRA_CA_CERTS=/path/to/ca.pem',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the TLS certificate chain at OPENIM_API_URL is incomplete or from a private CA: serve the full ' +
+    'chain, or set NODE_EXTRA_CA_CERTS',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the TLS certificate at OPENIM_API_URL comes from a CA this host does not know: set ' +
+    'NODE_EXTRA_CA_CERTS=/path/to/ca.pem',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the TLS certificate is not for the host name in OPENIM_API_URL: use the name the certificate was ' +
+    'issued for',
   ERR_SSL_WRONG_VERSION_NUMBER: 'OPENIM_API_URL says https but that port speaks plain http (OpenIM itself has no TLS): use http://',
   EPROTO: 'OPENIM_API_URL says https but the TLS handshake failed: use http:// if that port has no TLS'
 }

@@ -23,7 +23,8 @@ async function refusal (client: Redis, where: string): Promise<Outcome | undefin
       return {
         status: 'fail',
         summary: `${where} answers PING but refuses ${check.what}: ${problem?.reason ?? redisErrorText(error)}`,
-        hint: `${problem?.hint ?? 'the gateway runs this on every rate-limited request'}; until then every request falls back to per-replica limits`
+        hint: `${problem?.hint ?? 'the gateway runs this on every rate-limited request'}; ` +
+          'until then every request falls back to per-replica limits'
       }
     }
   }
@@ -44,7 +45,13 @@ export const redis: Check = {
     if (!URL.canParse(url)) return { status: 'fail', summary: 'REDIS_URL is not a URL', hint: 'REDIS_URL must look like redis://:<password>@host:6379/0' }
     // Its own short-lived connection, failing fast: the doctor must not wait on ioredis's reconnects.
     const client = new Redis(url, {
-      lazyConnect: true, connectTimeout: ctx.timeoutMs, commandTimeout: ctx.timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false
+      lazyConnect: true,
+      connectTimeout: ctx.timeoutMs,
+      commandTimeout: ctx.timeoutMs,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      enableOfflineQueue: false,
+      enableReadyCheck: false
     })
     // ioredis rejects a failed connect with "Connection is closed."; the reason comes as an 'error' event.
     let reason: Error | undefined
@@ -58,7 +65,8 @@ export const redis: Check = {
       const refused = await refusal(client, displayUrl(url))
       if (refused !== undefined) return { ...refused, facts: { version: version ?? null } }
       const runs = gatewayRedisChecks.map((check) => check.what).join(', ')
-      return { status: 'pass', summary: `${displayUrl(url)} answers (Redis ${version ?? '?'}, ${pingMs} ms to connect and PING) and runs ${runs}`, facts: { version: version ?? null } }
+      const summary = `${displayUrl(url)} answers (Redis ${version ?? '?'}, ${pingMs} ms to connect and PING) and runs ${runs}`
+      return { status: 'pass', summary, facts: { version: version ?? null } }
     } catch (error) {
       const message = (reason ?? error as Error).message
       const refused = /WRONGPASS|NOAUTH|invalid password|invalid username/i.test(message)

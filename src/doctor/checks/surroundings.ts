@@ -19,7 +19,8 @@ export const callerAuth: Check = {
       return {
         status: 'warn',
         summary: 'AUTH_DISABLED=true: anyone who reaches the gateway can get any user\'s OpenIM token',
-        hint: 'set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET, and remove AUTH_DISABLED outside local development'
+        hint: 'set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET, and remove AUTH_DISABLED outside ' +
+          'local development'
       }
     }
     if (!callerAuthConfigured(auth)) {
@@ -39,7 +40,9 @@ function describeCallers (auth: AuthConfig): string {
   if (auth.apiKeys.length > 0) parts.push(`API keys for ${auth.apiKeys.map((entry) => entry.name).join(', ')}`)
   const jwt = auth.jwt
   if (jwt !== undefined) {
-    const source = jwt.source.kind === 'jwks' ? `the key set at ${displayUrl(jwt.source.url)}` : jwt.source.kind === 'publicKey' ? 'JWT_PUBLIC_KEY' : 'JWT_SECRET (HS256)'
+    const source = jwt.source.kind === 'jwks'
+      ? `the key set at ${displayUrl(jwt.source.url)}`
+      : jwt.source.kind === 'publicKey' ? 'JWT_PUBLIC_KEY' : 'JWT_SECRET (HS256)'
     parts.push(`end-user JWTs checked with ${source}`)
   }
   return parts.join('; ')
@@ -60,14 +63,23 @@ export const jwks: Check = {
       await keySet.reload()
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code
-      return { status: 'fail', summary: `${where}: ${(error as Error).message}${cause === undefined ? '' : ` (${cause})`}`, hint: 'JWT_JWKS_URL must be your identity provider\'s key set (…/.well-known/jwks.json), reachable from here' }
+      return {
+        status: 'fail',
+        summary: `${where}: ${(error as Error).message}${cause === undefined ? '' : ` (${cause})`}`,
+        hint: 'JWT_JWKS_URL must be your identity provider\'s key set (…/.well-known/jwks.json), reachable from here'
+      }
     }
     const keys = keySet.jwks()?.keys ?? []
     const types = new Set(keys.map((key) => key.kty))
     const usable = jwt.algorithms.some((algorithm) => types.has(KEY_TYPES[algorithm.slice(0, 2)] ?? ''))
     const summary = `${where}: ${keys.length} key${keys.length === 1 ? '' : 's'} (${[...types].join(', ') || 'none'})`
-    if (keys.length === 0) return { status: 'fail', summary, hint: 'the key set is empty: JWT_JWKS_URL must be the set that signs your users\' tokens' }
-    if (!usable) return { status: 'fail', summary, hint: `no key fits JWT_ALGORITHMS (${jwt.algorithms.join(',')}): set it to what your identity provider signs with` }
+    if (keys.length === 0) {
+      return { status: 'fail', summary, hint: 'the key set is empty: JWT_JWKS_URL must be the set that signs your users\' tokens' }
+    }
+    if (!usable) {
+      const hint = `no key fits JWT_ALGORITHMS (${jwt.algorithms.join(',')}): set it to what your identity provider signs with`
+      return { status: 'fail', summary, hint }
+    }
     return { status: 'pass', summary, facts: { keys: keys.length, keyTypes: [...types], kids: keys.map((key) => key.kid ?? null) } }
   }
 }
@@ -82,10 +94,14 @@ export const publicApi: Check = {
     const diagnostics = new OpenImDiagnostics(url, ctx.timeoutMs)
     try {
       const answer = await diagnostics.post('/auth/parse_token', { token: '' }, ctx.callContext())
-      if (answer.outcome.ok || answer.outcome.error.kind === 'rejected') return { status: 'pass', summary: `${displayUrl(url)} answers as OpenIM from here` }
-      return { status: 'warn', summary: `${displayUrl(url)}: ${answer.outcome.error.message} instead of OpenIM`, hint: PUBLIC_HINT('OPENIM_PUBLIC_API_URL') }
+      if (answer.outcome.ok || answer.outcome.error.kind === 'rejected') {
+        return { status: 'pass', summary: `${displayUrl(url)} answers as OpenIM from here` }
+      }
+      const summary = `${displayUrl(url)}: ${answer.outcome.error.message} instead of OpenIM`
+      return { status: 'warn', summary, hint: PUBLIC_HINT('OPENIM_PUBLIC_API_URL') }
     } catch (error) {
-      return { status: 'warn', summary: `${displayUrl(url)}: ${(error as OpenImError).message}`, hint: PUBLIC_HINT('OPENIM_PUBLIC_API_URL') }
+      const summary = `${displayUrl(url)}: ${(error as OpenImError).message}`
+      return { status: 'warn', summary, hint: PUBLIC_HINT('OPENIM_PUBLIC_API_URL') }
     } finally {
       await diagnostics.close()
     }
@@ -112,6 +128,7 @@ export const publicWs: Check = {
 }
 
 const PUBLIC_HINT = (variable: string) =>
-  `${variable} is handed to clients as is: if they reach OpenIM at another address than this host does, ignore this; otherwise fix ${variable}`
+  `${variable} is handed to clients as is: if they reach OpenIM at another address than this host does, ignore this; ` +
+  `otherwise fix ${variable}`
 
 export const surroundingChecks = [callerAuth, redis, jwks, publicApi, publicWs]

@@ -21,7 +21,8 @@ export const writeSkipped: Check = {
   id: 'write',
   title: 'Write probes',
   async run () {
-    return { status: 'skip', summary: `not run: pass --write to test kick-on-mint, logout and the userID rule with the probe user ${PROBE_USER_ID}` }
+    const summary = `not run: pass --write to test kick-on-mint, logout and the userID rule with the probe user ${PROBE_USER_ID}`
+    return { status: 'skip', summary }
   }
 }
 
@@ -35,7 +36,9 @@ export const probeUser: Check = {
     if (existing === undefined) return { status: 'fail', summary: 'account_check did not answer for the probe user' }
     if (existing) return { status: 'pass', summary: `${PROBE_USER_ID} exists from an earlier run: nothing created` }
     const answer = await register(ctx, PROBE_USER_ID)
-    if (!answer.outcome.ok && failureOf(answer)?.errCode !== ErrCode.RegisteredAlready) return unexpected(`registering ${PROBE_USER_ID}`, answer)
+    if (!answer.outcome.ok && failureOf(answer)?.errCode !== ErrCode.RegisteredAlready) {
+      return unexpected(`registering ${PROBE_USER_ID}`, answer)
+    }
     ctx.created.push(PROBE_USER_ID)
     return { status: 'pass', summary: `${PROBE_USER_ID} registered now (it stays: OpenIM cannot delete users; later runs reuse it)` }
   }
@@ -56,13 +59,18 @@ export const kickOnMint: Check = {
       second = await mint(ctx)
       if (typeof second !== 'string') return second
     }
-    if (second === first) return { status: 'fail', summary: 'three mints over three seconds returned the same token', hint: 'please report this with --json' }
+    if (second === first) {
+      return { status: 'fail', summary: 'three mints over three seconds returned the same token', hint: 'please report this with --json' }
+    }
     ctx.probeTokens = [first, second]
     const kicked = await parsesAsKicked(ctx, first)
     if (typeof kicked !== 'boolean') return kicked
     const expected = RELEASES[ctx.release].mintKicks
     return verdict(ctx, kicked === expected, { kicksOnMint: kicked }, kicked
-      ? { summary: 'yes: a new token for a user and platform kicks the earlier one (1506)', notes: ['two /provision calls for one user and platform log out whoever holds the first token'] }
+      ? {
+          summary: 'yes: a new token for a user and platform kicks the earlier one (1506)',
+          notes: ['two /provision calls for one user and platform log out whoever holds the first token']
+        }
       : { summary: 'no: earlier tokens stay valid when a new one is minted' })
   }
 }
@@ -79,7 +87,10 @@ export const logout: Check = {
     if (typeof kicked !== 'boolean') return kicked
     return verdict(ctx, kicked === RELEASES[ctx.release].logoutKicks, { logoutKicks: kicked }, kicked
       ? { summary: 'yes: after force_logout the token fails (1506), so /revoke ends sessions' }
-      : { summary: 'no: force_logout drops live connections only', notes: ['/revoke cannot invalidate tokens here: they stay valid until they expire'] })
+      : {
+          summary: 'no: force_logout drops live connections only',
+          notes: ['/revoke cannot invalidate tokens here: they stay valid until they expire']
+        })
   }
 }
 
@@ -121,14 +132,16 @@ export const userIdRule: Check = {
 }
 
 /** An observation against what the detected release should do: a surprise is worth a bug report. */
-function verdict (ctx: DoctorContext, asExpected: boolean, facts: Record<string, unknown>, outcome: Pick<Outcome, 'summary' | 'notes'>): Outcome {
+function verdict (ctx: DoctorContext, asExpected: boolean, facts: Record<string, unknown>,
+  outcome: Pick<Outcome, 'summary' | 'notes'>): Outcome {
   if (asExpected) return { status: 'pass', ...outcome, facts }
   return { status: 'warn', ...outcome, hint: `unexpected for ${RELEASES[ctx.release].label}: please report it with --json`, facts }
 }
 
 async function registered (ctx: DoctorContext, userID: string): Promise<boolean | undefined> {
   const answer = await ctx.post('/user/account_check', { checkUserIDs: [userID] }, ctx.adminToken!.token)
-  const results = answer.outcome.ok ? (answer.outcome.data as { results?: Array<{ accountStatus?: unknown }> } | undefined)?.results : undefined
+  const data = answer.outcome.ok ? answer.outcome.data as { results?: Array<{ accountStatus?: unknown }> } | undefined : undefined
+  const results = data?.results
   return parseAccountStatus(results?.[0]?.accountStatus)
 }
 
@@ -137,7 +150,8 @@ function register (ctx: DoctorContext, userID: string): Promise<RawAnswer> {
 }
 
 async function mint (ctx: DoctorContext): Promise<string | Outcome> {
-  const answer = await ctx.send(dialects[RELEASES[ctx.release].generation].userToken(PROBE_USER_ID, PROBE_PLATFORM_ID, ctx.config.openim.secret))
+  const dialect = dialects[RELEASES[ctx.release].generation]
+  const answer = await ctx.send(dialect.userToken(PROBE_USER_ID, PROBE_PLATFORM_ID, ctx.config.openim.secret))
   const data = answer.outcome.ok ? answer.outcome.data as Partial<TokenData> | undefined : undefined
   return typeof data?.token === 'string' ? data.token : unexpected(`minting a token for ${PROBE_USER_ID}`, answer)
 }
