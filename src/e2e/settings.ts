@@ -1,0 +1,43 @@
+import envSchema from 'env-schema'
+import Type from 'typebox'
+import { httpUrl } from '../config/shared.js'
+
+// `npm run e2e`: what it is pointed at, validated once. OpenIM cannot delete users, so nothing is written
+// without E2E_ALLOW_WRITES=1.
+const E2eEnv = Type.Object({
+  OPENIM_API_URL: Type.String({ pattern: httpUrl }),
+  OPENIM_SECRET: Type.String({ minLength: 1 }),
+  OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, maxLength: 64, default: 'imAdmin' }),
+  // A running gateway to check, with a key it accepts; unset: the check starts a gateway of its own.
+  GATEWAY_URL: Type.Optional(Type.String({ pattern: httpUrl })),
+  GATEWAY_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  E2E_ALLOW_WRITES: Type.Optional(Type.String()),
+  // Letters, digits and "_" only, so its users are valid on every OpenIM version; short enough for 64-character IDs.
+  E2E_USER_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_]{1,24}$', default: 'gwe2e_' }),
+  E2E_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 })
+})
+
+export type E2eSettings = Type.Static<typeof E2eEnv>
+
+/** A setting that stops the run before anything is written: exit code 2, with the message. */
+export class E2eRefusal extends Error {}
+
+export function loadE2eSettings (env: Record<string, string | undefined>): E2eSettings {
+  if (env.E2E_ALLOW_WRITES !== '1') {
+    throw new E2eRefusal('npm run e2e writes to OpenIM: it registers users (prefixed E2E_USER_PREFIX, gwe2e_ by default) and the ' +
+      'doctor\'s probe users, and OpenIM cannot delete users. Set E2E_ALLOW_WRITES=1 to run it.')
+  }
+  let settings: E2eSettings
+  try {
+    // As for the gateway, an empty variable counts as unset.
+    const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''))
+    settings = envSchema<E2eSettings>({ schema: E2eEnv, data, env: false, dotenv: false })
+  } catch (error) {
+    throw new E2eRefusal(`invalid configuration: ${(error as Error).message}`)
+  }
+  if ((settings.GATEWAY_URL === undefined) !== (settings.GATEWAY_API_KEY === undefined)) {
+    throw new E2eRefusal('invalid configuration: GATEWAY_URL and GATEWAY_API_KEY go together (a gateway to check and a key it accepts), ' +
+      'or neither (the check starts a gateway of its own)')
+  }
+  return settings
+}
