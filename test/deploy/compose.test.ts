@@ -152,3 +152,37 @@ t.test('an optional "tracing" profile runs Jaeger 2.x; the gateway sends it trac
     { tracesUrl: 'http://jaeger:4318/v1/traces', sampler: 'always_on' }, 'Jaeger\'s OTLP/HTTP port on the stack\'s network')
   t.match(exampleText, /http:\/\/jaeger:4318/, '.env.example says which endpoint to set')
 })
+
+/** A compose duration ("90s", "2m", "1m30s") in seconds. */
+function seconds (duration: string): number {
+  const parts = [...duration.matchAll(/(\d+)(h|m|s|ms)/g)]
+  if (parts.map((part) => part[0]).join('') !== duration) throw new Error(`not a compose duration: ${duration}`)
+  const unit = { h: 3600, m: 60, s: 1, ms: 0.001 } as const
+  return parts.reduce((sum, [, value, suffix]) => sum + Number(value) * unit[suffix as keyof typeof unit], 0)
+}
+
+t.test('a cold first boot cannot fail the stack: openim-server\'s health has a start period of 120 s or more', async (t) => {
+  const health = services['openim-server'].healthcheck
+  t.ok(seconds(health.start_period) >= 120, `start_period ${health.start_period}`)
+  t.ok(seconds(services['openim-chat'].healthcheck.start_period) >= 120, 'chat builds its magefile on its first check too')
+  for (const [name, service] of Object.entries(services)) {
+    t.notOk('start_interval' in (service.healthcheck ?? {}), `${name}: no start_interval (older Docker Engines refuse it)`)
+  }
+})
+
+t.test('depends_on is consistent: what waits for health waits for a service that has a health check', async (t) => {
+  for (const [name, service] of Object.entries(services)) {
+    for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {}) as Array<[string, { condition: string }]>) {
+      t.ok(dependency in services, `${name} → ${dependency} exists`)
+      if (condition === 'service_healthy') t.ok(services[dependency].healthcheck, `${name} waits for ${dependency}'s health check`)
+      if (dependency === 'openim-server') t.equal(condition, 'service_healthy', `${name} waits until openim-server is healthy`)
+    }
+  }
+  t.same(services['openim-gateway'].depends_on, { 'openim-server': { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } })
+  t.same(services['openim-chat'].depends_on, {
+    etcd: { condition: 'service_started' },
+    mongo: { condition: 'service_healthy' },
+    'openim-server': { condition: 'service_healthy' },
+    redis: { condition: 'service_healthy' }
+  }, 'chat uses Mongo, Redis and etcd itself, as openim-server does')
+})
