@@ -10,18 +10,20 @@ const ALL_CHECKS = ['provision', 'reuse', 'revoke', 'import', 'profile', 'lookup
 const runE2e = (env: Record<string, string>) => runEntry(e2eEntry, [], { E2E_ALLOW_WRITES: '1', OPENIM_SECRET: SECRET, ...env })
 const lines = (stdout: string) => stdout.trim().split('\n')
 
-for (const mode of EMULATOR_MODES) {
-  t.test(`${mode}: every check passes against a healthy OpenIM, in order, with a gateway of its own`, async (t) => {
-    const emulator = await startOpenIm(t, { mode })
-    const { code, stdout, stderr } = await runE2e({ OPENIM_API_URL: emulator.url })
-    t.same(lines(stdout), [...ALL_CHECKS.map((id) => `ok ${id}`), '7 passed, 0 failed'], stderr)
-    t.equal(code, 0)
+t.test('every check passes against a healthy OpenIM of every version, in order, with a gateway of its own', async (t) => {
+  // The three runs at once: each spends most of its time starting Node and waiting out the doctor's one-second mints.
+  const emulators = await Promise.all(EMULATOR_MODES.map((mode) => startOpenIm(t, { mode })))
+  const runs = await Promise.all(emulators.map((emulator) => runE2e({ OPENIM_API_URL: emulator.url })))
+  for (const [index, { code, stdout, stderr }] of runs.entries()) {
+    const emulator = emulators[index]!
+    t.same(lines(stdout), [...ALL_CHECKS.map((id) => `ok ${id}`), '7 passed, 0 failed'], `${emulator.mode}: ${stderr}`)
+    t.equal(code, 0, emulator.mode)
     const created = [...emulator.users.keys()].filter((userID) => userID.startsWith('gwe2e_'))
-    t.equal(created.length, 3, 'its users carry the default prefix')
+    t.equal(created.length, 3, `${emulator.mode}: its users carry the default prefix`)
     t.ok(created.every((userID) => /^gwe2e_[a-z0-9]+_[abc]$/.test(userID)))
     for (const credential of [SECRET, ...tokensSeen(emulator)]) t.notOk((stdout + stderr).includes(credential), 'no secret or token in its output')
-  })
-}
+  }
+})
 
 t.test('GATEWAY_URL and GATEWAY_API_KEY: it checks a running gateway instead', async (t) => {
   const emulator = await startOpenIm(t)
@@ -34,7 +36,7 @@ t.test('GATEWAY_URL and GATEWAY_API_KEY: it checks a running gateway instead', a
 
 t.test('without E2E_ALLOW_WRITES=1 it refuses to run (exit 2, saying why) and writes nothing', async (t) => {
   const emulator = await startOpenIm(t)
-  for (const allow of ['', '0', 'true']) {
+  for (const allow of ['', 'true']) {
     const { code, stdout, stderr } = await runE2e({ OPENIM_API_URL: emulator.url, E2E_ALLOW_WRITES: allow })
     t.equal(code, 2, `E2E_ALLOW_WRITES=${allow}`)
     t.equal(stdout, '')

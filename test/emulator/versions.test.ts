@@ -234,7 +234,7 @@ t.test('switchMode back: an admin token v3.8.2+ never stored is unknown (1507) t
 })
 
 t.test('up to v3.8.0 every admin-token mint is one more token OpenIM stores; v3.8.2+ store none', async (t) => {
-  // internal/rpc/auth/auth.go:112 at v3.7.1/v3.8.0 reads them all (HGETALL TOKEN:<admin>:10) on every admin call.
+  // internal/rpc/auth/auth.go:112-117 at v3.7.1/v3.8.0 (parseToken) reads them all (HGETALL TOKEN:<admin>:10) on every admin call.
   for (const mode of EMULATOR_MODES) {
     const emulator = await startOpenIm(t, { mode })
     for (let second = 0; second < 3; second++) {
