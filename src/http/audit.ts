@@ -36,8 +36,10 @@ export function audit (request: FastifyRequest, entry: AuditEntry): void {
  * left, or was answered 504, does not undo what was already sent to OpenIM. `done` names what a success
  * changed.
  */
-export function auditWhenSettled<T> (request: FastifyRequest, entry: Omit<AuditEntry, 'outcome' | 'code'>, done: (value: T) => string): OnSettled<T> {
-  return (settled) => audit(request, { ...entry, ...(settled.ok ? { outcome: done(settled.value) } : failureOutcome(settled.error)) })
+export function auditWhenSettled<T> (request: FastifyRequest, entry: Omit<AuditEntry, 'outcome' | 'code'>,
+  done: (value: T) => string): OnSettled<T> {
+  return (settled) =>
+    audit(request, { ...entry, ...(settled.ok ? { outcome: done(settled.value) } : failureOutcome(settled.error)) })
 }
 
 /** The outcome and code an error gives an audit entry. */

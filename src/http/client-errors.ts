@@ -25,7 +25,8 @@ export function clientErrorHandler (this: FastifyInstance, error: Error & { code
   const answer = classify(error.code)
   const requestId = randomUUID()
   // Debug, not info: a client can cause these as fast as it can open connections, and must not fill the logs.
-  this.log.debug({ reqId: requestId, statusCode: answer.statusCode, code: answer.code, parserError: error.code }, 'request refused by the HTTP parser')
+  this.log.debug({ reqId: requestId, statusCode: answer.statusCode, code: answer.code, parserError: error.code },
+    'request refused by the HTTP parser')
   // As Node itself does: answer only when no other response has started on this connection.
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage
   if (socket.writable && inFlight?.headersSent !== true) {

@@ -21,8 +21,8 @@ export class ImportAdmission {
 
   readonly admit = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (this.active >= this.max) {
-      throw new GatewayError(503, 'OVERLOADED', `${this.max} imports are already running on this replica (IMPORT_MAX_CONCURRENT); retry shortly`,
-        {}, { 'retry-after': String(IMPORT_RETRY_AFTER_SECONDS) })
+      const message = `${this.max} imports are already running on this replica (IMPORT_MAX_CONCURRENT); retry shortly`
+      throw new GatewayError(503, 'OVERLOADED', message, {}, { 'retry-after': String(IMPORT_RETRY_AFTER_SECONDS) })
     }
     this.active += 1
     const ticket: Ticket = { responseClosed: false, working: false, released: false }

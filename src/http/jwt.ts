@@ -87,7 +87,9 @@ export class JwtVerifier {
     if (payload.iat !== undefined && payload.iat > now + tolerance) throw invalidToken('the token\'s "iat" claim is in the future')
     if (maxLifetimeSeconds !== undefined) {
       if (payload.iat === undefined) throw invalidToken('the token has no "iat" claim, so its lifetime cannot be checked')
-      if (payload.exp! - payload.iat > maxLifetimeSeconds) throw invalidToken('the token\'s lifetime (exp - iat) is longer than JWT_MAX_LIFETIME_SECONDS allows')
+      if (payload.exp! - payload.iat > maxLifetimeSeconds) {
+        throw invalidToken('the token\'s lifetime (exp - iat) is longer than JWT_MAX_LIFETIME_SECONDS allows')
+      }
     }
     return payload
   }
@@ -97,10 +99,14 @@ function tokenFailure (error: unknown): GatewayError {
   if (error instanceof GatewayError) return error
   if (error instanceof joseErrors.JWTExpired) return invalidToken('the token has expired')
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    return invalidToken(error.reason === 'missing' ? `the token has no "${error.claim}" claim` : `the token's "${error.claim}" claim is not accepted`)
+    return invalidToken(error.reason === 'missing'
+      ? `the token has no "${error.claim}" claim`
+      : `the token's "${error.claim}" claim is not accepted`)
   }
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return invalidToken('the token\'s signing algorithm is not accepted')
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return invalidToken('the token is signed with a key the identity provider does not publish')
+  if (error instanceof joseErrors.JWKSNoMatchingKey) {
+    return invalidToken('the token is signed with a key the identity provider does not publish')
+  }
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return invalidToken('the token\'s signature is not valid')
   return invalidToken('the token is malformed')
 }

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto'
 // the regex "u" flag, where those escapes mean something else.
 export const CONTROLS = '\\u0000-\\u001F\\u007F-\\u009F'
 const BIDI_CONTROLS = '\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029'
-const INVISIBLE = '\\u00AD\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF\\uFFF9-\\uFFFB'
+const INVISIBLE = '\\u00AD\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u180E\\u200B-\\u200F' +
+  '\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF\\uFFF9-\\uFFFB'
 export const NICKNAME_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}])[^${CONTROLS}${BIDI_CONTROLS}]+$`
 
 const nicknamePattern = new RegExp(NICKNAME_PATTERN, 'u')
