@@ -5,17 +5,18 @@ import { Check } from 'typebox/value'
 import type { AuthConfig } from '../config/index.js'
 import { GatewayError } from '../errors.js'
 import { userIdProblem } from '../openim/generations.js'
+import type { NewUserProfile } from '../provisioning/registration.js'
 import { JwtVerifier, bearerUnauthenticated } from './jwt.js'
 import { FaceURL, Nickname } from './schemas/index.js'
 
-/** Who is calling: a service with an API key, an end user with a JWT, or nobody (AUTH_DISABLED). */
+/**
+ * Who is calling: a service with an API key, an end user with a JWT, or nobody (AUTH_DISABLED). An end user's
+ * profile is the nickname and faceURL of their token's claims (only values that pass the body's rules).
+ */
 export type Caller =
   | { kind: 'service', name: string }
-  | { kind: 'user', subject: string, userID: string, profile: Profile }
+  | { kind: 'user', subject: string, userID: string, profile: Pick<NewUserProfile, 'nickname' | 'faceURL'> }
   | { kind: 'anonymous' }
-
-/** An end user's nickname and faceURL, from their token's claims (only values that pass the body's rules). */
-export interface Profile { nickname?: string, faceURL?: string }
 
 /** How a caller appears in logs and rate-limit keys; undefined before (or without) authentication. */
 export function callerLabel (caller: Caller | undefined): string | undefined {
@@ -25,23 +26,6 @@ export function callerLabel (caller: Caller | undefined): string | undefined {
     case 'user': return `user:${caller.userID}`
     case 'anonymous': return 'anonymous'
   }
-}
-
-/**
- * The userID a caller may act on. Services (and anyone when auth is disabled) name it; an end user is the
- * userID of their token, and naming another is forbidden.
- */
-export function userIdFor (caller: Caller | undefined, requested: string | undefined): string {
-  // Only routes in the authenticated scope call this; without a caller the route was registered wrongly.
-  if (caller === undefined) throw new Error('userIdFor called on a route outside the authenticated scope')
-  if (caller.kind === 'user') {
-    if (requested !== undefined && requested !== caller.userID) {
-      throw new GatewayError(403, 'FORBIDDEN', 'an end user may only act on their own userID (the one in their token)')
-    }
-    return caller.userID
-  }
-  if (requested === undefined) throw new GatewayError(400, 'INVALID_REQUEST', 'body must have required property \'userID\' (only end-user tokens imply it)')
-  return requested
 }
 
 const MAPPED_USER_ID = /^h_[0-9a-f]{40}$/
@@ -58,7 +42,8 @@ const MAPPED_USER_ID = /^h_[0-9a-f]{40}$/
  */
 export function userIdFromSubject (subject: string, mapping: 'none' | 'hash'): string {
   if (MAPPED_USER_ID.test(subject)) {
-    throw bearerUnauthenticated('the token\'s subject has the form of a mapped userID ("h_" + 40 hex digits), which is reserved for mapped subjects', 'invalid_token')
+    throw bearerUnauthenticated('the token\'s subject has the form of a mapped userID ("h_" + 40 hex digits), ' +
+      'which is reserved for mapped subjects', 'invalid_token')
   }
   if (mapping === 'none' || userIdProblem(subject, 'current') === undefined) return subject
   return `h_${createHash('sha256').update(subject).digest('hex').slice(0, 40)}`
@@ -91,7 +76,10 @@ export class Authenticator {
     if (apiKey !== undefined && this.keyDigests.length > 0) return this.service(Array.isArray(apiKey) ? apiKey[0] ?? '' : apiKey)
     if (authorization !== undefined && this.jwtVerifier !== undefined) return this.user(authorization)
     if (this.config.disabled) return { kind: 'anonymous' }
-    const accepted = [this.keyDigests.length > 0 && 'an x-api-key header', this.jwtVerifier !== undefined && 'an Authorization: Bearer token'].filter(Boolean)
+    const accepted = [
+      this.keyDigests.length > 0 && 'an x-api-key header',
+      this.jwtVerifier !== undefined && 'an Authorization: Bearer token'
+    ].filter(Boolean)
     const message = `credentials required: send ${accepted.join(' or ')}`
     throw this.jwtVerifier === undefined ? new GatewayError(401, 'UNAUTHENTICATED', message) : bearerUnauthenticated(message)
   }
@@ -129,11 +117,14 @@ export class Authenticator {
     // JSON.parse rounds integers beyond 2^53, so 12345678901234567890 and …891 would both arrive as
     // 12345678901234567000: two users, one account. Only a string carries such an ID exactly.
     if (typeof claim === 'number' && !Number.isSafeInteger(claim)) {
-      throw bearerUnauthenticated(`the token's "${jwt.userIdClaim}" claim is a number that JSON cannot carry exactly (beyond 2^53, or not a whole ` +
-        'number): the identity provider must send it as a string', 'invalid_token')
+      throw bearerUnauthenticated(`the token's "${jwt.userIdClaim}" claim is a number that JSON cannot carry exactly ` +
+        '(beyond 2^53, or not a whole number): the identity provider must send it as a string', 'invalid_token')
     }
     const subject = String(claim)
-    const profile: Profile = { nickname: claimValue(payload, jwt.nicknameClaim, Nickname), faceURL: claimValue(payload, jwt.faceUrlClaim, FaceURL) }
+    const profile = {
+      nickname: claimValue(payload, jwt.nicknameClaim, Nickname),
+      faceURL: claimValue(payload, jwt.faceUrlClaim, FaceURL)
+    }
     return { kind: 'user', subject, userID: userIdFromSubject(subject, jwt.userIdMapping), profile }
   }
 }

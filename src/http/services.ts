@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config/index.js'
+import { asGatewayError } from '../errors.js'
 import { OpenImClient } from '../openim/client.js'
+import { OpenImError } from '../openim/errors.js'
 import { OpenImTransport } from '../openim/transport.js'
 import { Metrics } from '../operations/metrics.js'
 import { UserImporter } from '../provisioning/import.js'
@@ -15,6 +17,7 @@ import { SharedRedis } from '../redis/shared-redis.js'
 import { Authenticator } from './auth.js'
 import { gatewayRedisChecks } from './redis-checks.js'
 import { importRowProblem } from './schemas/index.js'
+import { isReservedUserID } from './user-guard.js'
 
 /** What the routes and plugins work with; app.ts decorates the app with each (plugins/services.ts). */
 export interface Services {
@@ -49,10 +52,10 @@ export async function buildServices (config: Config, log: FastifyBaseLogger): Pr
     redis,
     authenticator: await Authenticator.create(config.auth),
     provisioning: provisioningService(config, openim, redis, metrics, log),
-    profiles: new ProfileService({ openim, reservedUserIDs }),
+    profiles: new ProfileService(openim),
     importer: new UserImporter({
       openim,
-      reservedUserIDs,
+      isReserved: (userID) => isReservedUserID(userID, reservedUserIDs),
       rowProblem: importRowProblem,
       deadlineMs: config.import.deadlineMs,
       onOutcome: (outcome, code, count) => metrics.usersImported.inc({ outcome, code }, count)
@@ -114,7 +117,10 @@ function provisioningService (config: Config, openim: OpenImClient, redis: Share
     openim,
     issuer,
     store,
-    onProvision: (outcome, code) => metrics.provisions.inc({ outcome, code: code ?? '' }),
+    onProvision: (outcome, error) => metrics.provisions.inc({ outcome, code: error === undefined ? '' : failureLabel(error) }),
     onShared: () => metrics.sharedProvisions.inc()
   })
 }
+
+/** A failed provision's metric label: OpenIM's kind of failure, else the code the gateway answers with. */
+const failureLabel = (error: unknown) => error instanceof OpenImError ? error.kind : asGatewayError(error)?.code ?? 'internal'

@@ -5,7 +5,7 @@ import {
 } from './generations.js'
 import { parsedToken, tokenData, type ParsedToken } from './token-answers.js'
 import type { CallContext, OpenImTransport } from './transport.js'
-import { isUnknownUser, parseUsersInfo, updateUserInfoExBody, type ProfileChanges, type UserProfile } from './users.js'
+import { isUnknownUser, parseUsersInfo, updateUserInfoExBody, type ProfileChanges, type UserInfo } from './users.js'
 
 export interface OpenImClientOptions {
   transport: OpenImTransport
@@ -90,7 +90,7 @@ export class OpenImClient {
   }
 
   /** The user's profile, or undefined when OpenIM does not know the user. */
-  async userInfo (userID: string, context: CallContext): Promise<UserProfile | undefined> {
+  async userInfo (userID: string, context: CallContext): Promise<UserInfo | undefined> {
     try {
       const data = await this.adminCall('/user/get_users_info', { userIDs: [userID] }, context)
       return parseUsersInfo(data).find((user) => user.userID === userID)

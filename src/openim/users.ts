@@ -4,7 +4,7 @@ import { ErrCode, OpenImError } from './errors.js'
 // protocol v0.0.65 / v0.0.73-alpha.18. Both generations share them; what differs is by version, not
 // generation, and is handled here so callers see one answer.
 
-export interface UserProfile {
+export interface UserInfo {
   userID: string
   nickname: string
   faceURL: string
@@ -38,7 +38,7 @@ export function updateUserInfoExBody (userID: string, changes: ProfileChanges): 
  * /user/get_users_info answers `{usersInfo: [...]}`. Up to v3.8.1 an unknown userID fails the call with
  * 1004 (FindWithError); from v3.8.2 it is left out (`usersInfo: null` when none is found).
  */
-export function parseUsersInfo (data: unknown): UserProfile[] {
+export function parseUsersInfo (data: unknown): UserInfo[] {
   const list = (data as { usersInfo?: unknown } | undefined)?.usersInfo
   if (list === undefined || list === null) return []
   if (!Array.isArray(list)) throw shapeError()

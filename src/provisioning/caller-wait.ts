@@ -1,9 +1,9 @@
-import { GatewayError } from '../errors.js'
 import type { CallContext } from '../openim/transport.js'
+import { RequestDeadlineExceeded } from './errors.js'
 
 /**
  * Waits for `work` for as long as its caller does: until the work settles, until the caller's deadline
- * (then 504 OPENIM_TIMEOUT) or until the caller has gone (then the signal's reason). The work itself runs
+ * (then RequestDeadlineExceeded) or until the caller has gone (then the signal's reason). The work itself runs
  * on; `onLeave` runs once, whichever way the caller stopped waiting.
  */
 export function waitForCaller<T> (work: Promise<T>, context: CallContext, onLeave: () => void = () => {}): Promise<T> {
@@ -26,13 +26,11 @@ export function waitForCaller<T> (work: Promise<T>, context: CallContext, onLeav
     }
     context.signal?.addEventListener('abort', onAbort, { once: true })
     if (context.deadline !== undefined) {
-      timer = setTimeout(() => { if (leave()) reject(deadlineExceeded()) }, Math.max(0, context.deadline - Date.now()))
+      const expire = () => { if (leave()) reject(new RequestDeadlineExceeded()) }
+      timer = setTimeout(expire, Math.max(0, context.deadline - Date.now()))
     }
   })
 }
-
-const deadlineExceeded = () =>
-  new GatewayError(504, 'OPENIM_TIMEOUT', 'OpenIM did not finish this request within its deadline (REQUEST_DEADLINE_MS)')
 
 /** How the work behind a request ended. */
 export type Settled<T> = { ok: true, value: T } | { ok: false, error: unknown }

@@ -1,13 +1,12 @@
-import { GatewayError, fromOpenImError } from '../errors.js'
+import { brokenUserIdRule, fromOpenImError } from '../errors.js'
+import type { ImportUser } from '../http/schemas/index.js'
 import type { OpenImClient } from '../openim/client.js'
 import { ErrCode, OpenImError } from '../openim/errors.js'
 import { MAX_USER_ID_LENGTH, userIdProblem, type RegisterUser } from '../openim/generations.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
 import { Deadline, DeadlineExceeded } from './deadline.js'
-import { defaultNickname } from './profile-rules.js'
-import { isReservedUserID } from './reserved.js'
-
-export interface ImportUserInput { userID: string, nickname?: string, faceURL?: string, ex?: string }
+import { ImportDeadlineExceeded } from './errors.js'
+import { userToRegister } from './registration.js'
 
 /**
  * Codes of users that failed. The first four need the row fixed; the others are worth a retry.
@@ -26,12 +25,13 @@ export interface ImportOutcome { results: ImportResult[], created: number, exist
 
 export interface ImportOptions {
   openim: OpenImClient
-  reservedUserIDs: ReadonlySet<string>
+  /** The per-user guards' rule for OpenIM's admin and system accounts (src/http/user-guard.ts). */
+  isReserved: (userID: string) => boolean
   /**
    * What makes a user fail whatever OpenIM it goes to (a userID no version holds, a value breaking its rule), or
    * undefined: the rules the import CLI also checks before sending (importRowProblem).
    */
-  rowProblem: (user: ImportUserInput) => { code: 'INVALID_USER_ID' | 'INVALID_PROFILE', message: string } | undefined
+  rowProblem: (user: ImportUser) => { code: 'INVALID_USER_ID' | 'INVALID_PROFILE', message: string } | undefined
   deadlineMs: number
   /** Told how many users ended with each outcome (metrics). */
   onOutcome?: (status: ImportStatus, code: string, count: number) => void
@@ -52,7 +52,7 @@ type Failure = { code: ImportFailureCode, message: string }
 export class UserImporter {
   constructor (private readonly options: ImportOptions) {}
 
-  async import (users: ImportUserInput[], context: CallContext): Promise<ImportOutcome> {
+  async import (users: ImportUser[], context: CallContext): Promise<ImportOutcome> {
     const results: ImportResult[] = new Array(users.length)
     const toCheck = this.screen(users, results)
     if (toCheck.length > 0) await new ImportRun(this.options, context, users, results).run(toCheck)
@@ -60,9 +60,9 @@ export class UserImporter {
   }
 
   /** Settles what needs no OpenIM call (repeats, reserved and malformed IDs, bad values); returns the rest. */
-  private screen (users: ImportUserInput[], results: ImportResult[]): Array<{ index: number, user: ImportUserInput }> {
+  private screen (users: ImportUser[], results: ImportResult[]): Array<{ index: number, user: ImportUser }> {
     const firstSeen = new Map<string, number>()
-    const rest: Array<{ index: number, user: ImportUserInput }> = []
+    const rest: Array<{ index: number, user: ImportUser }> = []
     users.forEach((user, index) => {
       // A value breaking its rule fails its user, however long, and is never repeated: nor is a userID too long to be one.
       const userID = echoable(user.userID) ? user.userID : ''
@@ -70,9 +70,7 @@ export class UserImporter {
       const earlier = firstSeen.get(user.userID)
       if (earlier !== undefined) return fail('DUPLICATE_IN_BATCH', `users[${earlier}] has the same userID; only the first is imported`)
       firstSeen.set(user.userID, index)
-      if (isReservedUserID(user.userID, this.options.reservedUserIDs)) {
-        return fail('RESERVED_USER_ID', 'this userID is reserved for OpenIM\'s own accounts')
-      }
+      if (this.options.isReserved(user.userID)) return fail('RESERVED_USER_ID', 'this userID is reserved for OpenIM\'s own accounts')
       const problem = this.options.rowProblem(user)
       if (problem !== undefined) return fail(problem.code, problem.message)
       rest.push({ index, user })
@@ -101,11 +99,11 @@ class ImportRun {
   private stoppedBy?: Failure
 
   constructor (private readonly options: ImportOptions, private readonly context: CallContext,
-    private readonly users: ImportUserInput[], private readonly results: ImportResult[]) {
+    private readonly users: ImportUser[], private readonly results: ImportResult[]) {
     this.deadline = new Deadline(options.deadlineMs, Date.now, context.deadline)
   }
 
-  async run (candidates: Array<{ index: number, user: ImportUserInput }>): Promise<void> {
+  async run (candidates: Array<{ index: number, user: ImportUser }>): Promise<void> {
     const openim = this.options.openim
     let generation: Awaited<ReturnType<OpenImClient['connectedGeneration']>>
     let statuses: Map<string, boolean>
@@ -129,7 +127,7 @@ class ImportRun {
         this.results[index] = { userID: user.userID, status: 'failed', code: 'INVALID_USER_ID', message: problem }
         continue
       }
-      pending.push({ index, user: toRegisterUser(user) })
+      pending.push({ index, user: userToRegister(user.userID, user) })
     }
     for (const chunk of chunks(pending)) await this.register(chunk)
   }
@@ -151,7 +149,7 @@ class ImportRun {
         (error.errCode === ErrCode.ServerInternal || error.errCode === ErrCode.DuplicateKey)) {
         return this.afterInsertFailure(chunk, error)
       }
-      if (error instanceof OpenImError && fromOpenImError(error).code === 'INVALID_USER_ID') return this.afterRuleRefusal(chunk, error)
+      if (error instanceof OpenImError && brokenUserIdRule(error) !== undefined) return this.afterRuleRefusal(chunk, error)
       return this.fail(chunk, this.failure(error))
     }
   }
@@ -232,8 +230,7 @@ class ImportRun {
 
   private asRequestError (error: unknown): never {
     if (error instanceof DeadlineExceeded) {
-      throw new GatewayError(504, 'DEADLINE_EXCEEDED',
-        `OpenIM did not answer account_check within IMPORT_DEADLINE_MS (${this.deadline.ms} ms); nothing was imported`)
+      throw new ImportDeadlineExceeded(this.deadline.ms)
     }
     throw error
   }
@@ -242,13 +239,6 @@ class ImportRun {
 /** Whether an answer may repeat a userID: not one longer than any OpenIM holds (more than twice as many UTF-16 units are too many). */
 const echoable = (userID: string) =>
   userID.length <= MAX_USER_ID_LENGTH || (userID.length <= 2 * MAX_USER_ID_LENGTH && [...userID].length <= MAX_USER_ID_LENGTH)
-
-function toRegisterUser (user: ImportUserInput): RegisterUser {
-  const registered: RegisterUser = { userID: user.userID, nickname: user.nickname ?? defaultNickname(user.userID) }
-  if (user.faceURL !== undefined) registered.faceURL = user.faceURL
-  if (user.ex !== undefined) registered.ex = user.ex
-  return registered
-}
 
 /** Consecutive chunks of at most REGISTER_CHUNK_USERS users and about REGISTER_CHUNK_BYTES of JSON. */
 function * chunks<T extends { user: RegisterUser }> (pending: T[]): Generator<T[]> {

@@ -1,7 +1,6 @@
 import { tracingChannel } from 'node:diagnostics_channel'
-import { GatewayError } from '../errors.js'
+import type { ProvisionRequest } from '../http/schemas/index.js'
 import type { OpenImClient } from '../openim/client.js'
-import { OpenImError } from '../openim/errors.js'
 import { basicUserIdProblem } from '../openim/generations.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
 import { waitForCaller, whenSettled, type OnSettled } from './caller-wait.js'
@@ -12,19 +11,16 @@ import { pairKey, type TokenStore } from './token-store/store.js'
 
 export type { ProvisionResult } from './token-issuer.js'
 
-export interface ProvisionInput {
-  userID: string
-  platformID: number
-  nickname?: string
-  faceURL?: string
-  ex?: string
-  /** false: mint a new token even when a live one is remembered (logging out the platform's other sessions). */
-  reuse?: boolean
-}
+/**
+ * What /provision asks for, with the userID the per-user guards settled on (a service's, or the end user's own)
+ * and, for an end user, the profile from their token's claims. reuse false: mint a new token even when a live
+ * one is remembered (logging out the platform's other sessions).
+ */
+export type ProvisionInput = Omit<ProvisionRequest, 'userID'> & { userID: string }
 
 export type ProvisionOutcome = 'created' | 'existing' | 'reused' | 'failed' | 'abandoned'
 
-/** What the `openim-gateway:provision` tracing channel publishes around every provisioning flow (src/tracing/ listens). */
+/** What the `openim-gateway:provision` tracing channel publishes around every provisioning flow (src/tracing/). */
 export interface ProvisionMessage { userID: string, platformID: number }
 /** Costs nothing while nobody subscribes, i.e. unless tracing is on. */
 export const provisionChannel = tracingChannel<unknown, ProvisionMessage>('openim-gateway:provision')
@@ -34,8 +30,8 @@ export interface ProvisioningOptions {
   issuer: TokenIssuer
   /** Where issued tokens are remembered; /revoke forgets the platforms it logs out. */
   store: TokenStore
-  /** 'abandoned': every caller had gone, and the flow stopped before its next OpenIM call. */
-  onProvision?: (outcome: ProvisionOutcome, code?: string) => void
+  /** 'abandoned': every caller had gone, and the flow stopped before its next OpenIM call. `error`: why it failed. */
+  onProvision?: (outcome: ProvisionOutcome, error?: unknown) => void
   /** A caller joined the flow already running for its user and platform. */
   onShared?: () => void
 }
@@ -64,7 +60,8 @@ export class ProvisioningService {
     const fresh = input.reuse === false
     const key = `${fresh ? 'fresh' : 'reuse'}\u0000${pairKey(input)}`
     const trace = { userID: input.userID, platformID: input.platformID }
-    return this.flows.join(key, context, (flowContext) => provisionChannel.tracePromise(() => this.run(input, flowContext, fresh), trace), onSettled)
+    const start = (flowContext: CallContext) => provisionChannel.tracePromise(() => this.run(input, flowContext, fresh), trace)
+    return this.flows.join(key, context, start, onSettled)
   }
 
   /**
@@ -81,9 +78,10 @@ export class ProvisioningService {
 
   private async logOut (userID: string, platformIDs: number[], context: CallContext): Promise<void> {
     refuseUserId(basicUserIdProblem(userID))
-    const outcomes = await Promise.allSettled(platformIDs.map((platformID) => this.options.openim.forceLogout(userID, platformID, context)))
+    const { openim, store } = this.options
+    const outcomes = await Promise.allSettled(platformIDs.map((platformID) => openim.forceLogout(userID, platformID, context)))
     // Even after a failure: a token the caller wanted dead must not be handed out again.
-    await Promise.all(platformIDs.map((platformID) => this.options.store.forget({ userID, platformID })))
+    await Promise.all(platformIDs.map((platformID) => store.forget({ userID, platformID })))
     const failure = outcomes.find((outcome) => outcome.status === 'rejected')
     if (failure !== undefined) throw failure.reason
   }
@@ -96,7 +94,7 @@ export class ProvisioningService {
       return result
     } catch (error) {
       if (error instanceof CallCancelled) this.options.onProvision?.('abandoned')
-      else this.options.onProvision?.('failed', error instanceof GatewayError ? error.code : error instanceof OpenImError ? error.kind : 'internal')
+      else this.options.onProvision?.('failed', error)
       throw error
     }
   }

@@ -27,6 +27,8 @@ export const ImportUser = Type.Object({
   }))
 }, { additionalProperties: false, $id: 'ImportUser', title: 'ImportUser' })
 
+export type ImportUser = Type.Static<typeof ImportUser>
+
 /** The batch, as large as IMPORT_MAX_USERS allows. */
 export const importRequest = (maxUsers: number) => Type.Object({
   users: Type.Array(componentRef(ImportUser), { minItems: 1, maxItems: maxUsers, description: `1–${maxUsers} users (IMPORT_MAX_USERS).` })

@@ -26,6 +26,8 @@ export const ProvisionRequest = Type.Object({
   examples: [{ userID: 'alice_42', platformID: 5, nickname: 'Alice' }]
 })
 
+export type ProvisionRequest = Type.Static<typeof ProvisionRequest>
+
 export const ProvisionResponse = Type.Object({
   userID: UserID,
   platformID: PlatformID,

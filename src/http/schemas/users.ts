@@ -24,6 +24,9 @@ export const UserProfile = Type.Object({
   }]
 })
 
+/** A user's profile as the gateway answers it (OpenIM's createTime as ISO 8601). */
+export type UserProfile = Type.Static<typeof UserProfile>
+
 export const UpdateUserRequest = Type.Object({
   nickname: Type.Optional(Nickname),
   faceURL: Type.Optional(ClearableFaceURL),
@@ -35,3 +38,4 @@ export const UpdateUserRequest = Type.Object({
   title: 'UpdateUserRequest',
   examples: [{ nickname: 'Alice B.', faceURL: '' }]
 })
+export type UpdateUserRequest = Type.Static<typeof UpdateUserRequest>

@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { GatewayError, asGatewayError } from '../../../errors.js'
-import { assertNotReserved } from '../../../provisioning/reserved.js'
-import type { ProvisionInput, ProvisionResult } from '../../../provisioning/service.js'
-import { audit, auditWhenSettled, failureOutcome } from '../../audit.js'
-import { userIdFor } from '../../auth.js'
+import { brokenUserIdRule } from '../../../errors.js'
+import { InvalidUserId } from '../../../provisioning/errors.js'
+import type { NewUserProfile } from '../../../provisioning/registration.js'
+import type { ProvisionResult } from '../../../provisioning/service.js'
+import { auditWhenSettled } from '../../audit.js'
 import {
   PROTECTED_ERRORS, ProvisionRequest, ProvisionResponse, callerSecurity, componentRef, errorResponses, successResponse
 } from '../../schemas/index.js'
+import { userToActOn } from '../../user-guard.js'
 
 const answerExample = (created: boolean, reused = false) => ({
   userID: 'alice_42',
@@ -21,10 +22,8 @@ const answerExample = (created: boolean, reused = false) => ({
   wsAddr: 'wss://im.example.com/msg_gateway'
 })
 
-type ProfileFields = Pick<ProvisionInput, 'nickname' | 'faceURL' | 'ex'>
-
 const provision: FastifyPluginAsyncTypebox = async (app) => {
-  const { publicApiUrl, publicWsUrl, auth, openim } = app.config
+  const { publicApiUrl, publicWsUrl, auth } = app.config
   const addresses = {
     ...(publicApiUrl !== undefined && { apiAddr: publicApiUrl }),
     ...(publicWsUrl !== undefined && { wsAddr: publicWsUrl })
@@ -35,16 +34,17 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'provision',
       tags: ['provisioning'],
       summary: 'Make sure the user exists in OpenIM and get a live OpenIM token for one platform',
-      description: 'When the gateway handed the user a token for this platform before and OpenIM confirms it is still live ' +
-        '(parse_token), answers that token again (reused: true, one OpenIM call, nobody logged out; OpenIM v3.8.1+, see ' +
-        'TOKEN_REUSE). Otherwise registers the user if needed (account_check → user_register), mints a token and answers once ' +
-        'account_check confirms the account; minting logs out the user\'s earlier token on the same platform (OpenIM v3.8.1+). ' +
-        '"reuse": false always mints. 201 when this call created the user. Concurrent calls for one user and platform, on any ' +
-        'replica, share one token.',
+      description: 'When the gateway handed the user a token for this platform before and OpenIM confirms it is still ' +
+        'live (parse_token), answers that token again (reused: true, one OpenIM call, nobody logged out; OpenIM v3.8.1+, ' +
+        'see TOKEN_REUSE). Otherwise registers the user if needed (account_check → user_register), mints a token and ' +
+        'answers once account_check confirms the account; minting logs out the user\'s earlier token on the same platform ' +
+        '(OpenIM v3.8.1+). "reuse": false always mints. 201 when this call created the user. Concurrent calls for one ' +
+        'user and platform, on any replica, share one token.',
       security: callerSecurity,
       body: componentRef(ProvisionRequest),
       response: {
-        200: successResponse('The user already existed in OpenIM (created: false); here is a live token for the platform, reused or new.',
+        200: successResponse(
+          'The user already existed in OpenIM (created: false); here is a live token for the platform, reused or new.',
           componentRef(ProvisionResponse), {
             existingUser: { summary: 'An existing user, a new token', value: answerExample(false) },
             reusedToken: { summary: 'An existing user, the live token handed out before', value: answerExample(false, true) }
@@ -56,15 +56,7 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const { userID: requested, platformID, reuse, ...bodyProfile } = request.body
-    let userID: string
-    try {
-      userID = userIdFor(request.caller, requested)
-      assertNotReserved(userID, openim.reservedUserIDs)
-    } catch (error) {
-      const target = requested ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
-      audit(request, { action: 'provision', target, platformID, ...failureOutcome(error) })
-      throw error
-    }
+    const userID = userToActOn(request, { requested, audit: { action: 'provision', platformID } })
     const audited = auditWhenSettled<ProvisionResult>(request, { action: 'provision', target: userID, platformID },
       (result) => result.created ? 'registered' : result.reused ? 'reused' : 'minted')
     try {
@@ -74,10 +66,9 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
     } catch (error) {
       // An end user does not choose their userID: point the operator at the mapping option. The refusal may
       // be the gateway's own or OpenIM v3.8.0's.
-      const refusal = asGatewayError(error)
-      if (refusal?.code === 'INVALID_USER_ID' && request.caller?.kind === 'user' && auth.jwt?.userIdMapping === 'none') {
-        throw new GatewayError(400, 'INVALID_USER_ID', `${refusal.message}; this userID is the token's "${auth.jwt.userIdClaim}" claim: ` +
-          'set JWT_USER_ID_MAPPING=hash to map such subjects to valid OpenIM userIDs')
+      const rule = brokenUserIdRule(error)
+      if (rule !== undefined && request.caller?.kind === 'user' && auth.jwt?.userIdMapping === 'none') {
+        throw new InvalidUserId(rule, auth.jwt.userIdClaim)
       }
       throw error
     }
@@ -88,10 +79,12 @@ const provision: FastifyPluginAsyncTypebox = async (app) => {
  * End users do not choose how everyone else sees them: their identity provider's claims say it. The body's
  * fields are dropped, not refused, so front ends that still send them keep working.
  */
-function profileOf (request: FastifyRequest, bodyProfile: ProfileFields): ProfileFields {
+function profileOf (request: FastifyRequest, bodyProfile: NewUserProfile): NewUserProfile {
   if (request.caller?.kind !== 'user') return bodyProfile
   const ignored = Object.keys(bodyProfile)
-  if (ignored.length > 0) request.log.debug({ ignored }, 'profile fields sent by an end user are ignored: the token\'s claims supply them')
+  if (ignored.length > 0) {
+    request.log.debug({ ignored }, 'profile fields sent by an end user are ignored: the token\'s claims supply them')
+  }
   return request.caller.profile
 }
 

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { assertNotReserved } from '../../../provisioning/reserved.js'
-import { audit, auditWhenSettled, failureOutcome } from '../../audit.js'
-import { userIdFor } from '../../auth.js'
+import { auditWhenSettled } from '../../audit.js'
 import {
   PROTECTED_ERRORS, RevokeRequest, RevokeResponse, callerSecurity, componentRef, errorResponses, successResponse
 } from '../../schemas/index.js'
+import { userToActOn } from '../../user-guard.js'
 
 const ALL_USER_PLATFORMS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
@@ -15,10 +14,10 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['provisioning'],
       summary: 'Log a user out through OpenIM\'s force_logout, so previously issued tokens stop working',
       description: 'Every platform 1–9 when platformID is omitted. On OpenIM v3.8+ the tokens are marked kicked (1506); ' +
-        'before v3.8 OpenIM only drops the live connections and the tokens stay valid until they expire. Either way the gateway ' +
-        'forgets the tokens it remembered for those platforms, so the next provision mints a new one. The platforms are ' +
-        'logged out in parallel, and a revoke is never stopped halfway: after a 503 or 504 some platforms may be logged out; ' +
-        'repeating it is safe.',
+        'before v3.8 OpenIM only drops the live connections and the tokens stay valid until they expire. Either way the ' +
+        'gateway forgets the tokens it remembered for those platforms, so the next provision mints a new one. The ' +
+        'platforms are logged out in parallel, and a revoke is never stopped halfway: after a 503 or 504 some platforms ' +
+        'may be logged out; repeating it is safe.',
       security: callerSecurity,
       body: componentRef(RevokeRequest),
       response: {
@@ -29,16 +28,9 @@ const revoke: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request) => {
     const platformIDs = request.body.platformID === undefined ? ALL_USER_PLATFORMS : [request.body.platformID]
-    let userID: string
-    try {
-      userID = userIdFor(request.caller, request.body.userID)
-      assertNotReserved(userID, app.config.openim.reservedUserIDs)
-    } catch (error) {
-      const target = request.body.userID ?? (request.caller?.kind === 'user' ? request.caller.userID : '')
-      audit(request, { action: 'revoke', target, platformID: platformIDs, ...failureOutcome(error) })
-      throw error
-    }
-    // The revoke runs to completion whatever its caller does: its audit line says how it ended, not what the caller saw.
+    const userID = userToActOn(request, { requested: request.body.userID, audit: { action: 'revoke', platformID: platformIDs } })
+    // The revoke runs to completion whatever its caller does: its audit line says how it ended, not what the
+    // caller saw.
     await app.provisioning.revoke(userID, platformIDs, request.callContext(),
       auditWhenSettled(request, { action: 'revoke', target: userID, platformID: platformIDs }, () => 'revoked'))
     return { userID, platformIDs }

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { auditWhenSettled } from '../../audit.js'
-import { servicesOnly } from '../../service-only.js'
-import { UpdateUserRequest, UserIDParams, UserProfile, componentRef, serviceErrorResponses, serviceSecurity } from '../../schemas/index.js'
+import {
+  UpdateUserRequest, UserIDParams, UserProfile, componentRef, serviceErrorResponses, serviceSecurity
+} from '../../schemas/index.js'
+import { servicesOnly, userToActOn } from '../../user-guard.js'
 
 /** GET and PATCH /users/{userID}: one user's OpenIM profile, for services. */
 const user: FastifyPluginAsyncTypebox = async (app) => {
@@ -17,7 +19,10 @@ const user: FastifyPluginAsyncTypebox = async (app) => {
       params: UserIDParams,
       response: { 200: componentRef(UserProfile), ...serviceErrorResponses(400, 401, 403, 404, 429, 500, 502, 503, 504) }
     }
-  }, async (request) => app.profiles.get(request.params.userID, request.callContext()))
+  }, async (request) => {
+    const userID = userToActOn(request, { requested: request.params.userID })
+    return app.profiles.get(userID, request.callContext())
+  })
 
   app.patch('/users/:userID', {
     schema: {
@@ -29,13 +34,16 @@ const user: FastifyPluginAsyncTypebox = async (app) => {
       security: serviceSecurity,
       params: UserIDParams,
       body: componentRef(UpdateUserRequest),
-      response: { 200: componentRef(UserProfile), ...serviceErrorResponses(400, 401, 403, 404, 413, 415, 429, 500, 502, 503, 504) }
+      response: {
+        200: componentRef(UserProfile),
+        ...serviceErrorResponses(400, 401, 403, 404, 413, 415, 429, 500, 502, 503, 504)
+      }
     }
   }, async (request) => {
-    const target = request.params.userID
+    const userID = userToActOn(request, { requested: request.params.userID, audit: { action: 'update_profile' } })
     // The change may reach OpenIM although its caller has gone: the audit line follows the change, not the answer.
-    return app.profiles.update(target, request.body, request.callContext(),
-      auditWhenSettled(request, { action: 'update_profile', target }, () => 'updated'))
+    return app.profiles.update(userID, request.body, request.callContext(),
+      auditWhenSettled(request, { action: 'update_profile', target: userID }, () => 'updated'))
   })
 }
 

@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { ImportOutcome } from '../../../provisioning/import.js'
 import { audit, failureOutcome } from '../../audit.js'
 import { ImportAdmission } from '../../import-admission.js'
-import { servicesOnly } from '../../service-only.js'
 import { ImportResponse, componentRef, importRequest, serviceErrorResponses, serviceSecurity } from '../../schemas/index.js'
+import { servicesOnly } from '../../user-guard.js'
 
 const usersImport: FastifyPluginAsyncTypebox = async (app) => {
   const { import: settings, rateLimit } = app.config
