@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { clientClosedRequest } from '../../errors.js'
 import type { CallContext } from '../../openim/transport.js'
+import { waitForCaller } from '../../provisioning/caller-wait.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,6 +11,13 @@ declare module 'fastify' {
      * REQUEST_DEADLINE_MS) after it arrived, and a signal that aborts when the client goes away before the answer.
      */
     callContext (deadlineMs?: number): CallContext
+    /**
+     * Runs `work` with this request's call context and waits for it as long as the caller does: until it settles,
+     * until the deadline (504 OPENIM_TIMEOUT: OpenIM's own timeout may be longer) or until the client leaves. For
+     * routes that only relay an OpenIM read (the route calls the OpenIM client itself); a flow with rules of its
+     * own (what to call, what to remember, what to audit) belongs in a service under src/provisioning/.
+     */
+    relay<T> (work: (context: CallContext) => Promise<T>): Promise<T>
   }
 }
 
@@ -35,6 +43,10 @@ async function callContexts (app: FastifyInstance) {
   app.decorateRequest(REPLY, null)
   app.decorateRequest('callContext', function (this: FastifyRequest, deadlineMs = requestDeadlineMs) {
     return callContext(this, (this as WithReply)[REPLY], deadlineMs)
+  })
+  app.decorateRequest('relay', function <T>(this: FastifyRequest, work: (context: CallContext) => Promise<T>) {
+    const context = this.callContext()
+    return waitForCaller(work(context), context)
   })
   app.addHook('onRequest', async (request, reply) => { (request as WithReply)[REPLY] = reply })
 }
