@@ -1,6 +1,7 @@
 // The browser token provider (`openim-gateway/client`, served as /client.js): holds one live OpenIM token per
-// platform for a page, shared with the other tabs of its origin. Browser-only: no Node imports, one file
-// (the gateway serves it as a single ES module).
+// platform for a page, shared with the other tabs of its origin signed in as the same person. Browser-only: no
+// Node imports, one file (the gateway serves it as a single ES module, pinned by one SRI hash), which is why the
+// digest below is written here rather than imported.
 
 /** The gateway's /provision answer. */
 export interface ProvisionAnswer {
@@ -15,8 +16,11 @@ export interface ProvisionAnswer {
   [field: string]: unknown
 }
 
-/** Where a token is kept between page loads, when the page opts in (sessionStorage, localStorage). */
-export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
+/**
+ * Where a token is kept between page loads, when the page opts in (sessionStorage, localStorage). With `key` and
+ * `length` (as Web Storage has them), the entries other people left for this gateway and platform are removed too.
+ */
+export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> & Partial<Pick<Storage, 'key' | 'length'>>
 
 export interface TokenProviderOptions {
   /** The gateway's address, e.g. "https://gateway.example.com". */
@@ -25,6 +29,13 @@ export interface TokenProviderOptions {
   platformID: number
   /** The whole Authorization header value ("Bearer <the user's ID token>"), read before every request. */
   getAuthorization?: () => string | undefined | Promise<string | undefined>
+  /**
+   * Who is signed in (the identity provider's subject, the app's user id), read on every getToken() and refresh().
+   * A token is only ever handed to the identity it was fetched for, and is shared with tabs and kept in storage
+   * under a digest of it. Without this option it is the bearer JWT's `iss` and `sub` (decoded, not verified);
+   * when neither names anyone, nothing is shared between tabs or kept in storage.
+   */
+  identity?: () => string | undefined | Promise<string | undefined>
   /** Extra request headers (only those the gateway's CORS allows: x-request-id). */
   headers?: Record<string, string>
   /**
@@ -32,15 +43,39 @@ export interface TokenProviderOptions {
    * origin can read storage, and a stored OpenIM token (90 days by default) is loot for any XSS.
    */
   storage?: TokenStorage
-  /** How many times a 429 or 503 with Retry-After is waited out before the error is thrown (default 2). */
+  /**
+   * How many times a failed request is tried again before the error is thrown (default 2): after Retry-After for a
+   * 429 or 503 that carries one, after a growing, jittered wait for a network failure or a 502, 503 or 504 without.
+   */
   maxRetries?: number
-  /** The longest Retry-After that is waited out, in ms (default 60000); a longer one throws at once. */
+  /** The longest wait between two tries, in ms (default 60000); a longer Retry-After is thrown at once. */
   maxRetryWaitMs?: number
   /** How long a tab without a token waits for another tab to share one before asking the gateway (default 150 ms). */
   tabWaitMs?: number
 }
 
-export interface TokenProvider {
+/** A request that failed and is tried again after `delayMs`: the failure, and which retry comes next (1, 2…). */
+export interface RetryDetail {
+  attempt: number
+  delayMs: number
+  error: GatewayRequestError
+}
+
+/** The events a provider dispatches (`provider.addEventListener('token', …)`). */
+export interface TokenProviderEventMap {
+  /** Another token is in use (from the gateway, another tab or storage): `detail` is the answer. */
+  token: CustomEvent<ProvisionAnswer>
+  /** A request failed and is about to be tried again: a page can show "reconnecting". */
+  retry: CustomEvent<RetryDetail>
+  /** A request failed for good (after its retries): `detail` is the error the callers get. */
+  error: CustomEvent<GatewayRequestError>
+}
+
+type Listener<K extends keyof TokenProviderEventMap> = (event: TokenProviderEventMap[K]) => void
+type AddOptions = boolean | AddEventListenerOptions
+type RemoveOptions = boolean | EventListenerOptions
+
+export interface TokenProvider extends EventTarget {
   /** A live token: the one held (memory, another tab, opted-in storage) or a fresh one from the gateway. */
   getToken (): Promise<ProvisionAnswer>
   /**
@@ -51,9 +86,16 @@ export interface TokenProvider {
   refresh (): Promise<ProvisionAnswer>
   /** Forgets the token in this tab, in the others and in storage (on sign-out). */
   clear (): void
+  addEventListener<K extends keyof TokenProviderEventMap> (type: K, listener: Listener<K>, options?: AddOptions): void
+  addEventListener (type: string, listener: EventListenerOrEventListenerObject | null, options?: AddOptions): void
+  removeEventListener<K extends keyof TokenProviderEventMap> (type: K, listener: Listener<K>, options?: RemoveOptions): void
+  removeEventListener (type: string, listener: EventListenerOrEventListenerObject | null, options?: RemoveOptions): void
 }
 
-/** The gateway refused: its error body's code and requestId, and Retry-After when it sent one. */
+/**
+ * A request that failed: the gateway's error body's code and requestId, and Retry-After when it sent one; or, with
+ * status 0 and code GATEWAY_UNREACHABLE, no answer at all (the gateway restarting, offline, a CORS refusal).
+ */
 export class GatewayRequestError extends Error {
   override name = 'GatewayRequestError'
   constructor (
@@ -61,9 +103,10 @@ export class GatewayRequestError extends Error {
     readonly code: string,
     message: string,
     readonly requestId: string | undefined,
-    readonly retryAfterSeconds: number | undefined
+    readonly retryAfterSeconds: number | undefined,
+    cause?: unknown
   ) {
-    super(message)
+    super(message, cause === undefined ? undefined : { cause })
   }
 }
 
@@ -76,6 +119,15 @@ type Message =
 // How long a tab waits for a tab that said it is already fetching. Other tabs answer an ask at once when they
 // can, so the ask's own wait (tabWaitMs) only delays a lone tab's first token.
 const BUSY_PEER_WAIT_MS = 15_000
+// The first wait after a failure without Retry-After; each further one doubles, up to maxRetryWaitMs.
+const FIRST_BACKOFF_MS = 500
+// Tokens refresh() was called for, remembered so that no tab or storage hands them back.
+const REFUSED_KEPT = 8
+// Statuses a proxy or load balancer answers while the gateway behind it restarts.
+const PROXY_STATUSES = new Set([502, 503, 504])
+const STORAGE_PREFIX = 'openim-gateway-token:'
+
+type Failure = { error: GatewayRequestError, waitMs: number | undefined }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -93,49 +145,172 @@ function retryAfterSeconds (value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000))
 }
 
+/** Half the doubled ceiling plus a random half of it: waits grow, and pages that failed together spread out. */
+function backoffMs (attempt: number, maxWaitMs: number): number {
+  const ceiling = Math.min(maxWaitMs, FIRST_BACKOFF_MS * 2 ** attempt)
+  return Math.round(ceiling / 2 + Math.random() * ceiling / 2)
+}
+
+/** The bearer JWT's issuer and subject (decoded, not verified: the gateway verifies), or undefined. */
+function identityFromBearer (authorization: string | undefined): string | undefined {
+  const [, payload] = /^Bearer\s+[\w-]+\.([\w-]+)\.[\w-]*$/i.exec(authorization?.trim() ?? '') ?? []
+  if (payload === undefined) return undefined
+  try {
+    const bytes = Uint8Array.from(atob(payload.replace(/-/g, '+').replace(/_/g, '/')), (char) => char.charCodeAt(0))
+    const { iss, sub } = JSON.parse(new TextDecoder().decode(bytes)) as { iss?: unknown, sub?: unknown }
+    return typeof sub === 'string' && sub !== '' ? JSON.stringify([typeof iss === 'string' ? iss : '', sub]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+// SHA-256 (FIPS 180-4) over UTF-8. crypto.subtle would do it, but only in secure contexts and only asynchronously.
+const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n))
+const primes: number[] = []
+for (let n = 2; primes.length < 64; n++) if (primes.every((p) => n % p !== 0)) primes.push(n)
+const fraction = (root: number) => ((root - Math.floor(root)) * 2 ** 32) >>> 0
+const ROUND = primes.map((p) => fraction(Math.cbrt(p)))
+const INITIAL = primes.slice(0, 8).map((p) => fraction(Math.sqrt(p)))
+
+function sha256Hex (text: string): string {
+  const bytes = new TextEncoder().encode(text)
+  // The bytes, a 1 bit, zeros, and the length in bits: whole 64-byte blocks of big-endian words.
+  const words = new Array<number>(((bytes.length + 8) >> 6) * 16 + 16).fill(0)
+  bytes.forEach((byte, i) => { words[i >> 2] = words[i >> 2]! | (byte << (24 - (i % 4) * 8)) })
+  words[bytes.length >> 2] = words[bytes.length >> 2]! | (0x80 << (24 - (bytes.length % 4) * 8))
+  words[words.length - 1] = bytes.length * 8
+  const hash = [...INITIAL]
+  const w = new Array<number>(64).fill(0)
+  for (let block = 0; block < words.length; block += 16) {
+    for (let i = 0; i < 64; i++) {
+      const [a, b] = [w[i - 15] ?? 0, w[i - 2] ?? 0]
+      const [s0, s1] = [rotr(a, 7) ^ rotr(a, 18) ^ (a >>> 3), rotr(b, 17) ^ rotr(b, 19) ^ (b >>> 10)]
+      w[i] = i < 16 ? words[block + i]! : (w[i - 16]! + s0 + w[i - 7]! + s1) | 0
+    }
+    let [a, b, c, d, e, f, g, h] = hash as [number, number, number, number, number, number, number, number]
+    for (let i = 0; i < 64; i++) {
+      const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + ROUND[i]! + w[i]!) | 0
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0
+      h = g
+      g = f
+      f = e
+      e = (d + t1) | 0
+      d = c
+      c = b
+      b = a
+      a = (t1 + t2) | 0
+    }
+    const state = [a, b, c, d, e, f, g, h]
+    for (let i = 0; i < 8; i++) hash[i] = (hash[i]! + state[i]!) | 0
+  }
+  return hash.map((value) => (value >>> 0).toString(16).padStart(8, '0')).join('')
+}
+
+const digest = (name: string | undefined) => name === undefined || name === '' ? undefined : sha256Hex(name)
+
 export function createTokenProvider (options: TokenProviderOptions): TokenProvider {
   const { platformID, storage, maxRetries = 2, maxRetryWaitMs = 60_000, tabWaitMs = 150 } = options
   const endpoint = `${options.baseUrl.replace(/\/+$/, '')}/provision`
-  const key = `openim-gateway-token:${endpoint}:${platformID}`
+  // Tab channels and storage entries are named per identity: `prefix` + the digest of who is signed in.
+  const prefix = `${STORAGE_PREFIX}v2:${endpoint}:${platformID}:`
   const self = Math.random().toString(36).slice(2)
-  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(key) : undefined
-  let held: ProvisionAnswer | undefined = readStorage()
-  let inflight: Promise<ProvisionAnswer> | undefined
+  const provider = new EventTarget()
+  /** The digest of who was signed in at the last look; `held` and `channel` belong to them alone. */
+  let identity: string | undefined
+  let channel: BroadcastChannel | undefined
+  let held: ProvisionAnswer | undefined
+  let announced: string | undefined
+  let inflight: { identity: string | undefined, promise: Promise<ProvisionAnswer | undefined> } | undefined
   let asking = false
+  const refused = new Set<string>()
   const listeners = new Set<(message: Message) => void>()
+  // Entries of the previous version were keyed by gateway and platform only, whoever was signed in.
+  guarded(() => storage?.removeItem(`${STORAGE_PREFIX}${endpoint}:${platformID}`))
 
-  function readStorage (): ProvisionAnswer | undefined {
+  /** Storage that refuses (quota, a private mode) only costs the reload a request. */
+  function guarded<T> (use: () => T): T | undefined {
     try {
-      const stored = storage?.getItem(key)
-      const answer = stored == null ? undefined : JSON.parse(stored) as ProvisionAnswer
-      return isLive(answer) ? answer : undefined
+      return use()
     } catch {
       return undefined
     }
   }
 
+  const dispatch = <K extends keyof TokenProviderEventMap>(type: K, detail: TokenProviderEventMap[K]['detail']) =>
+    provider.dispatchEvent(new CustomEvent(type, { detail }))
+
+  const post = (message: Message) => channel?.postMessage(message)
+
+  async function currentIdentity (): Promise<string | undefined> {
+    return digest(options.identity !== undefined ? await options.identity() : identityFromBearer(await options.getAuthorization?.()))
+  }
+
+  /** Moves this tab to `next`: a different person forgets the previous one's token here, in their tabs and in storage. */
+  function enter (next: string | undefined) {
+    if (next === identity) return
+    if (identity !== undefined && next !== undefined) {
+      post({ type: 'clear', from: self })
+      guarded(() => storage?.removeItem(prefix + identity))
+    }
+    channel?.close()
+    held = undefined
+    identity = next
+    channel = next !== undefined && typeof BroadcastChannel === 'function' ? new BroadcastChannel(prefix + next) : undefined
+    channel?.addEventListener('message', onMessage)
+    if (next !== undefined) {
+      dropOtherIdentities(next)
+      const stored = guarded(() => JSON.parse(storage?.getItem(prefix + next) ?? 'null') as ProvisionAnswer | null) ?? undefined
+      if (isLive(stored) && !refused.has(stored.token)) keep(stored)
+    }
+  }
+
+  /** Entries someone else left for this gateway and platform (a shared device), when the storage can list them. */
+  function dropOtherIdentities (current: string) {
+    guarded(() => {
+      if (storage?.key === undefined || storage.length === undefined) return
+      const others: string[] = []
+      for (let i = 0; i < storage.length; i++) {
+        const key = storage.key(i)
+        if (key !== null && key.startsWith(prefix) && key !== prefix + current) others.push(key)
+      }
+      for (const key of others) storage.removeItem(key)
+    })
+  }
+
   function keep (answer: ProvisionAnswer) {
     // A later mint kicks the earlier token (OpenIM v3.8.1+), so the latest expiry wins.
     if (held === undefined || Date.parse(answer.expiresAt) >= Date.parse(held.expiresAt)) held = answer
-    storage?.setItem(key, JSON.stringify(held))
+    if (identity !== undefined) guarded(() => storage?.setItem(prefix + identity, JSON.stringify(held)))
+    if (held.token !== announced) {
+      announced = held.token
+      dispatch('token', held)
+    }
     return held
   }
 
   function forget () {
     held = undefined
-    storage?.removeItem(key)
+    if (identity !== undefined) guarded(() => storage?.removeItem(prefix + identity))
   }
 
-  channel?.addEventListener('message', ({ data }: MessageEvent<Message>) => {
-    if (data.type === 'token' && isLive(data.answer)) keep(data.answer)
+  /** A token OpenIM refused (refresh() was called for it): never taken back from a tab or from storage. */
+  function refuse (token: string) {
+    forget()
+    refused.add(token)
+    if (refused.size > REFUSED_KEPT) refused.delete(refused.values().next().value!)
+  }
+
+  function onMessage ({ data }: MessageEvent<Message>) {
+    if (data.type === 'token' && isLive(data.answer) && !refused.has(data.answer.token)) keep(data.answer)
     if (data.type === 'clear') forget()
     if (data.type === 'ask') {
-      if (isLive(held, data.stale)) channel.postMessage({ type: 'token', from: self, answer: held } satisfies Message)
+      if (data.stale !== undefined && held?.token === data.stale) refuse(data.stale)
+      if (isLive(held)) post({ type: 'token', from: self, answer: held })
       // Two tabs asking at once: the lower id fetches and the other waits for its token.
-      else if ((inflight !== undefined && !asking) || (asking && self < data.from)) channel.postMessage({ type: 'busy', from: self } satisfies Message)
+      else if ((inflight !== undefined && !asking) || (asking && self < data.from)) post({ type: 'busy', from: self })
     }
     for (const listener of listeners) listener(data)
-  })
+  }
 
   /** Another tab's live token (not `stale`), or undefined when none answers in time. */
   function askOtherTabs (stale: string | undefined): Promise<ProvisionAnswer | undefined> {
@@ -148,7 +323,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
         resolve(answer)
       }
       function listen (message: Message) {
-        if (message.type === 'token' && isLive(message.answer, stale)) done(message.answer)
+        if (message.type === 'token' && isLive(message.answer, stale) && !refused.has(message.answer.token)) done(message.answer)
         const peerFetches = message.type === 'busy' || (message.type === 'ask' && message.from < self)
         if (peerFetches) {
           clearTimeout(timer)
@@ -156,31 +331,53 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
         }
       }
       listeners.add(listen)
-      channel.postMessage({ type: 'ask', from: self, ...(stale !== undefined && { stale }) } satisfies Message)
+      post({ type: 'ask', from: self, ...(stale !== undefined && { stale }) })
     })
   }
 
-  async function provision (): Promise<ProvisionAnswer> {
-    for (let attempt = 0; ; attempt++) {
-      const authorization = await options.getAuthorization?.()
-      const response = await fetch(endpoint, {
+  /** One POST /provision: the answer, or the error with how long to wait before trying again (none: give up). */
+  async function request (authorization: string | undefined, attempt: number): Promise<{ answer: ProvisionAnswer } | Failure> {
+    let response: Response
+    try {
+      response = await fetch(endpoint, {
         method: 'POST',
         headers: { ...options.headers, 'content-type': 'application/json', ...(authorization !== undefined && { authorization }) },
         body: JSON.stringify({ platformID })
       })
-      if (response.ok) return await response.json() as ProvisionAnswer
-      const body = await response.json().catch(() => ({})) as { code?: string, message?: string, requestId?: string }
-      const wait = retryAfterSeconds(response.headers.get('retry-after'))
-      const retriable = (response.status === 429 || response.status === 503) && wait !== undefined && wait * 1000 <= maxRetryWaitMs
-      if (retriable && attempt < maxRetries) {
-        await sleep(wait * 1000)
-        continue
+    } catch (cause) {
+      const message = `the gateway could not be reached (${String(cause)})`
+      const error = new GatewayRequestError(0, 'GATEWAY_UNREACHABLE', message, undefined, undefined, cause)
+      return { error, waitMs: backoffMs(attempt, maxRetryWaitMs) }
+    }
+    if (response.ok) return { answer: await response.json() as ProvisionAnswer }
+    const body = await response.json().catch(() => ({})) as { code?: string, message?: string, requestId?: string }
+    const wait = retryAfterSeconds(response.headers.get('retry-after'))
+    const message = body.message ?? `the gateway answered ${response.status}`
+    const error = new GatewayRequestError(response.status, body.code ?? 'HTTP_ERROR', message, body.requestId, wait)
+    if (wait !== undefined) {
+      const waitedOut = [429, ...PROXY_STATUSES].includes(response.status) && wait * 1000 <= maxRetryWaitMs
+      return { error, waitMs: waitedOut ? wait * 1000 : undefined }
+    }
+    return { error, waitMs: PROXY_STATUSES.has(response.status) ? backoffMs(attempt, maxRetryWaitMs) : undefined }
+  }
+
+  /** A token from the gateway for `who`, or undefined when the bearer token stopped naming them meanwhile. */
+  async function provision (who: string | undefined): Promise<ProvisionAnswer | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const authorization = await options.getAuthorization?.()
+      if (options.identity === undefined && digest(identityFromBearer(authorization)) !== who) return undefined
+      const outcome = await request(authorization, attempt)
+      if ('answer' in outcome) return outcome.answer
+      if (outcome.waitMs === undefined || attempt >= maxRetries) {
+        dispatch('error', outcome.error)
+        throw outcome.error
       }
-      throw new GatewayRequestError(response.status, body.code ?? 'HTTP_ERROR', body.message ?? `the gateway answered ${response.status}`, body.requestId, wait)
+      dispatch('retry', { attempt: attempt + 1, delayMs: outcome.waitMs, error: outcome.error })
+      await sleep(outcome.waitMs)
     }
   }
 
-  async function obtain (stale: string | undefined): Promise<ProvisionAnswer> {
+  async function obtain (who: string | undefined, stale: string | undefined): Promise<ProvisionAnswer | undefined> {
     asking = true
     let shared: ProvisionAnswer | undefined
     try {
@@ -188,33 +385,55 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     } finally {
       asking = false
     }
+    if (identity !== who) return undefined
     if (shared !== undefined) return keep(shared)
     // A token another tab shared while this one waited counts too.
     if (isLive(held, stale)) return held
-    const answer = keep(await provision())
-    channel?.postMessage({ type: 'token', from: self, answer } satisfies Message)
-    return answer
+    const answer = await provision(who)
+    // Signed in as someone else by now: the answer is theirs to ask for, not this identity's to keep.
+    if (answer === undefined || identity !== who) return undefined
+    refused.delete(answer.token)
+    const kept = keep(answer)
+    post({ type: 'token', from: self, answer: kept })
+    return kept
   }
 
-  /** One request for every concurrent caller in this tab. */
-  function once (stale: string | undefined): Promise<ProvisionAnswer> {
-    inflight ??= obtain(stale).finally(() => { inflight = undefined })
-    return inflight
+  /** One request for every concurrent caller in this tab asking as the same identity. */
+  function once (who: string | undefined, stale: string | undefined): Promise<ProvisionAnswer | undefined> {
+    if (inflight !== undefined && inflight.identity === who) return inflight.promise
+    const promise = obtain(who, stale).finally(() => { if (inflight?.promise === promise) inflight = undefined })
+    inflight = { identity: who, promise }
+    return promise
   }
 
-  return {
-    getToken: () => isLive(held) ? Promise.resolve(held) : once(undefined),
-    async refresh () {
-      const stale = held?.token
-      forget()
-      // A request already under way may bring the new token this caller wants.
-      const pending = await inflight?.catch(() => undefined)
-      if (isLive(pending, stale)) return pending
-      return once(stale)
-    },
-    clear () {
-      forget()
-      channel?.postMessage({ type: 'clear', from: self } satisfies Message)
+  /** The token for whoever is signed in when it is handed over; asked again when that changed on the way. */
+  async function tokenFor (stale: string | undefined): Promise<ProvisionAnswer> {
+    for (;;) {
+      const who = await currentIdentity()
+      enter(who)
+      if (stale === undefined && isLive(held)) return held
+      const answer = await once(who, stale)
+      if (answer !== undefined && await currentIdentity() === who) return answer
+      stale = undefined
     }
   }
+
+  async function refresh (): Promise<ProvisionAnswer> {
+    enter(await currentIdentity())
+    const stale = held?.token
+    if (stale !== undefined) refuse(stale)
+    // A request already under way may bring the new token this caller wants.
+    const underWay = inflight !== undefined && inflight.identity === identity ? inflight.promise : undefined
+    const pending = await underWay?.catch(() => undefined)
+    if (isLive(pending, stale) && pending === held) return pending
+    return tokenFor(stale)
+  }
+
+  function clear () {
+    forget()
+    dropOtherIdentities('')
+    post({ type: 'clear', from: self })
+  }
+
+  return Object.assign(provider, { getToken: () => tokenFor(undefined), refresh, clear }) as TokenProvider
 }
