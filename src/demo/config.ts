@@ -20,12 +20,22 @@ export function demoConfig (openimApiUrl: string, overrides: Record<string, stri
 
 const OWN_JWT_SOURCES = ['JWT_JWKS_URL', 'JWT_PUBLIC_KEY', 'JWT_SECRET']
 
+/** The public addresses the demo hands to SDKs in /provision answers: the emulator's REST API and where OpenIM's websocket would be. */
+export const emulatorPublicUrls = (emulatorUrl: string) => ({
+  OPENIM_PUBLIC_API_URL: emulatorUrl,
+  OPENIM_PUBLIC_WS_URL: `${emulatorUrl.replace(/^http/, 'ws')}/msg_gateway`
+})
+
 /**
  * The demo's settings: every gateway variable of `env` is passed through (validated like `npm start`), over
- * the demo's defaults (loopback, its printed API key, its HS256 end-user path); only OpenIM is always the
- * emulator, which is the point of the demo. With a JWT key source of its own, the demo's JWT path is off.
+ * the demo's defaults (loopback, its printed API key, its HS256 end-user path, the emulator's public URLs for
+ * SDKs); only OpenIM is always the emulator, which is the point of the demo. With a JWT key source of its own,
+ * the demo's JWT path is off.
  */
-export function demoEnvironment (env: Record<string, string | undefined>, demo: { emulatorUrl: string, openimSecret: string, apiKey: string, jwt: DemoJwt }) {
+export function demoEnvironment (
+  env: Record<string, string | undefined>,
+  demo: { emulatorUrl: string, openimSecret: string, apiKey: string, jwt: DemoJwt }
+) {
   const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
   const ownJwt = OWN_JWT_SOURCES.some((name) => name in set)
   return {
@@ -33,6 +43,7 @@ export function demoEnvironment (env: Record<string, string | undefined>, demo: 
     PORT: '3000',
     GATEWAY_API_KEYS: `${DEMO_KEY_NAME}:${demo.apiKey}`,
     ...(!ownJwt && { JWT_SECRET: demo.jwt.secret, JWT_ISSUER: demo.jwt.issuer, JWT_AUDIENCE: demo.jwt.audience }),
+    ...emulatorPublicUrls(demo.emulatorUrl),
     ...set,
     OPENIM_API_URL: demo.emulatorUrl,
     OPENIM_SECRET: demo.openimSecret

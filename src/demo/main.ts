@@ -4,9 +4,10 @@ import { ConfigError, loadConfig } from '../config/index.js'
 import { startEmulator } from '../emulator/emulator.js'
 import { EMULATOR_MODES } from '../emulator/modes.js'
 import { buildApp } from '../http/app.js'
-import { pinnedClientPath, readClientScript, subresourceIntegrity } from '../http/routes/client-script.js'
+import { readClientScript } from '../http/routes/client-script.js'
+import { demoBanner } from './banner.js'
 import { DEMO_KEY_NAME, acceptsDemoTokens, demoEnvironment, randomApiKey } from './config.js'
-import { DEMO_TOKEN_LIFETIME, demoJwt, signDemoToken } from './jwt.js'
+import { demoJwt, signDemoToken } from './jwt.js'
 
 // `npm run demo`: the OpenIM emulator and the gateway wired to it, in one process, for a first try.
 const DEMO_USER = 'alice_42'
@@ -24,25 +25,15 @@ async function start () {
     app.addHook('onClose', async () => { await emulator.close() })
     const address = await listen(app, config.host, config.port)
     const usesDemoKey = config.auth.apiKeys.some((entry) => entry.name === DEMO_KEY_NAME && entry.key === apiKey)
-    const bearer = acceptsDemoTokens(config, jwt) ? await signDemoToken(jwt, DEMO_USER) : undefined
-    const script = readClientScript()
-    console.log(`
-  openim-gateway demo: gateway ${address}, OpenIM emulator (${mode} API) ${emulator.url}
-
-  Swagger UI:    ${address}/docs   (Authorize → apiKey or bearerAuth with the values below)
-  API key:       ${usesDemoKey ? `${apiKey}   (caller "${DEMO_KEY_NAME}", new on every start)` : 'yours (GATEWAY_API_KEYS)'}
-  Bearer token:  ${bearer !== undefined ? `${bearer}\n                 (end user "${DEMO_USER}", valid ${DEMO_TOKEN_LIFETIME}; another user: npm run -s demo:token -- <userID>)` : 'from your identity provider (your JWT_* settings)'}
-  CORS origins:  ${config.corsOrigins.length > 0 ? config.corsOrigins.join(', ') : 'none (CORS_ORIGINS=http://localhost:5173 npm run demo lets a page on that origin call)'}
-  Browser:       import { createTokenProvider } from '${address}/client.js'${script !== undefined
-? `
-                 pinned: ${address}${pinnedClientPath(script)}  integrity="${subresourceIntegrity(script)}"`
-: ''}
-  Service call:  curl -s -X POST ${address}/provision -H 'content-type: application/json' \\
-                   -H 'x-api-key: ${usesDemoKey ? apiKey : '<your key>'}' -d '{"userID":"${DEMO_USER}","platformID":5,"nickname":"Alice"}'
-  End-user call: curl -s -X POST ${address}/provision -H 'content-type: application/json' \\
-                   -H "authorization: Bearer ${bearer !== undefined ? '$(npm run -s demo:token -- bob_7)' : '<token>'}" -d '{"platformID":5}'
-  Stop:          Ctrl+C
-`)
+    console.log(demoBanner({
+      address,
+      config,
+      emulator: { url: emulator.url, mode, secret: openimSecret },
+      apiKey: usesDemoKey ? apiKey : undefined,
+      bearer: acceptsDemoTokens(config, jwt) ? await signDemoToken(jwt, DEMO_USER) : undefined,
+      user: DEMO_USER,
+      script: readClientScript()
+    }))
   } catch (error) {
     await emulator.close()
     throw error
@@ -56,7 +47,8 @@ async function listen (app: FastifyInstance, host: string, port: number): Promis
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
     await app.close()
-    throw new ConfigError(`port ${port} on ${host} is in use (another demo or gateway?): start this one elsewhere with PORT=${port + 1} npm run demo`)
+    throw new ConfigError(`port ${port} on ${host} is in use (another demo or gateway?): start this one elsewhere with ` +
+      `PORT=${port + 1} npm run demo`)
   }
 }
 

@@ -28,6 +28,9 @@ async function startDemo (t: Test, env: Record<string, string>) {
     output,
     gateway: field(/gateway (http:\/\/\S+?),/),
     apiKey: field(/API key: +(\S+)/),
+    openim: field(/OpenIM: +(\S+)/),
+    openimSecret: field(/secret (\S+),/),
+    doctor: field(/Doctor: +(.+)/),
     bearer: field(/Bearer token: +(\S+)/),
     pinned: field(/pinned: (\S+)/),
     integrity: field(/integrity="(\S+)"/)
@@ -48,6 +51,25 @@ t.test('the demo passes gateway variables through and prints an API key and an e
   t.equal((await user.json() as { userID: string }).userID, 'alice_42')
   t.equal(user.headers.get('access-control-allow-origin'), 'http://localhost:5173', 'CORS_ORIGINS reached the gateway')
   t.match(decodeJwt(bearer), { sub: 'alice_42', name: 'alice_42', iss: String, aud: String, exp: Number })
+})
+
+t.test('the demo prints its emulator\'s URL and secret, which OpenIM\'s own API accepts, and hands SDKs the emulator\'s address', { timeout: 90_000 }, async (t) => {
+  const { gateway, apiKey, openim, openimSecret, doctor } = await startDemo(t, {})
+  t.match(openim, /^http:\/\/127\.0\.0\.1:\d+$/)
+  t.equal(doctor, `OPENIM_API_URL=${openim} OPENIM_SECRET=${openimSecret} npm run doctor`)
+  const admin = await fetch(`${openim}/auth/get_admin_token`, {
+    method: 'POST', headers: { 'content-type': 'application/json', operationID: 'demo-test' }, body: JSON.stringify({ secret: openimSecret, userID: 'imAdmin' })
+  })
+  t.match(await admin.json(), { errCode: 0, data: { token: String } }, 'the printed secret is the emulator\'s')
+  const answer = await (await provision(gateway, { 'x-api-key': apiKey }, { userID: 'sdk_user', platformID: 5 })).json()
+  t.match(answer, { apiAddr: openim, wsAddr: `${openim.replace('http', 'ws')}/msg_gateway` }, 'what the WASM example logs in with')
+})
+
+t.test('the public addresses a caller sets win over the emulator\'s', { timeout: 90_000 }, async (t) => {
+  const { gateway, apiKey, output } = await startDemo(t, { OPENIM_PUBLIC_API_URL: 'https://im.example.com/api', OPENIM_PUBLIC_WS_URL: '' })
+  const answer = await (await provision(gateway, { 'x-api-key': apiKey }, { userID: 'sdk_user', platformID: 5 })).json()
+  t.match(answer, { apiAddr: 'https://im.example.com/api', wsAddr: /^ws:\/\/127\.0\.0\.1:\d+\/msg_gateway$/ }, 'an empty variable is unset')
+  t.match(output, /SDK addresses: apiAddr https:\/\/im\.example\.com\/api, wsAddr ws:/)
 })
 
 t.test('the demo prints the pinned provider URL and its SRI hash, and they match what it serves', { timeout: 90_000 }, async (t) => {

@@ -1,0 +1,3 @@
+module example.com/openim-gateway-provision
+
+go 1.19
