@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { buildGateway, startOpenIm } from '../helper.js'
+import { buildGateway, gatewayConfig, startOpenIm } from '../helper.js'
 
 const dir = new URL('../../deploy/kubernetes/', import.meta.url).pathname
 const manifests = readdirSync(dir).filter((file) => file.endsWith('.yaml')).flatMap((file) =>
@@ -53,6 +53,14 @@ t.test('the secret comes from a Secret, the rest from the ConfigMap', async (t) 
   t.equal(configMap.data.OPENIM_API_URL, 'http://openim-server:10002')
   for (const key of Object.keys(configMap.data)) t.notMatch(key, /SECRET|API_KEYS|PASSWORD/, `${key} is not secret`)
   t.ok(Object.values(configMap.data).every((value) => typeof value === 'string'), 'ConfigMap values are strings')
+})
+
+t.test('the public URLs and CORS origins are left empty (unset) for the operator: no placeholder goes live', async (t) => {
+  const configMap = byKind('ConfigMap')[0]
+  for (const name of ['OPENIM_PUBLIC_API_URL', 'OPENIM_PUBLIC_WS_URL', 'CORS_ORIGINS']) t.equal(configMap.data[name], '', name)
+  t.notOk(Object.values(configMap.data).some((value) => /example\.(com|org|net)/.test(value as string)), 'no example domain in a value')
+  const config = gatewayConfig('http://127.0.0.1:1', configMap.data)
+  t.same([config.publicApiUrl, config.publicWsUrl, config.corsOrigins], [undefined, undefined, []], 'the gateway reads empty as unset')
 })
 
 t.test('selectors match the pod labels: Service, PodDisruptionBudget, HorizontalPodAutoscaler', async (t) => {
