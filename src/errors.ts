@@ -13,6 +13,8 @@ export type ErrorCode =
 
 /** What an OVERLOADED answer tells the caller to wait before trying again. */
 export const OVERLOADED_RETRY_AFTER_SECONDS = 5
+/** What OPENIM_UNAVAILABLE tells the caller to wait: OpenIM restarting, or a network blip, takes seconds. */
+export const OPENIM_UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 /** An error the gateway answers with, in the one shape `{statusCode, code, error, message, requestId}`. */
 export class GatewayError extends Error {
@@ -82,7 +84,8 @@ export function fromOpenImError (error: OpenImError): GatewayError {
     case 'bad_response':
       return new GatewayError(502, 'OPENIM_BAD_RESPONSE', `${error.message} to ${error.path}`)
     case 'unavailable':
-      return new GatewayError(503, 'OPENIM_UNAVAILABLE', error.message)
+      return new GatewayError(503, 'OPENIM_UNAVAILABLE', error.message, {},
+        { 'retry-after': String(OPENIM_UNAVAILABLE_RETRY_AFTER_SECONDS) })
     case 'timeout':
       return new GatewayError(504, 'OPENIM_TIMEOUT', `${error.message} (${error.path})`)
     case 'overloaded':

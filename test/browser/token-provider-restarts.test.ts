@@ -86,6 +86,16 @@ t.test('after a refresh that failed, no tab hands out the token OpenIM refused',
   t.same((await events(first)).map((event) => event.type), ['token', 'error', 'token'])
 })
 
+t.test('the gateway\'s own 503 while OpenIM is unreachable is waited out for its Retry-After, then the token arrives', async (t) => {
+  if (skipWithoutChromium(t)) return
+  const { pages, emulator, gateway, context, requests } = await setUp(t, browser)
+  const page = await openTab(context, pages.url('app.test'), gateway, 'gus_7')
+  emulator.injectFault('*', { kind: 'drop' })
+  t.equal((await getToken(page)).userID, 'gus_7')
+  t.same(requests.map(({ status, retryAfter }) => [status, retryAfter]), [[503, 5], [201, undefined]], 'OPENIM_UNAVAILABLE, with Retry-After')
+  t.same((await events(page)).map((event) => `${event.type} ${event.delayMs ?? event.userID}`), ['retry 5000', 'token gus_7'], 'waited as told')
+})
+
 t.test('a 401 is not tried again: one request, one error event, the error thrown', async (t) => {
   if (skipWithoutChromium(t)) return
   const { pages, gateway, context, statuses } = await setUp(t, browser)

@@ -162,6 +162,7 @@ t.test('OpenIM down: 503 on requests, never a crash', async (t) => {
   const response = await provision(app, { userID: 'frank', platformID: 5 })
   t.equal(response.statusCode, 503)
   t.equal(response.json().code, 'OPENIM_UNAVAILABLE')
+  t.equal(response.headers['retry-after'], '5', 'with Retry-After, like every 503 of the gateway')
   t.same((await app.inject({ url: '/healthz' })).json(), { status: 'ok' })
 })
 

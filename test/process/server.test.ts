@@ -133,6 +133,7 @@ t.test('a shutdown that outlasts SHUTDOWN_TIMEOUT_MS answers what is still runni
   const response = await cut
   t.equal(response.status, 503, 'answered, not reset')
   t.equal(response.headers.get('connection'), 'close')
+  t.equal(response.headers.get('retry-after'), '1', 'another replica can take the retry at once')
   t.match(await response.json(), { code: 'SHUTTING_DOWN', requestId: 'cut-by-shutdown' })
   const [code] = await once(child, 'exit')
   t.not(code, 0, 'exits in error when requests were cut')

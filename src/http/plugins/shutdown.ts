@@ -52,7 +52,8 @@ async function shutdown (app: FastifyInstance) {
     const flushed = cut.map((reply) => {
       if (!reply.sent && !reply.raw.headersSent) {
         void sendError(reply.header('connection', 'close'), new GatewayError(503, 'SHUTTING_DOWN',
-          'the gateway is shutting down and this request did not finish in time; retry'))
+          'the gateway is shutting down and this request did not finish in time; retry', {},
+          { 'retry-after': String(SHUTTING_DOWN_RETRY_AFTER_SECONDS) }))
       }
       return new Promise<void>((resolve) => {
         if (reply.raw.writableFinished || reply.raw.destroyed) resolve()

@@ -100,7 +100,7 @@ const ERRORS: Record<number, DocumentedError> = {
   503: {
     description: 'OPENIM_UNAVAILABLE (connection refused/reset, DNS failure), AUTH_UNAVAILABLE (the identity provider\'s keys cannot be ' +
       'fetched), OVERLOADED (the gateway is saturated, or too many OpenIM calls wait) or SHUTTING_DOWN (this replica is stopping); ' +
-      'retry after Retry-After seconds where given',
+      'every one carries Retry-After: retry after that many seconds',
     examples: [
       ['OPENIM_UNAVAILABLE', 'OpenIM is unreachable (ECONNREFUSED)'],
       ['AUTH_UNAVAILABLE', 'the identity provider\'s signing keys (JWT_JWKS_URL) cannot be fetched right now'],
