@@ -7,7 +7,7 @@ import { limitConnections } from './connection-limits.js'
 import { listenerOptions } from './listener-options.js'
 import { productionLoggerOptions } from './logger.js'
 import callContext from './plugins/call-context.js'
-import errorHandling from './plugins/error-handling.js'
+import errorHandling, { frameworkError } from './plugins/error-handling.js'
 import jsonBody from './plugins/json-body.js'
 import overload from './plugins/overload.js'
 import requestIds from './plugins/request-ids.js'
@@ -34,7 +34,9 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     ...listenerOptions(config.http),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // What the router refuses before any route runs, in the one error shape too.
+    frameworkErrors: frameworkError
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const built = await buildServices(config, app.log)

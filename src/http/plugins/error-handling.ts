@@ -50,6 +50,23 @@ export function sendError (reply: FastifyReply, error: GatewayError) {
   return reply.code(error.statusCode).headers(error.headers).send(errorBody(error, reply.request.id))
 }
 
+const FRAMEWORK_MESSAGES: Record<string, string> = {
+  FST_ERR_BAD_URL: 'the URL is not valid: every %-escape must be two hex digits of well-formed UTF-8',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path segment is longer than 100 characters'
+}
+
+/**
+ * Fastify's frameworkErrors: what its router refuses before any route or hook runs (a path that does not
+ * percent-decode, a path segment past maxParamLength, a failed route constraint), in the one error shape
+ * with the request id. Every one is the request's fault, so 400.
+ */
+export function frameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const message = FRAMEWORK_MESSAGES[error.code] ?? 'the request cannot be routed'
+  const answer = new GatewayError(400, 'INVALID_REQUEST', message)
+  request.log.info({ code: answer.code, reason: error.code }, 'request refused')
+  return sendError(reply.header('x-request-id', request.id), answer)
+}
+
 /** One error shape everywhere: never a stack trace, OpenIM's errDlt, the secret or a token. */
 async function errorHandling (app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
