@@ -17,6 +17,7 @@ import security from './plugins/security.js'
 import services from './plugins/services.js'
 import shutdown from './plugins/shutdown.js'
 import swagger from './plugins/swagger.js'
+import { FORMATS } from './schemas/index.js'
 import { buildServices } from './services.js'
 
 export interface BuildOptions {
@@ -34,7 +35,7 @@ export async function buildApp ({ config, logger }: BuildOptions): Promise<Fasti
     ...listenerOptions(config.http),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, formats: FORMATS } },
     // What the router refuses before any route runs, in the one error shape too.
     frameworkErrors: frameworkError
   }).withTypeProvider<TypeBoxTypeProvider>()

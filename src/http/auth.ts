@@ -73,6 +73,7 @@ export class Authenticator {
   async authenticate (headers: IncomingHttpHeaders): Promise<Caller> {
     const apiKey = headers['x-api-key']
     const authorization = headers.authorization
+    // With both, the key wins: a backend that forwards its users' Authorization header acts as itself (documented).
     if (apiKey !== undefined && this.keyDigests.length > 0) return this.service(Array.isArray(apiKey) ? apiKey[0] ?? '' : apiKey)
     if (authorization !== undefined && this.jwtVerifier !== undefined) return this.user(authorization)
     if (this.config.disabled) return { kind: 'anonymous' }
@@ -121,6 +122,11 @@ export class Authenticator {
         '(beyond 2^53, or not a whole number): the identity provider must send it as a string', 'invalid_token')
     }
     const subject = String(claim)
+    // Another subject once OpenIM replaced the lone surrogate with U+FFFD: like every claim problem, the token's.
+    if (!subject.isWellFormed()) {
+      throw bearerUnauthenticated(`the token's "${jwt.userIdClaim}" claim is not well-formed Unicode (a lone UTF-16 surrogate)`,
+        'invalid_token')
+    }
     const profile = {
       nickname: claimValue(payload, jwt.nicknameClaim, Nickname),
       faceURL: claimValue(payload, jwt.faceUrlClaim, FaceURL)

@@ -88,12 +88,15 @@ export const STRICT_USER_ID_RULE = 'OpenIM v3.8.0+ accepts only letters, digits 
 
 /**
  * What no OpenIM version holds in a userID, so it is refused before any call: empty, longer than v3.0–v3.4's
- * varchar(64), or with ":" (refused at registration by every version). Returns what is wrong, or undefined.
+ * varchar(64), with ":" (refused at registration by every version), or not well-formed Unicode (held as another
+ * userID). Returns what is wrong, or undefined.
  */
 export function basicUserIdProblem (userID: string): string | undefined {
   if (userID.length === 0) return 'userID must not be empty'
   if ([...userID].length > MAX_USER_ID_LENGTH) return `userID must be at most ${MAX_USER_ID_LENGTH} characters`
   if (userID.includes(':')) return 'OpenIM refuses ":" in a userID'
+  // OpenIM (Go's JSON decoder) stores a lone UTF-16 surrogate as U+FFFD: "a\ud800" and "a\udc00" would be one account.
+  if (!userID.isWellFormed()) return 'userID must be well-formed Unicode (no lone UTF-16 surrogate, such as a \\ud800 escape alone)'
   return undefined
 }
 

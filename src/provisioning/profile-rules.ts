@@ -1,17 +1,36 @@
 import { createHash } from 'node:crypto'
 
-// Profile values everyone in the chat sees. A nickname must show what it is: no control characters, no
-// bidirectional-text controls (which can make "nimda" read as "admin"), not only white space or invisible
-// format characters. The classes are spelt out (C0/C1 controls; the format characters of the Basic
-// Multilingual Plane) rather than written as Unicode property escapes: OpenAPI tools read patterns without
-// the regex "u" flag, where those escapes mean something else.
+// Profile values everyone in the chat sees. A nickname must show what it is: well-formed Unicode, no control
+// characters, no bidirectional-text controls (which can make "nimda" read as "admin"), and not made only of
+// blanks: White_Space, Default_Ignorable_Code_Point and characters that draw nothing (braille blank, the Hangul
+// fillers). The schema's pattern spells the classes out rather than using Unicode property escapes: OpenAPI tools
+// read patterns without the regex "u" flag, where those escapes mean something else. Without "u" it is the whole
+// rule; with "u" (ajv, TypeBox) it cannot name supplementary-plane blanks, so the `nickname` format, which the
+// gateway's validators run beside the pattern, applies the rule exactly.
 export const CONTROLS = '\\u0000-\\u001F\\u007F-\\u009F'
 const BIDI_CONTROLS = '\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029'
-const INVISIBLE = '\\u00AD\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u180E\\u200B-\\u200F' +
-  '\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u206F\\uFEFF\\uFFF9-\\uFFFB'
-export const NICKNAME_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}])[^${CONTROLS}${BIDI_CONTROLS}]+$`
+const BLANK_LOOKING = '\\u2800\\u3164\\u115F\\u1160\\uFFA0'
+// Default_Ignorable_Code_Point in the Basic Multilingual Plane, with other format characters that draw nothing.
+const INVISIBLE = '\\u00AD\\u034F\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u115F\\u1160\\u17B4\\u17B5' +
+  '\\u180B-\\u180F\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u206F\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFFB'
+// A surrogate pair, but not one of the supplementary-plane Default_Ignorable_Code_Points (read without "u").
+const VISIBLE_PAIR = '(?!\\uD82F[\\uDCA0-\\uDCA3]|\\uD834[\\uDD73-\\uDD7A]|[\\uDB40-\\uDB43][\\uDC00-\\uDFFF])' +
+  '[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]'
+/** One character of well-formed text: no lone UTF-16 surrogate (as text, the same with and without "u"). */
+export const WELL_FORMED_CHAR = '[^\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]'
+export const NICKNAME_PATTERN = `^(?=[\\s\\S]*?(?:[^\\s${INVISIBLE}${BLANK_LOOKING}\\uD800-\\uDFFF]|${VISIBLE_PAIR}))` +
+  `(?:[^${CONTROLS}${BIDI_CONTROLS}\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])+$`
+/** The format name under which the gateway's validators apply isNickname. */
+export const NICKNAME_FORMAT = 'nickname'
 
-const nicknamePattern = new RegExp(NICKNAME_PATTERN, 'u')
+const forbidden = new RegExp(`[${CONTROLS}${BIDI_CONTROLS}]`, 'u')
+// eslint-disable-next-line no-misleading-character-class -- the class lists combining and ignorable characters on purpose
+const onlyBlanks = new RegExp(`^[\\p{White_Space}\\p{Default_Ignorable_Code_Point}${INVISIBLE}${BLANK_LOOKING}]*$`, 'u')
+
+/** The nickname rule, exactly (any length: the schemas bound it). */
+export function isNickname (value: string): boolean {
+  return value.isWellFormed() && !forbidden.test(value) && !onlyBlanks.test(value)
+}
 
 /**
  * The nickname a new user gets when none is given: its userID, unless the userID breaks the nickname rule
@@ -19,7 +38,7 @@ const nicknamePattern = new RegExp(NICKNAME_PATTERN, 'u')
  * `user_` + the first 12 hex digits of the userID's SHA-256, the same on every replica and every retry.
  */
 export function defaultNickname (userID: string): string {
-  // A userID has 1–64 characters, within a nickname's 1–255: only the pattern can refuse it.
-  if (nicknamePattern.test(userID)) return userID
+  // A userID has 1–64 characters, within a nickname's 1–255: only the rule's characters can refuse it.
+  if (isNickname(userID)) return userID
   return `user_${createHash('sha256').update(userID).digest('hex').slice(0, 12)}`
 }

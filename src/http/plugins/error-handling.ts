@@ -19,8 +19,10 @@ const FASTIFY_ERRORS: Record<string, (error: FastifyError) => GatewayError> = {
 function validationMessage (error: FastifyError): string {
   return (error.validation ?? []).map((issue) => {
     const where = `${error.validationContext ?? 'body'}${issue.instancePath.replaceAll('/', '.')}`
-    const { additionalProperty: property, pattern } = issue.params as { additionalProperty?: string, pattern?: string }
-    const message = (pattern !== undefined ? PATTERN_MEANINGS[pattern] : undefined) ?? issue.message ?? 'is invalid'
+    const params = issue.params as { additionalProperty?: string, pattern?: string, format?: string }
+    const { additionalProperty: property, pattern, format } = params
+    const rule = pattern ?? format
+    const message = (rule !== undefined ? PATTERN_MEANINGS[rule] : undefined) ?? issue.message ?? 'is invalid'
     return `${where} ${message}${property !== undefined ? `: "${property}"` : ''}`
   }).join('; ')
 }

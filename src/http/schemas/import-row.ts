@@ -22,10 +22,15 @@ const importValueRules = [
   {
     field: 'nickname',
     check: Compile(Nickname),
-    rule: `1–${IMPORT_ROW_LIMITS.nickname} characters, not only white space, without control characters or bidi overrides`
+    rule: `1–${IMPORT_ROW_LIMITS.nickname} characters of well-formed Unicode, not only white space or other blanks, ` +
+      'without control characters or bidi overrides'
   },
-  { field: 'faceURL', check: Compile(FaceURL), rule: `an http(s) URL of at most ${IMPORT_ROW_LIMITS.faceURL} characters` },
-  { field: 'ex', check: Compile(Ex), rule: `at most ${IMPORT_ROW_LIMITS.ex} characters` }
+  {
+    field: 'faceURL',
+    check: Compile(FaceURL),
+    rule: `an http(s) URL of at most ${IMPORT_ROW_LIMITS.faceURL} characters of well-formed Unicode`
+  },
+  { field: 'ex', check: Compile(Ex), rule: `at most ${IMPORT_ROW_LIMITS.ex} characters of well-formed Unicode` }
 ] as const
 
 /** What is wrong with one imported user's nickname, faceURL or ex (the rules PATCH applies), or undefined. */

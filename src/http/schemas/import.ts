@@ -16,8 +16,8 @@ export const ImportUser = Type.Object({
   }),
   nickname: Type.Optional(Type.String({
     description: 'Defaults to the userID (to user_ and 12 hex digits when the userID breaks these rules). Checked as PATCH checks it: ' +
-      `1–${NICKNAME_MAX} characters, not only white space, no control characters or bidi overrides; otherwise this user fails ` +
-      '(INVALID_PROFILE).'
+      `1–${NICKNAME_MAX} characters of well-formed Unicode, not only blanks, no control characters or bidi overrides; ` +
+      'otherwise this user fails (INVALID_PROFILE).'
   })),
   faceURL: Type.Optional(Type.String({
     description: `An http(s) URL of at most ${FACE_URL_MAX} characters; otherwise this user fails (INVALID_PROFILE).`

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { NICKNAME_RULES, PLATFORMS, PlatformID, USER_ID_RULES, UserID, faceURL, nickname, platformId, userId } from './fields.js'
+import { NICKNAME_RULES, PLATFORMS, PlatformID, USER_ID_RULES, UserID, ex, faceURL, nickname, platformId, userId } from './fields.js'
 
 // POST /provision and POST /revoke.
 const END_USERS_IGNORED = 'Ignored for end users (their token\'s claims supply it).'
@@ -11,9 +11,7 @@ export const ProvisionRequest = Type.Object({
   nickname: Type.Optional(nickname('Used only when the user is created; defaults to the userID (to user_ and 12 hex digits when the ' +
     `userID breaks these rules). ${NICKNAME_RULES} ${END_USERS_IGNORED}`)),
   faceURL: Type.Optional(faceURL(`Avatar URL (http or https), used only when the user is created. ${END_USERS_IGNORED}`)),
-  ex: Type.Optional(Type.String({
-    maxLength: 8192, description: 'Free-form extra data, used only when the user is created. Ignored for end users.'
-  })),
+  ex: Type.Optional(ex('Free-form extra data (well-formed Unicode), used only when the user is created. Ignored for end users.')),
   reuse: Type.Optional(Type.Boolean({
     description: 'false: always mint a new token, which logs out the user\'s other sessions on this platform (OpenIM v3.8.1+). ' +
       'Omitted or true: a live token the gateway handed out before is returned again when OpenIM confirms it (reused: true).'
