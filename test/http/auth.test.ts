@@ -60,6 +60,18 @@ t.test('end-user JWT (HS256): the userID comes from the sub claim; another userI
   t.notMatch(logs.text, token, 'the bearer token is never logged')
 })
 
+t.test('a request with both an API key and a bearer token is served as the service: the key wins, the token is not read', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url, { JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
+  const both = (authorization: string) => ({ 'x-api-key': SERVICE_KEY, authorization })
+  const forwarded = await provision(app, { userID: 'bob', platformID: 5 }, both(`Bearer ${await signHs256({ sub: 'alice_7' })}`))
+  t.equal(forwarded.statusCode, 201, 'the service names another userID than the token\'s, as services may')
+  t.equal(forwarded.json().userID, 'bob')
+  t.equal((await provision(app, { userID: 'bob', platformID: 5 }, both('Bearer not-a-jwt'))).statusCode, 200, 'a broken token does not matter')
+  t.ok(logs.records.some((line) => line.caller === 'service:tests'))
+  t.notOk(logs.records.some((line) => line.caller === 'user:alice_7'))
+})
+
 t.test('bad tokens are 401 with a Bearer challenge', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE, JWT_ISSUER: 'https://id.example.com' })

@@ -7,7 +7,9 @@ import fp from 'fastify-plugin'
 export const openApiInfo = {
   title: 'openim-gateway',
   description: 'Keeps the OpenIM secret server-side: POST /provision makes sure a user exists in OpenIM and returns an OpenIM token. ' +
-    'Every error has the shape {statusCode, code, error, message, requestId}.',
+    'Every error has the shape {statusCode, code, error, message, requestId}. A request with both an x-api-key and an ' +
+    'Authorization: Bearer token is served as the service the key names (the key wins; the token is not read): authorize ' +
+    'only one of them here to act as an end user.',
   version: '0.1.0',
   license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' }
 }
@@ -39,7 +41,12 @@ async function swagger (app: FastifyInstance) {
       }],
       components: {
         securitySchemes: {
-          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'A service\'s key from GATEWAY_API_KEYS' },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'x-api-key',
+            description: 'A service\'s key from GATEWAY_API_KEYS (the part after "name:"). Sent with a bearer token too, the key wins.'
+          },
           bearerAuth: {
             type: 'http',
             scheme: 'bearer',
