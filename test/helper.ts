@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
+import type { ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import tap from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig, type Config } from '../src/config/index.js'
-import { startEmulator, type EmulatorOptions, type OpenImEmulator } from '../src/emulator/emulator.js'
+import { startEmulator, type EmulatorOptions, type Fault, type OpenImEmulator } from '../src/emulator/emulator.js'
 import { buildApp } from '../src/http/app.js'
 import { productionLoggerOptions } from '../src/http/logger.js'
 
@@ -35,13 +34,16 @@ export async function startOpenIm (t: Teardown, options: Partial<EmulatorOptions
  * Overload shedding is off unless a test turns it on: it measures the machine, not the code. under-pressure
  * reads a 200 ms sample with no event-loop tick in it as an infinite delay, so one such stall of a test
  * process on a busy machine (loading modules, compiling schemas) shed the next requests with 503 OVERLOADED.
+ * OpenIM's timeout (and so the request deadline, twice it) is one no machine reaches, however loaded: at load
+ * average 20 a first /provision outlasted a 1 s timeout. A test of a timeout or a deadline sets its own, and
+ * stalls OpenIM with a fault (`hang`, or `hold` until the test releases it), never with a race against it.
  */
 export function gatewayConfig (openimUrl: string, env: Record<string, string> = {}): Config {
   return loadConfig({
     OPENIM_API_URL: openimUrl,
     OPENIM_SECRET: SECRET,
     LOG_LEVEL: 'debug',
-    OPENIM_TIMEOUT_MS: '1000',
+    OPENIM_TIMEOUT_MS: '30000',
     GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`,
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...env
@@ -160,6 +162,28 @@ export async function waitFor (check: () => boolean | Promise<boolean>, what: st
   }
 }
 
+/**
+ * A fault that holds OpenIM's answer until the test calls `release()`: a call stays in flight exactly as long
+ * as the test needs (while others queue, callers leave), instead of a delay racing the test on a loaded machine.
+ */
+export function hold (): { fault: Fault, release: () => void } {
+  let release!: () => void
+  const until = new Promise<void>((resolve) => { release = resolve })
+  return { fault: { kind: 'hold', until }, release }
+}
+
+/**
+ * How many of the app's answers were cut off by their client leaving, counted on the same 'close' event the
+ * gateway watches (its listener runs in the same emit): once the count is reached, the gateway knows too.
+ */
+export function clientsGone (app: FastifyInstance): () => number {
+  let gone = 0
+  app.server.on('request', (_request: unknown, response: ServerResponse) => {
+    response.once('close', () => { if (!response.writableFinished) gone += 1 })
+  })
+  return () => gone
+}
+
 /** How many users the emulator holds besides its admin account (which exists from the start, as in OpenIM). */
 export const userCount = (emulator: OpenImEmulator) => [...emulator.users.keys()].filter((userID) => userID !== ADMIN).length
 
@@ -173,15 +197,4 @@ export async function rawConnection (t: Teardown, port: number, from = '127.0.0.
   socket.on('error', () => {})
   await new Promise((resolve) => socket.once('connect', resolve))
   return state
-}
-
-/** A built entry point of dist/ run as users run it, with only PATH and `env`: its exit code and output. */
-export async function runEntry (entry: string, args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [entry, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => { stdout += chunk })
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  const [code] = await once(child, 'exit')
-  return { code: code as number, stdout, stderr }
 }

@@ -36,6 +36,7 @@ export type Fault =
   | { kind: 'empty', status?: number } // a panic: HTTP 500 with an empty body
   | { kind: 'text', status?: number, body: string }
   | { kind: 'delay', ms: number } // answer normally, this much later (one slow call among fast ones)
+  | { kind: 'hold', until: Promise<unknown> } // answer normally once `until` settles: a test holds a call in flight, no timer races it
 
 export interface ReceivedCall {
   path: string
@@ -201,8 +202,8 @@ export class OpenImEmulator {
 
     if (this.latencyMs > 0) await sleep(this.latencyMs)
     let fault = this.takeFault(path)
-    if (fault?.kind === 'delay') {
-      await sleep(fault.ms)
+    if (fault?.kind === 'delay' || fault?.kind === 'hold') {
+      await (fault.kind === 'delay' ? sleep(fault.ms) : fault.until.catch(() => {}))
       fault = undefined
     }
     if (fault !== undefined && !(fault.kind === 'errCode' && fault.afterEffect === true)) {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Report } from '../../src/doctor/report.js'
-import { runEntry } from '../helper.js'
+import { runEntry } from '../entry.js'
 import { DOCTOR_SECRET, check, doctorEnv, startDoctorOpenIm, tokensSeen } from './helper.js'
 
 // The built doctor as operators run it (`npm run doctor` = node dist/doctor.js); `npm test` builds first.
