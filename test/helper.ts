@@ -20,6 +20,11 @@ tap.teardown(() => {
 
 export const SECRET = 'openIM123'
 export const ADMIN = 'imAdmin'
+/**
+ * OPENIM_TIMEOUT_MS for a test where one hung call must time out while the gateway's other calls succeed: a
+ * wait the test can afford, and a hundred times what a call takes here (a loaded machine took over 1 s).
+ */
+export const HUNG_CALL_TIMEOUT_MS = '5000'
 /** The service key every test gateway accepts (as `tests`), unless a test configures its own auth. */
 export const SERVICE_KEY = 'test-service-key-0123456789'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { EMULATOR_MODES } from '../../src/emulator/modes.js'
-import { SECRET, SERVICE_KEY, buildGateway, openImCall, provision, startOpenIm } from '../helper.js'
+import { HUNG_CALL_TIMEOUT_MS, SECRET, SERVICE_KEY, buildGateway, openImCall, provision, startOpenIm } from '../helper.js'
 
 const ERROR_KEYS = ['code', 'error', 'message', 'requestId', 'statusCode']
 
@@ -119,7 +119,7 @@ t.test('unknown routes answer 404 in the error shape', async (t) => {
 
 t.test('every row of the error table', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { OPENIM_TIMEOUT_MS: '300' })
+  const { app } = await buildGateway(t, emulator.url, { OPENIM_TIMEOUT_MS: HUNG_CALL_TIMEOUT_MS })
   // Another platform: no token is remembered for platform 5, so every row goes through account_check.
   await provision(app, { userID: 'dave', platformID: 1 })
   const rows = [

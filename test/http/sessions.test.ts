@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify'
+import { mock } from 'node:test'
 import t from 'tap'
 import type { OpenImEmulator } from '../../src/emulator/emulator.js'
-import { adminToken, buildGateway, openImCall, post, provision, startOpenIm, waitFor } from '../helper.js'
+import { HUNG_CALL_TIMEOUT_MS, adminToken, buildGateway, hold, openImCall, post, provision, startOpenIm, waitFor } from '../helper.js'
 import { AUDIENCE, JWT_SECRET, bearer, signHs256 } from '../jwt.js'
 
 // Session-preserving tokens: a provision hands out the live token it handed out before (confirmed by OpenIM's
@@ -98,14 +99,23 @@ t.test('"reuse": false mints a new token, logging out the one handed out before;
 
 t.test('"reuse": false never joins a provision already running for the pair: it mints after it, its own token', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { OPENIM_TIMEOUT_MS: '3000' })
-  // Both mints take over a second: the second one is minted in a later second, so it is another string.
-  emulator.injectFault('/auth/get_user_token', { kind: 'delay', ms: 1100 }, 2)
+  const { app } = await buildGateway(t, emulator.url)
+  // Both mints held by OpenIM until the test lets them answer, the second in a later second of OpenIM's clock
+  // (so it is another string).
+  const first = hold()
+  const second = hold()
+  emulator.injectFault('/auth/get_user_token', first.fault)
+  emulator.injectFault('/auth/get_user_token', second.fault)
   // inject() starts when awaited: Promise.resolve sets it going now.
   const running = Promise.resolve(provision(app, { userID: 'dora', platformID: 5 }))
   await waitFor(() => emulator.callCount('/auth/get_user_token') === 1, 'the first mint to be sent')
-  const fresh = provision(app, { userID: 'dora', platformID: 5, reuse: false })
-  const [a, b] = await Promise.all([running, fresh])
+  const fresh = Promise.resolve(provision(app, { userID: 'dora', platformID: 5, reuse: false }))
+  await waitFor(async () => (await metric(app, 'mint_lock_waits_total')) === 1, 'the second provision to wait for the running mint')
+  first.release()
+  const a = await running
+  emulator.advanceClock(1)
+  second.release()
+  const b = await fresh
   t.equal(a.statusCode, 201)
   t.equal(b.statusCode, 200)
   t.not(a.json().token, b.json().token)
@@ -192,16 +202,18 @@ t.test('a remembered token with too little time left is not handed out: TOKEN_RE
   t.match((await provision(app, { userID: 'ivy', platformID: 5 })).json(), { reused: false })
   t.same(paths(emulator), ['/user/account_check', '/auth/get_user_token'])
 
-  const shortLived = await startOpenIm(t, { tokenLifetimeSeconds: 4 })
-  const gateway = await buildGateway(t, shortLived.url)
+  const hourLong = await startOpenIm(t, { tokenLifetimeSeconds: 3600 })
+  const gateway = await buildGateway(t, hourLong.url)
+  // The clock (the gateway's and OpenIM's, both in this process) moves when the test moves it, not while a
+  // loaded machine runs the requests; timers stay real.
+  mock.timers.enable({ apis: ['Date'], now: Date.now() })
+  t.teardown(() => mock.timers.reset())
   const first = (await provision(gateway.app, { userID: 'jay', platformID: 5 })).json()
-  const expiresAt = Date.parse(first.expiresAt)
-  // On a loaded machine the first answer may already come with under 2 s left; then there is nothing to see here.
-  if (expiresAt - Date.now() > 2500) t.match((await provision(gateway.app, { userID: 'jay', platformID: 5 })).json(), { reused: true, token: first.token }, 'over half of 4 s left')
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - 1900 - Date.now())))
-  shortLived.advanceClock(1)
+  mock.timers.tick(1799_000)
+  t.match((await provision(gateway.app, { userID: 'jay', platformID: 5 })).json(), { reused: true, token: first.token }, '1801 s of 3600 left: over half')
+  mock.timers.tick(2_000)
   const late = (await provision(gateway.app, { userID: 'jay', platformID: 5 })).json()
-  t.match(late, { reused: false, expireTimeSeconds: 4 }, 'under half of its lifetime left: a new one')
+  t.match(late, { reused: false, expireTimeSeconds: 3600 }, '1799 s left, under half of its lifetime: a new one')
   t.not(late.token, first.token)
 })
 
@@ -220,7 +232,7 @@ t.test('the memory store holds at most TOKEN_CACHE_MAX_ENTRIES tokens, pushing o
 
 t.test('OpenIM unreachable while confirming a remembered token: the error, never an unconfirmed token', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { OPENIM_TIMEOUT_MS: '300' })
+  const { app } = await buildGateway(t, emulator.url, { OPENIM_TIMEOUT_MS: HUNG_CALL_TIMEOUT_MS })
   await provision(app, { userID: 'ned', platformID: 5 })
   for (const [fault, status, code] of [[{ kind: 'drop' }, 503, 'OPENIM_UNAVAILABLE'], [{ kind: 'hang' }, 504, 'OPENIM_TIMEOUT'], [{ kind: 'errCode', errCode: 500 }, 502, 'OPENIM_REJECTED']] as const) {
     emulator.injectFault('/auth/parse_token', fault)
