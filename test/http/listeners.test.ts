@@ -16,21 +16,21 @@ function parseAnswer (raw: string) {
   return { status: Number(statusLine.split(' ')[1]), headers, json: JSON.parse(body) as Record<string, unknown> }
 }
 
-t.test('a client dripping its headers is cut within about a second of HTTP_HEADERS_TIMEOUT_MS, with a 408 in the error shape', async (t) => {
+t.test('a client dripping its headers is cut once HTTP_HEADERS_TIMEOUT_MS has passed, with a 408 in the error shape', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' })
+  const { app } = await buildGateway(t, emulator.url, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '600000' })
   const connection = await rawConnection(t, await listen(app))
   const started = Date.now()
   connection.socket.write('POST /provision HTTP/1.1\r\nHost: gateway\r\nX-Drip: ')
-  // One header byte every 100 ms, for at most 12 s (Node's default check every 30 s would not cut it by then).
+  // One header byte every 100 ms, 120 times: at least 12 s, which neither Node's defaults (60 s for headers) nor
+  // HTTP_REQUEST_TIMEOUT_MS would end; only the headers timeout can cut it.
   for (let i = 0; i < 120 && connection.closedAt === undefined; i++) {
     connection.socket.write('a')
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   t.ok(connection.closedAt !== undefined, 'the connection was cut')
-  const cutAfter = (connection.closedAt ?? Date.now()) - started
-  // Node checks every second (CONNECTIONS_CHECKING_INTERVAL_MS): the cut comes within 1–2 s of the limit.
-  t.ok(cutAfter >= 1000 && cutAfter < 1000 + 1000 + 1500, `cut after ${cutAfter} ms`)
+  // Timers never fire early, however busy the machine: not before the limit.
+  t.ok(connection.closedAt! - started >= 1000, `cut after ${connection.closedAt! - started} ms, not before HTTP_HEADERS_TIMEOUT_MS`)
   const answer = parseAnswer(connection.received)
   t.equal(answer.status, 408)
   t.match(answer.json, { statusCode: 408, code: 'REQUEST_TIMEOUT', error: 'Request Timeout', requestId: answer.headers['x-request-id'] })
