@@ -8,7 +8,7 @@ const context = { operationID: 'op-users' }
 
 async function connected (t: Test, mode: 'current' | 'legacy') {
   const emulator = await startOpenIm(t, { mode })
-  const transport = new OpenImTransport({ baseUrl: emulator.url, timeoutMs: 1000, connections: 2, pipelining: 1, keepAliveTimeoutMs: 4000, maxPendingCalls: 16 })
+  const transport = new OpenImTransport({ baseUrl: emulator.url, timeoutMs: 30_000, connections: 2, pipelining: 1, keepAliveTimeoutMs: 4000, maxPendingCalls: 16 })
   const openim = new OpenImClient({ transport, secret: SECRET, adminUserID: ADMIN, apiMode: 'auto' })
   t.teardown(() => openim.close())
   await openim.registerUsers([{ userID: 'ann', nickname: 'Ann', faceURL: 'https://x.example/a.png' }], context)
