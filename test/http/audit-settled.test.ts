@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
+import type { OpenImEmulator } from '../../src/emulator/emulator.js'
 import { Agent, fetch } from 'undici'
-import { SERVICE_KEY, adminToken, buildGateway, openImCall, startOpenIm, waitFor, type LogCapture } from '../helper.js'
+import { SERVICE_KEY, adminToken, buildGateway, clientsGone, hold, openImCall, startOpenIm, waitFor, type LogCapture } from '../helper.js'
 
 // Audit lines say what happened, not what the caller saw: a caller that leaves (or is answered 504) does not
 // undo what was already sent to OpenIM. These callers really disconnect, so the gateway listens on a socket.
@@ -33,13 +34,22 @@ const auditLines = (logs: LogCapture) => logs.records.filter((line) => line.msg 
 // The registry itself, not /metrics: a scrape within a second of the last one shares its render.
 const metric = async (app: FastifyInstance, pattern: RegExp) => Number(pattern.exec(await app.metrics.registry.metrics())?.[1] ?? 0)
 
-/** Starts a request, waits until OpenIM has received `calls` calls to `path`, then disconnects. */
-async function leaveAfter (emulator: { callCount (path: string): number }, path: string, calls: number, send: (leave: AbortSignal) => Promise<number>) {
+/**
+ * Starts a request, waits until OpenIM has received `calls` calls to `path` (the last one held there), then
+ * disconnects; once the gateway has seen the caller leave, OpenIM answers.
+ */
+async function leaveAfter (app: FastifyInstance, emulator: OpenImEmulator, path: string, calls: number, send: (leave: AbortSignal) => Promise<number>) {
+  const gone = clientsGone(app)
+  const { fault, release } = hold()
+  emulator.injectFault(path, fault)
   const leave = new AbortController()
   const answer = send(leave.signal)
   await waitFor(() => emulator.callCount(path) >= calls, `${path} to be sent`)
   leave.abort()
-  return answer
+  const status = await answer
+  await waitFor(() => gone() === 1, 'the gateway to see the caller leave')
+  release()
+  return status
 }
 
 t.test('a revoke whose caller left is audited as revoked once it completes (the tokens are dead)', async (t) => {
@@ -47,8 +57,7 @@ t.test('a revoke whose caller left is audited as revoked once it completes (the 
   const { app, logs } = await buildGateway(t, emulator.url, QUIET)
   const send = await listen(t, app)
   const token = (await app.inject({ method: 'POST', url: '/provision', payload: { userID: 'warm', platformID: 5 }, headers: { 'x-api-key': SERVICE_KEY } })).json().token
-  emulator.injectFault('/auth/force_logout', { kind: 'delay', ms: 400 })
-  const status = await leaveAfter(emulator, '/auth/force_logout', 1, (leave) => send('POST', '/revoke', { userID: 'warm', platformID: 5 }, leave))
+  const status = await leaveAfter(app, emulator, '/auth/force_logout', 1, (leave) => send('POST', '/revoke', { userID: 'warm', platformID: 5 }, leave))
   t.equal(status, 0, 'the caller left without an answer')
   await waitFor(() => auditLines(logs).length === 2, 'the revoke to finish')
   t.same(auditLines(logs).slice(1), [{ action: 'revoke', target: 'warm', platformID: [5], outcome: 'revoked', caller: 'service:tests', requestId: 'POST-_revoke' }])
@@ -59,10 +68,11 @@ t.test('a revoke whose caller left is audited as revoked once it completes (the 
 
 t.test('a revoke answered 504 is audited as revoked once its calls have all gone through', async (t) => {
   const emulator = await startOpenIm(t)
-  // One connection: the nine force_logout calls of 300 ms go one after another, past the caller's 1 s deadline.
-  const { app, logs } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '1000', REQUEST_DEADLINE_MS: '1000', OPENIM_POOL_CONNECTIONS: '1' })
+  // One connection: the nine force_logout calls of 400 ms go one after another, past the caller's 3 s deadline;
+  // each alone is far within the 3 s OpenIM timeout, which the configuration keeps no longer than the deadline.
+  const { app, logs } = await buildGateway(t, emulator.url, { ...QUIET, OPENIM_TIMEOUT_MS: '3000', REQUEST_DEADLINE_MS: '3000', OPENIM_POOL_CONNECTIONS: '1' })
   const send = await listen(t, app)
-  emulator.injectFault('/auth/force_logout', { kind: 'delay', ms: 300 }, 9)
+  emulator.injectFault('/auth/force_logout', { kind: 'delay', ms: 400 }, 9)
   t.equal(await send('POST', '/revoke', { userID: 'slow' }), 504)
   t.same(auditLines(logs), [], 'nothing audited while the calls still run')
   await waitFor(() => auditLines(logs).length > 0, 'the revoke to settle')
@@ -75,8 +85,7 @@ t.test('a provision whose mint was sent is audited as minted although its caller
   const { app, logs } = await buildGateway(t, emulator.url, QUIET)
   const send = await listen(t, app)
   t.equal(await send('POST', '/provision', { userID: 'minty', platformID: 1 }), 201)
-  emulator.injectFault('/auth/get_user_token', { kind: 'delay', ms: 400 })
-  const status = await leaveAfter(emulator, '/auth/get_user_token', 2, (leave) => send('POST', '/provision', { userID: 'minty', platformID: 5 }, leave))
+  const status = await leaveAfter(app, emulator, '/auth/get_user_token', 2, (leave) => send('POST', '/provision', { userID: 'minty', platformID: 5 }, leave))
   t.equal(status, 0)
   await waitFor(() => auditLines(logs).length === 2, 'the flow to finish')
   t.match(auditLines(logs)[1], { action: 'provision', target: 'minty', platformID: 5, outcome: 'minted' })
@@ -89,10 +98,8 @@ t.test('a provision stopped because its caller left says abandoned, and whether 
   const send = await listen(t, app)
   t.equal(await send('POST', '/provision', { userID: 'warm', platformID: 5 }), 201)
   emulator.resetCounts()
-  emulator.injectFault('/user/account_check', { kind: 'delay', ms: 400 })
-  await leaveAfter(emulator, '/user/account_check', 1, (leave) => send('POST', '/provision', { userID: 'early', platformID: 5 }, leave))
-  emulator.injectFault('/user/user_register', { kind: 'delay', ms: 400 })
-  await leaveAfter(emulator, '/user/user_register', 1, (leave) => send('POST', '/provision', { userID: 'late', platformID: 5 }, leave))
+  await leaveAfter(app, emulator, '/user/account_check', 1, (leave) => send('POST', '/provision', { userID: 'early', platformID: 5 }, leave))
+  await leaveAfter(app, emulator, '/user/user_register', 1, (leave) => send('POST', '/provision', { userID: 'late', platformID: 5 }, leave))
   await waitFor(() => auditLines(logs).length === 3, 'both flows to stop')
   t.same(auditLines(logs).slice(1).map(({ target, outcome, registered }) => ({ target, outcome, registered })), [
     { target: 'early', outcome: 'abandoned', registered: undefined },
@@ -108,8 +115,7 @@ t.test('a profile change sent before its caller left is audited as updated', asy
   const { app, logs } = await buildGateway(t, emulator.url, QUIET)
   const send = await listen(t, app)
   t.equal(await send('POST', '/provision', { userID: 'pat', platformID: 5 }), 201)
-  emulator.injectFault('/user/update_user_info_ex', { kind: 'delay', ms: 400 })
-  const status = await leaveAfter(emulator, '/user/update_user_info_ex', 1, (leave) => send('PATCH', '/users/pat', { nickname: 'Pat B.' }, leave))
+  const status = await leaveAfter(app, emulator, '/user/update_user_info_ex', 1, (leave) => send('PATCH', '/users/pat', { nickname: 'Pat B.' }, leave))
   t.equal(status, 0)
   await waitFor(() => auditLines(logs).length === 2, 'the change to finish')
   t.match(auditLines(logs)[1], { action: 'update_profile', target: 'pat', outcome: 'updated' })
@@ -121,8 +127,7 @@ t.test('an import whose caller left mid-way: the created users are audited and c
   const { app, logs } = await buildGateway(t, emulator.url, QUIET)
   const send = await listen(t, app)
   const users = Array.from({ length: 600 }, (_, i) => ({ userID: `left_${i}` }))
-  emulator.injectFault('/user/user_register', { kind: 'delay', ms: 400 })
-  const status = await leaveAfter(emulator, '/user/user_register', 1, (leave) => send('POST', '/users/import', { users }, leave))
+  const status = await leaveAfter(app, emulator, '/user/user_register', 1, (leave) => send('POST', '/users/import', { users }, leave))
   t.equal(status, 0)
   await waitFor(() => auditLines(logs).length === 1, 'the import to finish')
   t.same(auditLines(logs)[0], {
@@ -142,7 +147,9 @@ t.test('an import whose caller left before anything was sent registers nobody an
   const send = await listen(t, app)
   t.equal(await send('POST', '/provision', { userID: 'warm', platformID: 5 }), 201)
   emulator.resetCounts()
-  emulator.injectFault('/user/account_check', { kind: 'delay', ms: 500 })
+  const gone = clientsGone(app)
+  const { fault, release } = hold()
+  emulator.injectFault('/user/account_check', fault)
   const holding = send('POST', '/provision', { userID: 'holder', platformID: 5 })
   await waitFor(() => emulator.callCount('/user/account_check') === 1, 'the only connection to be busy')
   const leave = new AbortController()
@@ -150,6 +157,8 @@ t.test('an import whose caller left before anything was sent registers nobody an
   await waitFor(async () => (await metric(app, /^openim_gateway_openim_pending_calls (\d+)$/m)) === 1, 'the import\'s check to wait for the connection')
   leave.abort()
   t.equal(await leaving, 0)
+  await waitFor(() => gone() === 1, 'the gateway to see the caller leave')
+  release()
   t.equal(await holding, 201)
   await waitFor(() => auditLines(logs).some((line) => line.action === 'import_users'), 'the import to settle')
   t.match(auditLines(logs).find((line) => line.action === 'import_users'), { counts: { users: 2, created: 0, failed: 2 }, outcome: 'unchanged' })
