@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { Agent, fetch } from 'undici'
-import { SERVICE_KEY, buildGateway, post, startOpenIm, waitFor, type LogCapture } from '../helper.js'
+import { SERVICE_KEY, buildGateway, clientsGone, hold, post, startOpenIm, waitFor, type LogCapture } from '../helper.js'
 
 // What an import holds in memory is bounded by how many run at once (IMPORT_MAX_CONCURRENT), decided before the
 // body is read. These callers hold requests open and disconnect, so the gateway listens on a socket.
@@ -50,7 +50,8 @@ t.test('beyond IMPORT_MAX_CONCURRENT imports, 503 OVERLOADED with Retry-After, b
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url, { ...QUIET, IMPORT_MAX_CONCURRENT: '2' })
   const { port, send } = await listen(t, app)
-  emulator.injectFault('/user/account_check', { kind: 'delay', ms: 600 }, 2)
+  const { fault, release } = hold()
+  emulator.injectFault('/user/account_check', fault, 2)
   const running = [send([{ userID: 'first_1' }]), send([{ userID: 'second_1' }])]
   await waitFor(() => emulator.callCount('/user/account_check') === 2, 'two imports to be running')
 
@@ -62,6 +63,7 @@ t.test('beyond IMPORT_MAX_CONCURRENT imports, 503 OVERLOADED with Retry-After, b
   const third = await send([{ userID: 'third_1' }])
   t.match(third, { status: 503, retryAfter: '1', json: { code: 'OVERLOADED' } })
 
+  release()
   t.same((await Promise.all(running)).map((answer) => answer.status), [200, 200])
   t.match(await send([{ userID: 'third_1' }]), { status: 200, json: { created: 1 } }, 'admitted once a running import ended')
   t.notOk(emulator.users.has('first_2'))
@@ -79,13 +81,17 @@ t.test('a caller that leaves keeps its slot until its import has finished', asyn
   const emulator = await startOpenIm(t)
   const { app, logs } = await buildGateway(t, emulator.url, { ...QUIET, IMPORT_MAX_CONCURRENT: '1' })
   const { send } = await listen(t, app)
-  emulator.injectFault('/user/user_register', { kind: 'delay', ms: 800 })
+  const gone = clientsGone(app)
+  const { fault, release } = hold()
+  emulator.injectFault('/user/user_register', fault)
   const leave = new AbortController()
   const leaving = send([{ userID: 'gone_1' }], leave.signal)
   await waitFor(() => emulator.callCount('/user/user_register') === 1, 'the registration to be sent')
   leave.abort()
   t.equal((await leaving).status, 0)
+  await waitFor(() => gone() === 1, 'the gateway to see the caller leave')
   t.match(await send([{ userID: 'next_1' }]), { status: 503, json: { code: 'OVERLOADED' } }, 'the import still runs: its memory is still held')
+  release()
   await waitFor(() => auditLines(logs).length === 1, 'the import to finish')
   await waitFor(async () => (await send([{ userID: 'next_1' }])).status === 200, 'the slot to come free')
   t.ok(emulator.users.has('gone_1') && emulator.users.has('next_1'))
