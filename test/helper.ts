@@ -189,6 +189,14 @@ export function clientsGone (app: FastifyInstance): () => number {
   return () => gone
 }
 
+/** The paths the app documents, and those of them whose operations take no credentials (the probes, the scrape). */
+export async function documentedPaths (app: FastifyInstance): Promise<{ all: string[], open: string[] }> {
+  await app.ready()
+  const { paths } = app.swagger() as { paths: Record<string, Record<string, { security?: unknown[] }>> }
+  const open = Object.entries(paths).filter(([, item]) => Object.values(item).every((operation) => (operation.security ?? []).length === 0))
+  return { all: Object.keys(paths), open: open.map(([path]) => path) }
+}
+
 /** How many users the emulator holds besides its admin account (which exists from the start, as in OpenIM). */
 export const userCount = (emulator: OpenImEmulator) => [...emulator.users.keys()].filter((userID) => userID !== ADMIN).length
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
 import { buildMetricsApp } from '../../src/http/metrics-app.js'
-import { buildGateway, gatewayConfig, rawConnection, startOpenIm, waitFor } from '../helper.js'
+import { buildGateway, documentedPaths, gatewayConfig, rawConnection, startOpenIm, waitFor } from '../helper.js'
 
 async function listen (app: FastifyInstance): Promise<number> {
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -124,7 +124,8 @@ t.test('METRICS_PORT: /metrics only on its own listener, which serves nothing el
   t.equal(scrape.statusCode, 200)
   t.match(scrape.body, /^openim_gateway_http_request_duration_seconds_count\{method="GET",route="unmatched",status_code="404"\} 1$/m,
     'the API listener\'s metrics')
-  for (const url of ['/healthz', '/readyz', '/docs', '/provision']) {
+  // Every path the API documents, but the scrape itself.
+  for (const url of [...(await documentedPaths(app)).all.filter((path) => path !== '/metrics'), '/docs']) {
     const response = await metricsApp.inject({ url })
     t.equal(response.statusCode, 404, url)
     t.match(response.json(), { code: 'NOT_FOUND', requestId: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/ }, 'a UUID, not a counter')
