@@ -197,6 +197,22 @@ export async function documentedPaths (app: FastifyInstance): Promise<{ all: str
   return { all: Object.keys(paths), open: open.map(([path]) => path) }
 }
 
+/**
+ * The commands a Redis client sends from now on, but the breaker's PING probes: "nothing waits on Redis" shown
+ * as no command sent (or only the first, which meets the timeout and opens the breaker), not as a quick clock.
+ */
+export function redisCommands (t: { intercept: (...args: any[]) => unknown }, client: { sendCommand: (...args: any[]) => unknown }): string[] {
+  const sent: string[] = []
+  const sendCommand = client.sendCommand.bind(client)
+  t.intercept(client, 'sendCommand', {
+    value: (command: { name: string }, ...rest: unknown[]) => {
+      if (command.name !== 'ping') sent.push(command.name)
+      return sendCommand(command, ...rest)
+    }
+  })
+  return sent
+}
+
 /** How many users the emulator holds besides its admin account (which exists from the start, as in OpenIM). */
 export const userCount = (emulator: OpenImEmulator) => [...emulator.users.keys()].filter((userID) => userID !== ADMIN).length
 

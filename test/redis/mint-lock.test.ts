@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { RedisMintLock } from '../../src/provisioning/mint-lock.js'
 import { TokenSealer } from '../../src/provisioning/token-store/crypto.js'
 import { SharedRedis } from '../../src/redis/shared-redis.js'
-import { SECRET, buildGateway, hold, provision, startOpenIm, waitFor } from '../helper.js'
+import { SECRET, buildGateway, hold, provision, redisCommands, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
 
 // The cross-replica mint lock against a real redis-server. Two RedisMintLock objects on two connections stand for
@@ -65,15 +65,7 @@ t.test('Redis unavailable: the lock still holds within the process, and nothing 
   const a = await replica(t, server.url, 5000)
   await server.stop()
   await waitFor(() => !a.redis.available, 'the breaker to open')
-  // What reaches the Redis client, but the breaker's own PING probes: nothing may, so nothing can wait on Redis.
-  const sent: string[] = []
-  const sendCommand = a.redis.client.sendCommand.bind(a.redis.client)
-  t.intercept(a.redis.client, 'sendCommand', {
-    value: (command: { name: string }, ...rest: unknown[]) => {
-      if (command.name !== 'ping') sent.push(command.name)
-      return (sendCommand as (...args: unknown[]) => unknown)(command, ...rest)
-    }
-  })
+  const sent = redisCommands(t, a.redis.client)
   const lease = await a.lock.tryAcquire(pair)
   t.ok(lease, 'acquired in this process')
   t.equal(await a.lock.tryAcquire(pair), undefined, 'and held against this process\'s other flows')
