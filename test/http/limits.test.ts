@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { SERVICE_KEY, buildGateway, documentedPaths, post, provision, startOpenIm, waitFor } from '../helper.js'
+import { SERVICE_KEY, buildGateway, documentedPaths, post, provision, redisCommands, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
 
 const OTHER_KEY = 'other-service-key-0123456789'
@@ -112,10 +112,11 @@ t.test('Redis going away: the gateway keeps serving with per-replica limits, say
   t.equal(await metric(), '0')
 
   await redis.stop()
-  const started = Date.now()
+  await waitFor(() => app.redis?.available === false, 'the closed connection to be noticed')
+  const sent = redisCommands(t, app.redis!.client)
   const during = []
   for (let i = 0; i < 4; i++) during.push((await provision(app, { userID: 'quinn', platformID: 5 })).statusCode)
-  t.ok(Date.now() - started < 3000, 'nothing waits on the missing Redis')
+  t.same(sent, [], 'nothing waits on the missing Redis: no command is sent to it')
   t.same(during, [200, 200, 200, 429], 'the limit still holds, from memory')
   t.equal(await metric(), '1')
   t.equal(logs.records.filter((line) => line.level === 50 && /Redis degraded/.test(String(line.msg))).length, 1, 'said once')
@@ -137,19 +138,14 @@ t.test('Redis paused (CLIENT PAUSE): one request pays the command timeout, the r
   t.equal((await provision(app, { userID: 'rosa', platformID: 5 })).statusCode, 201)
   const admin = new Redis(redis.url)
   t.teardown(() => admin.disconnect())
-  await admin.call('CLIENT', 'PAUSE', '3000', 'ALL')
+  // Long enough that no busy machine runs out of it before the ten requests are through.
+  await admin.call('CLIENT', 'PAUSE', '5000', 'ALL')
 
-  const latencies: number[] = []
-  for (let i = 0; i < 10; i++) {
-    const started = Date.now()
-    t.equal((await provision(app, { userID: 'rosa', platformID: 5 })).statusCode, 200)
-    latencies.push(Date.now() - started)
-  }
-  const sorted = [...latencies].sort((a, b) => a - b)
-  t.ok(sorted[5]! < 250, `the median request did not wait on Redis (${latencies.join(', ')} ms)`)
-  t.ok(latencies.filter((ms) => ms >= 450).length <= 2, 'at most the first requests paid the 500 ms command timeout')
+  const sent = redisCommands(t, app.redis!.client)
+  for (let i = 0; i < 10; i++) t.equal((await provision(app, { userID: 'rosa', platformID: 5 })).statusCode, 200)
+  t.equal(sent.length, 1, `only the first request sent a command, and paid its timeout; the rest did not wait on Redis (${sent.join(', ')})`)
   t.equal(logs.records.filter((line) => /Redis degraded/.test(String(line.msg))).length, 1, 'said once, not per request')
 
-  await waitFor(async () => /^openim_gateway_redis_degraded 0$/m.test((await app.inject({ url: '/metrics' })).body), 'the probe to find Redis back', 15_000)
+  await waitFor(async () => /^openim_gateway_redis_degraded 0$/m.test((await app.inject({ url: '/metrics' })).body), 'the probe to find Redis back')
   t.equal(logs.records.filter((line) => /Redis recovered/.test(String(line.msg))).length, 1)
 })
