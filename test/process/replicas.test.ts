@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { Redis } from 'ioredis'
 import t from 'tap'
+import { TokenSealer } from '../../src/provisioning/token-store/crypto.js'
 import { Agent, fetch } from 'undici'
 import { SECRET, SERVICE_KEY, openImCall, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
@@ -47,7 +49,7 @@ async function startReplica (t: { teardown (fn: () => unknown): void }, env: Rec
 async function twoReplicas (t: Parameters<typeof startRedis>[0], openimUrl: string, env: Record<string, string> = {}) {
   const redis = await startRedis(t)
   const shared = { OPENIM_API_URL: openimUrl, REDIS_URL: redis.url, ...env }
-  return Promise.all([startReplica(t, shared), startReplica(t, shared)])
+  return [...await Promise.all([startReplica(t, shared), startReplica(t, shared)]), redis.url] as const
 }
 
 function client (t: { teardown (fn: () => unknown): void }) {
@@ -97,17 +99,20 @@ t.test('50 concurrent provisions of one new user split across both replicas: one
 t.test('a lock holder killed mid-flow: the other replica takes over when its lease runs out, within its own deadline', async (t) => {
   if (skipWithoutRedis(t)) return
   const emulator = await startOpenIm(t)
-  // The lease is REQUEST_DEADLINE_MS + OPENIM_TIMEOUT_MS = 7 s after the holder last renewed it (just before its
-  // mint). A request coming 3.5 s after the holder's has a 5 s deadline that ends 1.5 s after the lease.
-  const [a, b] = await twoReplicas(t, emulator.url, { REQUEST_DEADLINE_MS: '5000', OPENIM_TIMEOUT_MS: '2000' })
+  // The lease is REQUEST_DEADLINE_MS + OPENIM_TIMEOUT_MS = 12 s after the holder last renewed it (just before its
+  // mint). The second request is sent once Redis says the lease has under half a deadline left: its own deadline
+  // then ends at least 5 s after the lease, read from Redis rather than from a clock racing a busy machine.
+  const [a, b, redisUrl] = await twoReplicas(t, emulator.url, { REQUEST_DEADLINE_MS: '10000', OPENIM_TIMEOUT_MS: '2000' })
   const post = client(t)
   emulator.injectFault('/auth/get_user_token', { kind: 'hang' })
-  const started = Date.now()
   const doomed = post(a, { userID: 'abel', platformID: 5 }).catch(() => undefined)
   await waitFor(() => emulator.callCount('/auth/get_user_token') === 1, 'the first replica to be minting')
   a.child.kill('SIGKILL')
   await doomed
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 3500 - Date.now())))
+  const admin = new Redis(redisUrl)
+  t.teardown(() => admin.disconnect())
+  const lockKey = new TokenSealer(SECRET).name('openim-gateway:mint-lock:', { userID: 'abel', platformID: 5 })
+  await waitFor(async () => { const left = await admin.pttl(lockKey); return left > 0 && left < 5000 }, 'the dead holder\'s lease to have under half a deadline left')
 
   const answer = await post(b, { userID: 'abel', platformID: 5 })
   t.equal(answer.status, 200, 'answered, not 504')
