@@ -2,7 +2,8 @@
 // The rule is read from the code, not kept by hand: a test file that imports node:child_process or
 // puppeteer-core, itself or through a helper under test/, starts processes (redis-server, a built entry point,
 // a linter, Chromium) and is left to `npm test`. tsx loads the TypeScript (tap's ts-node costs about twice the
-// CPU per file); TAP_TYPE_STRIP_ONLY=1 tells tap's TypeScript plugin not to register ts-node as well.
+// CPU per file); TAP_TYPE_STRIP_ONLY=1 tells tap's TypeScript plugin not to register ts-node as well, and
+// FASTIFY_AUTOLOAD_TYPESCRIPT=1 tells @fastify/autoload that .ts route files load (it sees tsx only under -r).
 import { spawn } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -30,9 +31,17 @@ function startsProcesses (file, seen = new Set()) {
 const all = testFiles(join(root, 'test')).sort()
 const fast = all.filter((file) => !startsProcesses(file)).map((file) => relative(root, file))
 console.error(`test:fast: ${fast.length} of ${all.length} test files (the other ${all.length - fast.length} start processes or a browser: npm test runs them)`)
+// `npm run test:fast -- test/http/provision.test.ts`: those files only (the ones among them that start no process).
+const named = process.argv.slice(2).filter((arg) => arg.endsWith('.test.ts')).map((arg) => relative(root, resolve(arg)))
+const options = process.argv.slice(2).filter((arg) => !arg.endsWith('.test.ts'))
+const files = named.length === 0 ? fast : fast.filter((file) => named.includes(file))
+if (files.length === 0) {
+  console.error('test:fast: none of those files is in the fast set (they start processes): use npm run test:one')
+  process.exit(1)
+}
 
 const tap = spawn(process.execPath, [
   join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'),
-  '--disable-coverage', '--test-env=TAP_TYPE_STRIP_ONLY=1', '--node-arg=--import=tsx', ...process.argv.slice(2), ...fast
+  '--disable-coverage', '--test-env=TAP_TYPE_STRIP_ONLY=1', '--test-env=FASTIFY_AUTOLOAD_TYPESCRIPT=1', '--node-arg=--import=tsx', ...options, ...files
 ], { cwd: root, stdio: 'inherit' })
 tap.on('exit', (code) => { process.exitCode = code ?? 1 })
