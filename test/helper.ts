@@ -158,11 +158,14 @@ export function post (app: FastifyInstance, url: string, body: unknown, headers:
   return app.inject({ method: 'POST', url, payload: body as Record<string, unknown>, headers: { ...credentials, ...headers } })
 }
 
-/** Polls `check` (sync or async) every 5 ms until it holds; fails naming `what` after `ms`. */
+/**
+ * Polls `check` (sync or async) every 5 ms until it holds; fails naming `what` after `ms` (a hang detector, read
+ * on the monotonic clock: tests that hold Date still with mock.timers wait here too).
+ */
 export async function waitFor (check: () => boolean | Promise<boolean>, what: string, ms = 30_000) {
-  const deadline = Date.now() + ms
+  const deadline = performance.now() + ms
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }

@@ -6,7 +6,7 @@ import { SERVICE_KEY, adminToken, buildGateway, clientsGone, hold, openImCall, s
 
 // Audit lines say what happened, not what the caller saw: a caller that leaves (or is answered 504) does not
 // undo what was already sent to OpenIM. These callers really disconnect, so the gateway listens on a socket.
-const QUIET = { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', RATE_LIMIT_MAX: '100000', OPENIM_TIMEOUT_MS: '5000' }
+const QUIET = { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', RATE_LIMIT_MAX: '100000' }
 
 async function listen (t: { teardown (fn: () => unknown): void }, app: FastifyInstance) {
   await app.listen({ port: 0, host: '127.0.0.1' })

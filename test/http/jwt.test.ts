@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { mock } from 'node:test'
 import t from 'tap'
 import { buildGateway, post, provision, startOpenIm, waitFor } from '../helper.js'
 import { AUDIENCE, JWT_SECRET, bearer, jwksServer, rsaKey, signHs256 } from '../jwt.js'
@@ -56,6 +57,9 @@ t.test('a key set that cannot be fetched is 503 AUTH_UNAVAILABLE with Retry-Afte
   const { app } = await buildGateway(t, emulator.url, { GATEWAY_API_KEYS: '', JWT_JWKS_URL: jwks.url, JWT_AUDIENCE: AUDIENCE, JWT_JWKS_COOLDOWN_MS: '3000' })
   const valid = bearer(await key.sign({ sub: 'erin' }))
   const strangers = await Promise.all(Array.from({ length: 30 }, async (_, i) => (await rsaKey(`unknown-${i}`)).sign({ sub: 'mallory' })))
+  // The cooldown's clock moves when the test moves it: a busy machine cannot end it during the burst.
+  mock.timers.enable({ apis: ['Date'], now: Date.now() })
+  t.teardown(() => mock.timers.reset())
   const first = await provision(app, { platformID: 5 }, valid)
   t.equal(first.statusCode, 503, 'a valid token is not "malformed" because the identity provider failed')
   t.match(first.json(), { code: 'AUTH_UNAVAILABLE' })
@@ -66,6 +70,7 @@ t.test('a key set that cannot be fetched is 503 AUTH_UNAVAILABLE with Retry-Afte
   t.equal(jwks.fetches(), 1, 'one fetch for the first failure, none during the cooldown')
 
   jwks.keys.status = 200
+  mock.timers.tick(3000)
   await waitFor(async () => (await provision(app, { platformID: 5 }, valid)).statusCode === 201, 'the cooldown to end and the key set to load')
   t.equal(jwks.fetches(), 2, 'one more fetch after the cooldown')
 })
