@@ -1,7 +1,8 @@
 import t from 'tap'
 import { EMULATOR_MODES } from '../../src/emulator/modes.js'
 import { tokensSeen } from '../doctor/helper.js'
-import { SECRET, SERVICE_KEY, buildGateway, runEntry, startOpenIm, userCount } from '../helper.js'
+import { runEntry } from '../entry.js'
+import { SECRET, SERVICE_KEY, buildGateway, startOpenIm, userCount } from '../helper.js'
 
 // `npm run e2e` (node dist/e2e.js) as CI runs it against a live OpenIM, here against the emulator in every mode.
 const e2eEntry = new URL('../../dist/e2e.js', import.meta.url).pathname
