@@ -20,9 +20,14 @@ export const USAGE = `usage: npm run import -- <file.csv|file.ndjson> [options]
   Exit 0: every record created or existing; 1: some failed; 2: usage, unreadable file or no gateway; 130/143: interrupted.
 `
 
-const CliEnv = Type.Object({
-  GATEWAY_URL: Type.String({ pattern: '^https?://[^\\s]+$' }),
-  GATEWAY_API_KEY: Type.Optional(Type.String({ minLength: 1 }))
+/** The CLI's variables (exported for the configuration reference, `npm run docs`). */
+export const CliEnv = Type.Object({
+  GATEWAY_URL: Type.String({
+    pattern: '^https?://[^\\s]+$',
+    description: 'The gateway\'s address, `http(s)://` without `user:pass@` (see [The import CLI](../guides/import.md#the-import-cli)); ' +
+      'not needed with `--dry-run`'
+  }),
+  GATEWAY_API_KEY: Type.Optional(Type.String({ minLength: 1, description: 'A key from the gateway\'s `GATEWAY_API_KEYS`' }))
 })
 
 export class UsageError extends Error {}

@@ -5,23 +5,77 @@ import { commaList, fail, httpUrl, isPlaceholder, positiveInt, withoutCredential
 
 // Who may call the gateway: services with API keys, end users with JWTs, browsers from allowed origins.
 export const AuthEnv = Type.Object({
-  GATEWAY_API_KEYS: Type.Optional(Type.String({ minLength: 1 })),
-  JWT_JWKS_URL: Type.Optional(Type.String({ pattern: httpUrl })),
-  JWT_PUBLIC_KEY: Type.Optional(Type.String({ pattern: '-----BEGIN PUBLIC KEY-----' })),
-  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
-  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
-  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
-  JWT_ALGORITHMS: Type.Optional(Type.String({ pattern: '^(RS|PS|ES)(256|384|512)(,(RS|PS|ES)(256|384|512))*$|^EdDSA$' })),
-  JWT_USER_ID_CLAIM: Type.String({ minLength: 1, default: 'sub' }),
-  JWT_JWKS_COOLDOWN_MS: positiveInt(0, 3_600_000, 30_000),
-  JWT_USER_ID_MAPPING: Type.Union([Type.Literal('none'), Type.Literal('hash')], { default: 'none' }),
-  JWT_CLOCK_TOLERANCE_SECONDS: positiveInt(0, 300, 30),
-  JWT_MAX_LIFETIME_SECONDS: Type.Optional(Type.Integer({ minimum: 60, maximum: 31_536_000 })),
-  JWT_ALLOW_ANY_AUDIENCE: Type.Boolean({ default: false }),
-  JWT_NICKNAME_CLAIM: Type.String({ pattern: '^\\S+$', default: 'name' }),
-  JWT_FACE_URL_CLAIM: Type.String({ pattern: '^\\S+$', default: 'picture' }),
-  AUTH_DISABLED: Type.Boolean({ default: false }),
-  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1 }))
+  GATEWAY_API_KEYS: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'Services\' keys: comma-separated `name:key` pairs; names of 1–64 letters, digits, `_`, `-`, `.`; keys of 16+ ' +
+      'characters without white space. A name may have several keys (rotation), a key may appear once; a key beginning with ' +
+      '`change-me` (an example\'s placeholder) stops the start'
+  })),
+  JWT_JWKS_URL: Type.Optional(Type.String({
+    pattern: httpUrl,
+    description: 'The identity provider\'s key set (https; plain http only for loopback; no `user:pass@`). Only one of `JWT_JWKS_URL`, ' +
+      '`JWT_PUBLIC_KEY`, `JWT_SECRET`'
+  })),
+  JWT_PUBLIC_KEY: Type.Optional(Type.String({
+    pattern: '-----BEGIN PUBLIC KEY-----',
+    description: 'A PEM public key instead (`\\n` escapes accepted): RSA of 2048+ bits, EC P-256/P-384/P-521 or Ed25519. Read at ' +
+      'start-up, and it must fit every algorithm in `JWT_ALGORITHMS` (else the start stops naming both)'
+  })),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'An HS256 secret instead' })),
+  JWT_ISSUER: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'Required `iss` (like `JWT_AUDIENCE`, `JWT_ALGORITHMS` and `JWT_ALLOW_ANY_AUDIENCE`, only with a JWT source)'
+  })),
+  JWT_AUDIENCE: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'Required `aud` (comma-separated, any of them); required with a JWT source: the gateway refuses to start without it ' +
+      'unless `JWT_ALLOW_ANY_AUDIENCE=true`'
+  })),
+  JWT_ALGORITHMS: Type.Optional(Type.String({
+    pattern: '^(RS|PS|ES)(256|384|512)(,(RS|PS|ES)(256|384|512))*$|^EdDSA$',
+    description: 'Default: `RS256,ES256,PS256` with `JWT_JWKS_URL`, `RS256` with `JWT_PUBLIC_KEY`. Accepted algorithms, comma-separated; ' +
+      'HS256 only with `JWT_SECRET`. With `JWT_PUBLIC_KEY`, only what its one key verifies: `RS*`/`PS*` for RSA (any mix), the curve\'s ' +
+      'own `ES*` for EC (`ES256` for P-256), `EdDSA` for Ed25519; keys of several kinds need `JWT_JWKS_URL`'
+  })),
+  JWT_USER_ID_CLAIM: Type.String({
+    minLength: 1,
+    default: 'sub',
+    description: 'The claim that holds the userID: a string, or a whole number up to 2^53 − 1 (a larger number is 401: JSON rounds it, ' +
+      'so the identity provider must send it as a string)'
+  }),
+  JWT_JWKS_COOLDOWN_MS: positiveInt(0, 3_600_000, 30_000, 'Least time between two key-set fetches triggered by an unknown `kid`'),
+  JWT_USER_ID_MAPPING: Type.Union([Type.Literal('none'), Type.Literal('hash')], {
+    default: 'none',
+    description: '`hash`: subjects OpenIM v3.8.0+ refuses become `h_` + 40 hex digits of their sha256. Subjects already of that form ' +
+      'are refused (401) with either value. Before switching a running deployment to `hash`, see ' +
+      '[Switching to `hash`](../guides/authentication.md#switching-to-hash)'
+  }),
+  JWT_CLOCK_TOLERANCE_SECONDS: positiveInt(0, 300, 30, 'Clock skew allowed on `exp`, `nbf` and `iat`'),
+  JWT_MAX_LIFETIME_SECONDS: Type.Optional(Type.Integer({
+    minimum: 60,
+    maximum: 31_536_000,
+    description: 'Longest accepted `exp − iat` (1 minute – 1 year); when set, tokens must carry `iat`'
+  })),
+  JWT_ALLOW_ANY_AUDIENCE: Type.Boolean({
+    default: false,
+    description: '`true` accepts tokens minted for any application of the identity provider (logged as a warning)'
+  }),
+  JWT_NICKNAME_CLAIM: Type.String({
+    pattern: '^\\S+$',
+    default: 'name',
+    description: 'The claim an end user\'s nickname comes from (a claim name without white space; the request body\'s is ignored for ' +
+      'end users)'
+  }),
+  JWT_FACE_URL_CLAIM: Type.String({
+    pattern: '^\\S+$',
+    default: 'picture',
+    description: 'The claim an end user\'s avatar (`faceURL`) comes from, like `JWT_NICKNAME_CLAIM`'
+  }),
+  AUTH_DISABLED: Type.Boolean({
+    default: false,
+    description: '`true` accepts anonymous callers: local development only (logged as a warning)'
+  }),
+  CORS_ORIGINS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated exact origins that may call from a browser' }))
 })
 
 type AuthEnvValues = Type.Static<typeof AuthEnv>
@@ -73,7 +127,9 @@ function parseApiKeys (value: string | undefined): ApiKey[] {
     if (separator <= 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail('GATEWAY_API_KEYS must be a comma-separated list of name:key pairs (names: letters, digits, "_", "-", ".")')
     if (key.length < MIN_API_KEY_LENGTH) fail(`GATEWAY_API_KEYS: the key of "${name}" is shorter than ${MIN_API_KEY_LENGTH} characters`)
     if (/\s/.test(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" contains white space`)
-    if (isPlaceholder(key)) fail(`GATEWAY_API_KEYS: the key of "${name}" is a placeholder ("change-me…"): generate one (openssl rand -hex 24)`)
+    if (isPlaceholder(key)) {
+      fail(`GATEWAY_API_KEYS: the key of "${name}" is a placeholder ("change-me…"): generate one (openssl rand -hex 24)`)
+    }
     return { name, key }
   })
   // A name may have several keys, so a service's key can be rotated without downtime (old and new side by
@@ -86,7 +142,9 @@ function parseJwt (env: AuthEnvValues): AuthConfig['jwt'] {
   const sources: Array<Exclude<JwtKeySource, { kind: 'publicKey' }> | { kind: 'publicKey', pem: string }> = []
   if (env.JWT_JWKS_URL !== undefined) {
     const url = new URL(withoutCredentials('JWT_JWKS_URL', env.JWT_JWKS_URL, 'the key set is fetched without them; a key set needs none'))
-    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) fail('JWT_JWKS_URL must use https (plain http only for loopback addresses)')
+    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) {
+      fail('JWT_JWKS_URL must use https (plain http only for loopback addresses)')
+    }
     sources.push({ kind: 'jwks', url: env.JWT_JWKS_URL, cooldownMs: env.JWT_JWKS_COOLDOWN_MS })
   }
   // PEM in one environment line often arrives with literal "\n" separators.
@@ -108,7 +166,8 @@ function parseJwt (env: AuthEnvValues): AuthConfig['jwt'] {
       'puts in tokens for this application (or JWT_ALLOW_ANY_AUDIENCE=true to accept tokens minted for any of its applications)')
   }
   if (env.JWT_AUDIENCE !== undefined && env.JWT_ALLOW_ANY_AUDIENCE) fail('set JWT_AUDIENCE or JWT_ALLOW_ANY_AUDIENCE=true, not both')
-  const algorithms = source.kind === 'secret' ? ['HS256'] : (env.JWT_ALGORITHMS ?? (source.kind === 'jwks' ? 'RS256,ES256,PS256' : 'RS256')).split(',')
+  const defaultAlgorithms = source.kind === 'jwks' ? 'RS256,ES256,PS256' : 'RS256'
+  const algorithms = source.kind === 'secret' ? ['HS256'] : (env.JWT_ALGORITHMS ?? defaultAlgorithms).split(',')
   return {
     source: source.kind === 'publicKey' ? { kind: 'publicKey', key: publicKeyFor(source.pem, algorithms) } : source,
     algorithms,
@@ -131,8 +190,8 @@ function parseOrigins (value: string | undefined): string[] {
   })
 }
 
-const NO_CALLER_AUTH = 'no caller authentication is configured: set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_SECRET ' +
-  '(or AUTH_DISABLED=true for local development only)'
+const NO_CALLER_AUTH = 'no caller authentication is configured: set GATEWAY_API_KEYS and/or one of JWT_JWKS_URL, JWT_PUBLIC_KEY, ' +
+  'JWT_SECRET (or AUTH_DISABLED=true for local development only)'
 
 /** Whether anyone may call: AUTH_DISABLED, or at least one kind of caller configured. */
 export const callerAuthConfigured = (auth: AuthConfig) => auth.disabled || auth.apiKeys.length > 0 || auth.jwt !== undefined

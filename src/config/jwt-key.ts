@@ -44,7 +44,8 @@ export function publicKeyFor (pem: string, algorithms: string[]): KeyObject {
     key = createPublicKey({ key: pem, format: 'pem' })
   } catch {
     // Node's message may quote the PEM's contents; the key is public, but a pasted private key would not be.
-    return fail('JWT_PUBLIC_KEY is not a PEM public key that can be read ("-----BEGIN PUBLIC KEY-----", base64, "-----END PUBLIC KEY-----")')
+    return fail('JWT_PUBLIC_KEY is not a PEM public key that can be read ' +
+      '("-----BEGIN PUBLIC KEY-----", base64, "-----END PUBLIC KEY-----")')
   }
   if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) {
     fail(`JWT_PUBLIC_KEY is ${describe(key)}: RSA signatures need a key of ${MIN_RSA_BITS} bits or more`)

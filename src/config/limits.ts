@@ -5,14 +5,36 @@ import { commaList, fail, positiveInt } from './shared.js'
 
 // What bounds the work one caller can cause, and what replicas share (Redis).
 export const LimitsEnv = Type.Object({
-  RATE_LIMIT_MAX: positiveInt(1, 1_000_000, 60),
-  RATE_LIMIT_WINDOW: Type.String({ minLength: 1, default: '1 minute' }),
-  AUTH_FAILURE_LIMIT_MAX: positiveInt(0, 1_000_000, 30),
-  AUTH_FAILURE_LIMIT_WINDOW: Type.String({ minLength: 1, default: '1 minute' }),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
-  TRUST_PROXY: Type.String({ minLength: 1, default: 'false' }),
-  BODY_LIMIT_BYTES: positiveInt(1024, 10 * 1024 * 1024, 64 * 1024),
-  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: positiveInt(0, 60_000, 1000)
+  RATE_LIMIT_MAX: positiveInt(1, 1_000_000, 60,
+    'Requests per caller per window, `/provision`, `/revoke` and `GET`/`PATCH /users/{userID}` together ' +
+    '(imports: `IMPORT_RATE_LIMIT_MAX`)'),
+  RATE_LIMIT_WINDOW: Type.String({
+    minLength: 1,
+    default: '1 minute',
+    description: 'The window, 1 s – 24 h: `30s`, `5 minutes`, `1.5 hours`, `1 day`, or milliseconds, read as `@fastify/rate-limit` ' +
+      'reads durations'
+  }),
+  AUTH_FAILURE_LIMIT_MAX: positiveInt(0, 1_000_000, 30,
+    'Failed authentications (401) one client address may cause per window before it gets 429; `0` turns the limit off'),
+  AUTH_FAILURE_LIMIT_WINDOW: Type.String({
+    minLength: 1,
+    default: '1 minute',
+    description: 'That window, written like `RATE_LIMIT_WINDOW` (1 s – 24 h)'
+  }),
+  REDIS_URL: Type.Optional(Type.String({
+    pattern: '^rediss?://[^\\s]+$',
+    description: '`redis://` or `rediss://` (password in the URL): state shared by every replica (the rate-limit counters, the ' +
+      'remembered tokens and the mint locks; see [Sessions](../guides/sessions.md))'
+  })),
+  TRUST_PROXY: Type.String({
+    minLength: 1,
+    default: 'false',
+    description: 'Whose `X-Forwarded-For` is believed: `true` (anyone), a hop count (the last N hops are proxies: `1` behind one proxy), ' +
+      'or comma-separated proxy addresses/CIDRs'
+  }),
+  BODY_LIMIT_BYTES: positiveInt(1024, 10 * 1024 * 1024, 64 * 1024,
+    'Larger request bodies get 413 (1 KiB – 10 MiB; `/users/import` has `IMPORT_BODY_LIMIT_BYTES`)'),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: positiveInt(0, 60_000, 1000, 'Above this event-loop delay requests get 503 `OVERLOADED` (0 disables)')
 })
 
 export interface LimitsSettings {
@@ -43,7 +65,7 @@ function parseTrustProxy (value: string): LimitsSettings['trustProxy'] {
     // Fastify 5.12 turned a numeric trustProxy into "trust nothing" (it cannot tell the proxy from a client that
     // connects directly), so a hop count would silently give every client the proxy's address. Here it keeps its
     // documented meaning, the last N hops are proxies, which is sound where only the proxy can reach the port
-    // (README "Running several replicas" says to make sure of that); addresses/CIDRs are the stricter choice.
+    // (docs/operators/replicas.md says to make sure of that); addresses/CIDRs are the stricter choice.
     const hops = Number(value)
     return (_address, hop) => hop < hops
   }
@@ -60,7 +82,10 @@ function parseTrustProxy (value: string): LimitsSettings['trustProxy'] {
 export function limitsSettings (env: Type.Static<typeof LimitsEnv>): LimitsSettings {
   return {
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: parseWindow(env.RATE_LIMIT_WINDOW, 'RATE_LIMIT_WINDOW') },
-    authFailureLimit: { max: env.AUTH_FAILURE_LIMIT_MAX, windowMs: parseWindow(env.AUTH_FAILURE_LIMIT_WINDOW, 'AUTH_FAILURE_LIMIT_WINDOW') },
+    authFailureLimit: {
+      max: env.AUTH_FAILURE_LIMIT_MAX,
+      windowMs: parseWindow(env.AUTH_FAILURE_LIMIT_WINDOW, 'AUTH_FAILURE_LIMIT_WINDOW')
+    },
     redisUrl: env.REDIS_URL,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     bodyLimitBytes: env.BODY_LIMIT_BYTES,

@@ -18,23 +18,64 @@ const DEFAULT_RESERVED_USER_IDS = 'imAdmin,openIM123456,openIM654321,openIMAdmin
 
 // How the gateway reaches OpenIM, and what it tells clients about OpenIM.
 export const OpenImEnv = Type.Object({
-  OPENIM_API_URL: Type.String({ pattern: httpUrl }),
-  OPENIM_SECRET: Type.String({ minLength: 1, maxLength: 256 }),
-  OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, maxLength: 64, default: 'imAdmin' }),
+  OPENIM_API_URL: Type.String({
+    pattern: httpUrl,
+    description: 'OpenIM REST base URL, e.g. `http://openim-server:10002` (a path prefix is kept); a `user:pass@` in it is refused ' +
+      '(OpenIM authenticates the gateway by `OPENIM_SECRET` alone)'
+  }),
+  OPENIM_SECRET: Type.String({
+    minLength: 1,
+    maxLength: 256,
+    description: 'The OpenIM secret; never logged, never returned. A value beginning with `change-me` (an example\'s placeholder) ' +
+      'stops the start'
+  }),
+  OPENIM_ADMIN_USER_ID: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    default: 'imAdmin',
+    description: 'Admin account used for admin tokens; always reserved (see [Security](../operators/security.md))'
+  }),
   // Admin and system accounts OpenIM and openim-chat ship with: never provisioned or revoked through the gateway.
-  OPENIM_RESERVED_USER_IDS: Type.String({ default: DEFAULT_RESERVED_USER_IDS }),
-  OPENIM_API_MODE: Type.Union([Type.Literal('auto'), Type.Literal('current'), Type.Literal('legacy')], { default: 'auto' }),
-  OPENIM_TIMEOUT_MS: positiveInt(100, 120_000, 5000),
+  OPENIM_RESERVED_USER_IDS: Type.String({
+    default: DEFAULT_RESERVED_USER_IDS,
+    description: 'Comma-separated userIDs (each at most 64 characters) no caller may provision or revoke (403 `RESERVED_USER_ID`); ' +
+      'setting it replaces the list, `OPENIM_ADMIN_USER_ID` stays reserved'
+  }),
+  OPENIM_API_MODE: Type.Union([Type.Literal('auto'), Type.Literal('current'), Type.Literal('legacy')], {
+    default: 'auto',
+    description: 'The OpenIM API generation: `auto` detects it on the first request, `current` is v3.8.1+, `legacy` v3.0–v3.8.0'
+  }),
+  OPENIM_TIMEOUT_MS: positiveInt(100, 120_000, 5000,
+    'Deadline for one OpenIM call: bounds connecting, waiting for the answer, and each pause in its body'),
   // Unset: twice OPENIM_TIMEOUT_MS, so a flow whose first call times out can still finish with a retry's worth.
-  REQUEST_DEADLINE_MS: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
-  OPENIM_MAX_PENDING_CALLS: positiveInt(0, 100_000, 256),
+  REQUEST_DEADLINE_MS: Type.Optional(Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    description: 'Default: twice `OPENIM_TIMEOUT_MS`. The most a `/provision` or `/revoke` waits for OpenIM in all, queueing for a ' +
+      'connection included; then 504 `OPENIM_TIMEOUT`. Not shorter than `OPENIM_TIMEOUT_MS` ' +
+      '(see [Limits and deadlines](../operators/limits.md))'
+  })),
+  OPENIM_MAX_PENDING_CALLS: positiveInt(0, 100_000, 256,
+    'OpenIM calls that may wait for a pool connection; beyond them a call is refused at once with 503 `OVERLOADED` (0: never wait)'),
   // Unset: by generation (src/openim/generations.ts adminTokenReuseMs); set, it applies to every generation.
-  OPENIM_ADMIN_TOKEN_TTL_SECONDS: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
-  OPENIM_PUBLIC_API_URL: Type.Optional(Type.String({ pattern: httpUrl })),
-  OPENIM_PUBLIC_WS_URL: Type.Optional(Type.String({ pattern: wsUrl })),
-  OPENIM_POOL_CONNECTIONS: positiveInt(1, 1024, 64),
-  OPENIM_POOL_PIPELINING: positiveInt(1, 16, 1),
-  OPENIM_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 30_000)
+  OPENIM_ADMIN_TOKEN_TTL_SECONDS: Type.Optional(Type.Integer({
+    minimum: 1,
+    maximum: 86_400,
+    description: 'Default: 240 s on OpenIM v3.8.1+, until a day before it expires on v3.0 – v3.8.0. How long an admin token is ' +
+      'reused (never past its own lifetime); before v3.8.1 every new admin token grows a hash OpenIM reads on every admin call'
+  })),
+  OPENIM_PUBLIC_API_URL: Type.Optional(Type.String({
+    pattern: httpUrl,
+    description: 'An `http(s)://` URL: when set, returned to clients as `apiAddr`, so the OpenIM SDK can log in with one response; ' +
+      'a `user:pass@` in it is refused (every caller would receive it)'
+  })),
+  OPENIM_PUBLIC_WS_URL: Type.Optional(Type.String({
+    pattern: wsUrl,
+    description: 'A `ws(s)://` URL: when set, returned to clients as `wsAddr`, like `OPENIM_PUBLIC_API_URL`; no `user:pass@`'
+  })),
+  OPENIM_POOL_CONNECTIONS: positiveInt(1, 1024, 64, 'Keep-alive connections to OpenIM (see [Performance](../figures/performance.md))'),
+  OPENIM_POOL_PIPELINING: positiveInt(1, 16, 1, 'Requests in flight per connection (1: no pipelining)'),
+  OPENIM_KEEP_ALIVE_TIMEOUT_MS: positiveInt(1000, 600_000, 30_000, 'How long an idle connection to OpenIM is kept')
 })
 
 export interface OpenImSettings {

@@ -4,10 +4,22 @@ import { fail, positiveInt } from './shared.js'
 // How the gateway treats the sessions its tokens stand for: whether a live token is handed out again instead
 // of minting (which kicks the user's earlier token on OpenIM v3.8.1+), and how many it remembers per replica.
 export const SessionEnv = Type.Object({
-  TOKEN_REUSE: Type.String({ default: 'auto' }),
+  TOKEN_REUSE: Type.String({
+    default: 'auto',
+    description: '`auto`: a provision hands out the live token it handed out before, on OpenIM v3.8.1+ only; `true`: on every version ' +
+      '(risky before v3.8, see [Sessions](../guides/sessions.md)); `false`: every provision mints (and on v3.8.1+ logs the platform\'s ' +
+      'earlier token out)'
+  }),
   // At least a minute; at most a century, as for token lifetimes (src/openim/token-answers.ts).
-  TOKEN_REUSE_MIN_REMAINING_SECONDS: Type.Optional(Type.Integer({ minimum: 60, maximum: 100 * 365 * 86_400 })),
-  TOKEN_CACHE_MAX_ENTRIES: positiveInt(1, 10_000_000, 100_000)
+  TOKEN_REUSE_MIN_REMAINING_SECONDS: Type.Optional(Type.Integer({
+    minimum: 60,
+    maximum: 100 * 365 * 86_400,
+    description: 'Default: the smaller of 7 days and half the token\'s lifetime. A remembered token is handed out again only with at ' +
+      'least this long left (1 minute – 100 years); otherwise a new one is minted'
+  })),
+  TOKEN_CACHE_MAX_ENTRIES: positiveInt(1, 10_000_000, 100_000,
+    'Tokens remembered in each replica\'s memory without `REDIS_URL` (or while Redis is unavailable), the least recently used ' +
+    'forgotten first (about 400 bytes each: 39 MB at 100,000)')
 })
 
 export interface SessionSettings {

@@ -8,8 +8,14 @@ export const fail = (message: string): never => { throw new ConfigError(`invalid
 export const httpUrl = '^https?://[^\\s/?#]+[^\\s?#]*$'
 export const wsUrl = '^wss?://[^\\s/?#]+[^\\s]*$'
 
-export const positiveInt = (min: number, max: number, defaultValue: number) =>
-  Type.Integer({ minimum: min, maximum: max, default: defaultValue })
+/**
+ * An integer setting with its range, default and description. Every setting's `description` is its row in the
+ * configuration reference (`npm run docs`), Markdown allowed; the default and range columns come from the schema. A
+ * default the code computes cannot be the schema's `default` (the validator would apply it as a value): such a
+ * setting is optional, and its description begins "Default: <the rule>." (the generator shows the rule as its default).
+ */
+export const positiveInt = (min: number, max: number, defaultValue: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: max, default: defaultValue, description })
 
 /**
  * The placeholders of .env.example and the docs ("change-me-…"). They are public, so a stack started without

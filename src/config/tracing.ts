@@ -4,16 +4,38 @@ import { commaList, fail, httpUrl } from './shared.js'
 // OpenTelemetry tracing, configured by the variables the OpenTelemetry specification defines. Tracing is off
 // (and no OpenTelemetry code is loaded) unless an OTLP endpoint is set.
 export const TracingEnv = Type.Object({
-  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: httpUrl })),
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: httpUrl })),
-  OTEL_EXPORTER_OTLP_HEADERS: Type.Optional(Type.String()),
-  OTEL_EXPORTER_OTLP_TRACES_HEADERS: Type.Optional(Type.String()),
-  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(Type.String()),
-  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Type.Optional(Type.String()),
-  OTEL_SERVICE_NAME: Type.String({ minLength: 1, maxLength: 255, default: 'openim-gateway' }),
-  OTEL_TRACES_SAMPLER: Type.String({ default: 'always_on' }),
-  OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-  OTEL_SDK_DISABLED: Type.Boolean({ default: false })
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({
+    pattern: httpUrl,
+    description: 'The OTLP/HTTP base URL (`http(s)://`), e.g. `http://otel-collector:4318` (spans go to `…/v1/traces`); tracing is ' +
+      'off while unset'
+  })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({
+    pattern: httpUrl,
+    description: 'The full URL for spans instead, used as it is (wins over the base URL)'
+  })),
+  OTEL_EXPORTER_OTLP_HEADERS: Type.Optional(Type.String({
+    description: '`name=value,…` sent with every export (a backend\'s API key; values percent-encoded); never logged'
+  })),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: Type.Optional(Type.String({
+    description: 'The same for spans only, added to `OTEL_EXPORTER_OTLP_HEADERS` (a name in both takes this value)'
+  })),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(Type.String({
+    description: 'Default: `http/protobuf`. The only protocol the gateway speaks; anything else (`grpc`, `http/json`) stops start-up ' +
+      'instead of exporting nothing'
+  })),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Type.Optional(Type.String({ description: 'Default: `http/protobuf`. The same for spans only' })),
+  OTEL_SERVICE_NAME: Type.String({ minLength: 1, maxLength: 255, default: 'openim-gateway', description: 'The service name traces carry' }),
+  OTEL_TRACES_SAMPLER: Type.String({
+    default: 'always_on',
+    description: '`always_on`, `always_off` or `traceidratio`; the `parentbased_*` samplers are refused (see ' +
+      '[Sampling](../operators/tracing.md#sampling))'
+  }),
+  OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description: 'Default: `1`. The ratio of traces kept by `traceidratio` (only with `traceidratio`)'
+  })),
+  OTEL_SDK_DISABLED: Type.Boolean({ default: false, description: '`true` keeps tracing off even with an endpoint set' })
 })
 
 export type Sampler = 'always_on' | 'always_off' | 'traceidratio'
@@ -62,7 +84,8 @@ function sampler (env: Type.Static<typeof TracingEnv>): { sampler: Sampler, rati
   const name = env.OTEL_TRACES_SAMPLER
   if (name.startsWith('parentbased_')) {
     fail(`OTEL_TRACES_SAMPLER=${name} is not supported: a parent-based sampler obeys the caller's traceparent, so any ` +
-      'browser could switch on full sampling. The gateway continues callers\' traces but samples by itself: use always_on, always_off or traceidratio')
+      'browser could switch on full sampling. The gateway continues callers\' traces but samples by itself: use always_on, always_off ' +
+      'or traceidratio')
   }
   if (!SAMPLERS.includes(name)) fail(`OTEL_TRACES_SAMPLER must be one of ${SAMPLERS.join(', ')}`)
   if (env.OTEL_TRACES_SAMPLER_ARG !== undefined && name !== 'traceidratio') {

@@ -2,19 +2,9 @@ import { randomBytes } from 'node:crypto'
 import envSchema from 'env-schema'
 import Type from 'typebox'
 import { startEmulator } from './emulator.js'
+import { EmulatorEnv } from './env.js'
 
 // `npm run emulator`: a stand-in OpenIM REST API for front-end developers and other services.
-const EmulatorEnv = Type.Object({
-  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
-  PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 10002 }),
-  OPENIM_EMULATOR_MODE: Type.Union([Type.Literal('current'), Type.Literal('v3.8.0'), Type.Literal('legacy')], { default: 'current' }),
-  OPENIM_EMULATOR_LATENCY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 0 }),
-  // A deliberately wrong clock, to see what a skewed OpenIM looks like (npm run doctor reports it).
-  OPENIM_EMULATOR_CLOCK_SKEW_SECONDS: Type.Integer({ minimum: -86_400, maximum: 86_400, default: 0 }),
-  OPENIM_SECRET: Type.Optional(Type.String({ minLength: 1 })),
-  OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, default: 'imAdmin' })
-})
-
 let env: Type.Static<typeof EmulatorEnv>
 try {
   // As for the gateway, an empty variable counts as unset (`OPENIM_SECRET= npm run emulator` picks a random secret).
