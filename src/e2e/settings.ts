@@ -4,17 +4,27 @@ import { httpUrl } from '../config/shared.js'
 
 // `npm run e2e`: what it is pointed at, validated once. OpenIM cannot delete users, so nothing is written
 // without E2E_ALLOW_WRITES=1.
-const E2eEnv = Type.Object({
-  OPENIM_API_URL: Type.String({ pattern: httpUrl }),
-  OPENIM_SECRET: Type.String({ minLength: 1 }),
-  OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, maxLength: 64, default: 'imAdmin' }),
+export const E2eEnv = Type.Object({
+  OPENIM_API_URL: Type.String({ pattern: httpUrl, description: 'The OpenIM to check' }),
+  OPENIM_SECRET: Type.String({ minLength: 1, description: 'Its secret' }),
+  OPENIM_ADMIN_USER_ID: Type.String({ minLength: 1, maxLength: 64, default: 'imAdmin', description: 'Its admin account' }),
   // A running gateway to check, with a key it accepts; unset: the check starts a gateway of its own.
-  GATEWAY_URL: Type.Optional(Type.String({ pattern: httpUrl })),
-  GATEWAY_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
-  E2E_ALLOW_WRITES: Type.Optional(Type.String()),
+  GATEWAY_URL: Type.Optional(Type.String({
+    pattern: httpUrl,
+    description: 'A running gateway to check (with `GATEWAY_API_KEY`, both or neither); unset: it starts a gateway of its own with ' +
+      'the environment\'s settings'
+  })),
+  GATEWAY_API_KEY: Type.Optional(Type.String({ minLength: 1, description: 'A key that gateway accepts' })),
+  E2E_ALLOW_WRITES: Type.Optional(Type.String({
+    description: '`1` to let it register its users in OpenIM (which cannot delete them); anything else: exit code 2'
+  })),
   // Letters, digits and "_" only, so its users are valid on every OpenIM version; short enough for 64-character IDs.
-  E2E_USER_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_]{1,24}$', default: 'gwe2e_' }),
-  E2E_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 })
+  E2E_USER_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9_]{1,24}$',
+    default: 'gwe2e_',
+    description: 'The start of its users\' IDs (1–24 letters, digits or `_`)'
+  }),
+  E2E_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000, description: 'The most any one call may take' })
 })
 
 export type E2eSettings = Type.Static<typeof E2eEnv>
