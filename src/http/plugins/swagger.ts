@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
@@ -10,7 +11,8 @@ export const openApiInfo = {
     'Every error has the shape {statusCode, code, error, message, requestId}. A request with both an x-api-key and an ' +
     'Authorization: Bearer token is served as the service the key names (the key wins; the token is not read): authorize ' +
     'only one of them here to act as an end user.',
-  version: '0.1.0',
+  // The release's version, so cutting one changes package.json alone.
+  version: (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
   license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' }
 }
 
