@@ -26,7 +26,7 @@ function shape (schema: Schema | undefined, mediaType: string): string {
   if (schema?.$ref !== undefined) return code(componentName(schema.$ref))
   if (schema?.type === 'array' && schema.items !== undefined) return `${shape(schema.items, mediaType)}[]`
   if (schema?.properties !== undefined) return fields(schema)
-  return mediaType === 'application/json' ? code(schema?.type ?? 'JSON') : mediaType
+  return code(mediaType === 'application/json' ? schema?.type ?? 'JSON' : mediaType)
 }
 
 function fields (schema: Schema): string {
