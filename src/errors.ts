@@ -3,13 +3,73 @@ import { STRICT_USER_ID_RULE } from './openim/generations.js'
 import { CallCancelled } from './openim/transport.js'
 import { InvalidUserId, isDomainError, type DomainError } from './provisioning/errors.js'
 
-export type ErrorCode =
-  | 'INVALID_REQUEST' | 'INVALID_USER_ID' | 'USER_NOT_FOUND' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'OPENIM_AUTH_FAILED' | 'OPENIM_REJECTED' | 'OPENIM_BAD_RESPONSE' | 'OPENIM_UNAVAILABLE' | 'OPENIM_TIMEOUT'
-  | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'RESERVED_USER_ID' | 'AUTH_UNAVAILABLE' | 'RATE_LIMITED' | 'OVERLOADED'
-  | 'DEADLINE_EXCEEDED' | 'REQUEST_TIMEOUT' | 'HEADERS_TOO_LARGE' | 'SHUTTING_DOWN' | 'CLIENT_CLOSED_REQUEST'
-  | 'INTERNAL_ERROR'
+/**
+ * Every code the gateway answers with: its HTTP status and when it is given. The API reference's error table is
+ * generated from this list (`npm run docs`); a new failure gets its code here.
+ */
+export const ERROR_CODES = {
+  INVALID_REQUEST: { status: 400, when: 'schema violation, malformed JSON, a request that is not valid HTTP' },
+  INVALID_USER_ID: {
+    status: 400,
+    when: 'a userID OpenIM cannot hold (`:`, over 64 characters), or a new one that breaks its rule for new IDs (the message says which)'
+  },
+  UNAUTHENTICATED: {
+    status: 401,
+    when: 'missing or bad credentials (with `WWW-Authenticate` for bearer tokens), including a token without `exp`, a subject of the ' +
+      'mapped form (`h_` + 40 hex digits) and a numeric user-ID claim beyond 2^53'
+  },
+  FORBIDDEN: { status: 403, when: 'an end user asked for another userID, or called a services-only `/users` route' },
+  RESERVED_USER_ID: { status: 403, when: 'the userID is an OpenIM admin or system account (before any OpenIM call)' },
+  NOT_FOUND: { status: 404, when: 'no such route' },
+  USER_NOT_FOUND: {
+    status: 404,
+    when: 'OpenIM does not know the user: when minting its token (errCode 1101 up to v3.8.2, 1004 from v3.8.3), or on ' +
+      '`GET`/`PATCH /users/{userID}`'
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    when: 'headers or body did not arrive within `HTTP_HEADERS_TIMEOUT_MS` / `HTTP_REQUEST_TIMEOUT_MS` (the connection is then closed)'
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, when: 'body larger than `BODY_LIMIT_BYTES`' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, when: 'body not sent as `application/json`' },
+  RATE_LIMITED: {
+    status: 429,
+    when: 'the caller used up `RATE_LIMIT_MAX` for the window (with `Retry-After` and `x-ratelimit-*`), or the client address caused ' +
+      '`AUTH_FAILURE_LIMIT_MAX` failed authentications (with `Retry-After`)'
+  },
+  HEADERS_TOO_LARGE: { status: 431, when: 'request headers larger than 16 KB (the connection is then closed)' },
+  CLIENT_CLOSED_REQUEST: {
+    status: 499,
+    when: 'the caller disconnected before the answer: nobody receives it; it shows in the request log (at `info`, never as an ' +
+      'unexpected error) and metrics'
+  },
+  INTERNAL_ERROR: { status: 500, when: 'a bug: logged with its stack, answered without it' },
+  OPENIM_AUTH_FAILED: { status: 502, when: 'OpenIM refused the secret or the admin account (operator error, logged at error level)' },
+  OPENIM_REJECTED: { status: 502, when: 'any other OpenIM errCode' },
+  OPENIM_BAD_RESPONSE: { status: 502, when: 'non-JSON or HTML body, empty body, wrong HTTP status, unexpected shape' },
+  OPENIM_UNAVAILABLE: { status: 503, when: 'connection refused or reset, DNS failure' },
+  AUTH_UNAVAILABLE: { status: 503, when: 'the identity provider\'s key set cannot be fetched (with `Retry-After`)' },
+  OVERLOADED: {
+    status: 503,
+    when: 'the event loop is saturated, or `OPENIM_MAX_PENDING_CALLS` calls already wait for OpenIM (with `Retry-After: 5`); ' +
+      '`/users/import`: `IMPORT_MAX_CONCURRENT` imports already run on this replica (with `Retry-After: 1`)'
+  },
+  SHUTTING_DOWN: {
+    status: 503,
+    when: 'the replica is stopping: a request that arrives then (with `Retry-After: 1`), or one that did not finish within ' +
+      '`SHUTDOWN_TIMEOUT_MS` (with `Connection: close`)'
+  },
+  OPENIM_TIMEOUT: {
+    status: 504,
+    when: 'an OpenIM call took longer than `OPENIM_TIMEOUT_MS`, or the request did not finish within `REQUEST_DEADLINE_MS`'
+  },
+  DEADLINE_EXCEEDED: {
+    status: 504,
+    when: '`/users/import`: OpenIM did not answer the batch\'s first `account_check` within `IMPORT_DEADLINE_MS`'
+  }
+} as const satisfies Record<string, { status: number, when: string }>
+
+export type ErrorCode = keyof typeof ERROR_CODES
 
 /** What an OVERLOADED answer tells the caller to wait before trying again. */
 export const OVERLOADED_RETRY_AFTER_SECONDS = 5

@@ -2,6 +2,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { generateOpenApi } from '../openapi-export.js'
 import { componentsTable, operationsTable, type OpenApiDocument } from './api.js'
 import { gatewayVariables, settingsTable } from './configuration.js'
+import { errorsTable } from './errors.js'
 import { metricsTable } from './metrics.js'
 
 // `npm run docs`: the tables of the reference (docs/reference/*.md) from the code. A page is written by hand; where
@@ -35,7 +36,7 @@ export async function renderPages (pages: Map<string, string>): Promise<Map<stri
       }
       case 'operations': return operationsTable(document)
       case 'components': return componentsTable(document)
-      case 'errors': return 'TODO'
+      case 'errors': return errorsTable()
       case 'metrics': return metricsTable()
       default: throw new Error(`unknown generated block "${kind}" (known: ${REQUIRED_KINDS.join(', ')})`)
     }

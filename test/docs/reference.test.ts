@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import Type from 'typebox'
 import { EnvSchema } from '../../src/config/index.js'
+import { ERROR_CODES } from '../../src/errors.js'
 import { generateOpenApi } from '../../src/openapi-export.js'
 import { settingsTable } from '../../src/reference/configuration.js'
 import { generateReference, renderPages } from '../../src/reference/generate.js'
@@ -37,6 +38,11 @@ t.test('the API reference names every operationId and every component of the Ope
   const ids = Object.values(document.paths).flatMap((item) => Object.values(item as Record<string, { operationId: string }>).map((operation) => operation.operationId))
   t.ok(ids.length > 0 && Object.keys(document.components.schemas).length > 0)
   for (const name of [...ids, ...Object.keys(document.components.schemas)]) t.match(api, `\`${name}\``, name)
+})
+
+t.test('the API reference has a row for every error code the gateway answers with, with its status', async (t) => {
+  const api = await committed('api.md')
+  for (const [code, { status }] of Object.entries(ERROR_CODES)) t.match(api, `| ${status} | \`${code}\` |`, code)
 })
 
 t.test('the generator refuses a reference that leaves a kind of table or a variable out, or names what does not exist', async (t) => {
