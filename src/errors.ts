@@ -8,10 +8,15 @@ import { InvalidUserId, isDomainError, type DomainError } from './provisioning/e
  * generated from this list (`npm run docs`); a new failure gets its code here.
  */
 export const ERROR_CODES = {
-  INVALID_REQUEST: { status: 400, when: 'schema violation, malformed JSON, a request that is not valid HTTP' },
+  INVALID_REQUEST: {
+    status: 400,
+    when: 'schema violation, malformed JSON, a request that is not valid HTTP, a URL that does not percent-decode (`%ZZ`, ' +
+      '`%C0%AE`) or a path segment over 100 characters'
+  },
   INVALID_USER_ID: {
     status: 400,
-    when: 'a userID OpenIM cannot hold (`:`, over 64 characters), or a new one that breaks its rule for new IDs (the message says which)'
+    when: 'a userID OpenIM cannot hold (`:`, over 64 characters, not well-formed Unicode), or a new one that breaks its rule for new ' +
+      'IDs (the message says which)'
   },
   UNAUTHENTICATED: {
     status: 401,
@@ -20,7 +25,7 @@ export const ERROR_CODES = {
   },
   FORBIDDEN: { status: 403, when: 'an end user asked for another userID, or called a services-only `/users` route' },
   RESERVED_USER_ID: { status: 403, when: 'the userID is an OpenIM admin or system account (before any OpenIM call)' },
-  NOT_FOUND: { status: 404, when: 'no such route' },
+  NOT_FOUND: { status: 404, when: 'no such route, or a method the path does not have' },
   USER_NOT_FOUND: {
     status: 404,
     when: 'OpenIM does not know the user: when minting its token (errCode 1101 up to v3.8.2, 1004 from v3.8.3), or on ' +
@@ -47,7 +52,7 @@ export const ERROR_CODES = {
   OPENIM_AUTH_FAILED: { status: 502, when: 'OpenIM refused the secret or the admin account (operator error, logged at error level)' },
   OPENIM_REJECTED: { status: 502, when: 'any other OpenIM errCode' },
   OPENIM_BAD_RESPONSE: { status: 502, when: 'non-JSON or HTML body, empty body, wrong HTTP status, unexpected shape' },
-  OPENIM_UNAVAILABLE: { status: 503, when: 'connection refused or reset, DNS failure' },
+  OPENIM_UNAVAILABLE: { status: 503, when: 'connection refused or reset, DNS failure (with `Retry-After: 5`)' },
   AUTH_UNAVAILABLE: { status: 503, when: 'the identity provider\'s key set cannot be fetched (with `Retry-After`)' },
   OVERLOADED: {
     status: 503,
@@ -56,8 +61,8 @@ export const ERROR_CODES = {
   },
   SHUTTING_DOWN: {
     status: 503,
-    when: 'the replica is stopping: a request that arrives then (with `Retry-After: 1`), or one that did not finish within ' +
-      '`SHUTDOWN_TIMEOUT_MS` (with `Connection: close`)'
+    when: 'the replica is stopping: a request that arrives then, or one that did not finish within `SHUTDOWN_TIMEOUT_MS` (with ' +
+      '`Connection: close`); with `Retry-After: 1`: another replica can take the retry'
   },
   OPENIM_TIMEOUT: {
     status: 504,

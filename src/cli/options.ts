@@ -27,7 +27,10 @@ export const CliEnv = Type.Object({
     description: 'The gateway\'s address, `http(s)://` without `user:pass@` (see [The import CLI](../guides/import.md#the-import-cli)); ' +
       'not needed with `--dry-run`'
   }),
-  GATEWAY_API_KEY: Type.Optional(Type.String({ minLength: 1, description: 'A key from the gateway\'s `GATEWAY_API_KEYS`' }))
+  GATEWAY_API_KEY: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'One key of the gateway\'s `GATEWAY_API_KEYS`: the part after `name:` (singular here: the CLI sends one key)'
+  }))
 })
 
 export class UsageError extends Error {}

@@ -9,7 +9,8 @@ export const AuthEnv = Type.Object({
     minLength: 1,
     description: 'Services\' keys: comma-separated `name:key` pairs; names of 1–64 letters, digits, `_`, `-`, `.`; keys of 16+ ' +
       'characters without white space. A name may have several keys (rotation), a key may appear once; a key beginning with ' +
-      '`change-me` (an example\'s placeholder) stops the start'
+      '`change-me` (an example\'s placeholder) stops the start. Clients that take one key (`npm run import`, the caller examples) ' +
+      'read its key part from `GATEWAY_API_KEY`'
   })),
   JWT_JWKS_URL: Type.Optional(Type.String({
     pattern: httpUrl,
