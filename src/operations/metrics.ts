@@ -95,6 +95,14 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  readonly openimState = new Gauge({
+    name: `${PREFIX}openim_state`,
+    help: 'OpenIM as the last readiness probe saw it: 1 for the current state (ok, unreachable: no answer, degraded: it ' +
+      'answers but refuses the gateway), 0 for the others; updated when /readyz is probed',
+    labelNames: ['state'] as const,
+    registers: [this.registry]
+  })
+
   readonly redisDegraded = new Gauge({
     name: `${PREFIX}redis_degraded`,
     help: '1 while Redis is unavailable and everything that shares state through it works per replica (rate limits, remembered tokens and mint locks from memory), else 0',

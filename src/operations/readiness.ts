@@ -28,14 +28,17 @@ export type Lifecycle = 'serving' | 'shutting_down'
 
 export interface Readiness {
   ready: boolean
-  /** Why it is not ready: it is shutting down, or (READINESS_REQUIRES_OPENIM only) OpenIM's state. */
+  /**
+   * Why it is not ready: it is shutting down; OpenIM has never accepted this replica's settings (a wrong secret,
+   * admin account or URL); or (READINESS_REQUIRES_OPENIM only) OpenIM's state.
+   */
   reason?: 'shutting_down' | OpenImReason
   message?: string
   openim: DependencyState
   redis: DependencyState
 }
 
-interface OpenImProbe { state: DependencyState, reason?: OpenImReason, message?: string }
+interface OpenImProbe { state: Exclude<DependencyState, 'unconfigured'>, reason?: OpenImReason, message?: string }
 
 const UNREACHABLE_KINDS: ReadonlySet<OpenImFailureKind> = new Set(['unavailable', 'timeout'])
 
@@ -49,6 +52,8 @@ export interface ReadinessOptions {
   requiresOpenIm: boolean
   /** The shared Redis's state, or undefined without Redis. */
   redis?: () => Exclude<DependencyState, 'unconfigured'>
+  /** Told when OpenIM's state changes (a log line, a gauge). */
+  onOpenImState?: (state: Exclude<DependencyState, 'unconfigured'>, reason?: OpenImReason, message?: string) => void
   now?: () => number
 }
 
@@ -56,10 +61,15 @@ export interface ReadinessOptions {
  * Whether this replica should receive traffic. By default that is its own state only (listening, not shutting
  * down): when OpenIM or Redis is down every replica is equally affected, and taking them all out of the
  * Service at once turns the gateway's JSON 503 with Retry-After into the ingress's error page and stalls
- * rollouts. The answer still reports OpenIM's and Redis's state, for people and dashboards.
+ * rollouts. The answer still reports OpenIM's and Redis's state, for people and dashboards. One exception: a
+ * replica OpenIM has never once served, and that OpenIM answers but refuses (degraded: a wrong secret, admin
+ * account or URL), is misconfigured rather than affected: it stays out of the Service, so a bad Secret or
+ * ConfigMap stops a rollout instead of replacing every working pod.
  */
 export class ReadinessCheck {
   private cached?: { probe: OpenImProbe, at: number }
+  /** OpenIM has accepted this replica's admin credentials at least once. */
+  private confirmed = false
   private running?: Promise<OpenImProbe>
   private readonly now: () => number
 
@@ -74,7 +84,8 @@ export class ReadinessCheck {
     if (this.options.lifecycle() === 'shutting_down') {
       return { ready: false, reason: 'shutting_down', message: 'the gateway is shutting down', ...states }
     }
-    if (this.options.requiresOpenIm && openim.reason !== undefined) {
+    const misconfigured = !this.confirmed && openim.state === 'degraded'
+    if ((this.options.requiresOpenIm || misconfigured) && openim.reason !== undefined) {
       return { ready: false, reason: openim.reason, message: openim.message, ...states }
     }
     return { ready: true, ...states }
@@ -103,6 +114,8 @@ export class ReadinessCheck {
       const message = error instanceof OpenImError ? error.message : 'the readiness probe failed unexpectedly'
       probe = { state: UNREACHABLE_KINDS.has(kind) ? 'unreachable' : 'degraded', reason: REASONS[kind], message }
     }
+    if (probe.state === 'ok') this.confirmed = true
+    if (probe.state !== this.cached?.probe.state) this.options.onOpenImState?.(probe.state, probe.reason, probe.message)
     this.cached = { probe, at: this.now() }
     return probe
   }

@@ -20,14 +20,31 @@ t.test('/readyz is 200 while the replica serves, and reports OpenIM going away a
   await waitFor(async () => (await app.inject({ url: '/readyz' })).json().openim === 'ok', 'OpenIM to be seen again')
 })
 
-t.test('/readyz reports an OpenIM that refuses the secret as degraded, and a hung one as unreachable, still ready', async (t) => {
+t.test('a replica OpenIM has never accepted (wrong secret) is not ready: a bad Secret stops a rollout', async (t) => {
   const emulator = await startOpenIm(t)
-  const { app: wrong } = await buildGateway(t, emulator.url, { OPENIM_SECRET: 'wrong', READINESS_CACHE_MS: '0' })
+  const { app: wrong, logs } = await buildGateway(t, emulator.url, { OPENIM_SECRET: 'wrong', READINESS_CACHE_MS: '0' })
   const refused = await wrong.inject({ url: '/readyz' })
-  t.equal(refused.statusCode, 200)
-  t.same(refused.json(), { status: 'ready', openim: 'degraded', redis: 'unconfigured' })
+  t.equal(refused.statusCode, 503)
+  t.match(refused.json(), { status: 'not_ready', reason: 'openim_auth_failed', openim: 'degraded', redis: 'unconfigured' })
+  t.match(logs.records.filter((line) => /readiness: OpenIM/.test(String(line.msg))),
+    [{ level: 50, msg: 'readiness: OpenIM answers but refuses the gateway', openim: 'degraded', reason: 'openim_auth_failed' }], 'said once')
+  await wrong.inject({ url: '/readyz' })
+  t.equal(logs.records.filter((line) => /readiness: OpenIM/.test(String(line.msg))).length, 1, 'and not again while it stays so')
+  const gauge = await wrong.metrics.registry.getSingleMetricAsString('openim_gateway_openim_state')
+  t.match(gauge, /openim_gateway_openim_state\{state="degraded"\} 1$/m)
+  t.match(gauge, /openim_gateway_openim_state\{state="ok"\} 0$/m)
+})
+
+t.test('a replica OpenIM has served stays ready when OpenIM later refuses or hangs: every replica would fail alike', async (t) => {
+  const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url, { OPENIM_TIMEOUT_MS: '200', READINESS_CACHE_MS: '0' })
-  emulator.injectFault('/auth/get_admin_token', { kind: 'hang' })
+  t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready', openim: 'ok', redis: 'unconfigured' })
+  emulator.injectFault('/user/account_check', { kind: 'errCode', errCode: 1002 }, 1000)
+  await waitFor(async () => (await app.inject({ url: '/readyz' })).json().openim === 'degraded', 'the refusal to be seen')
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
+  emulator.clearFaults()
+  emulator.injectFault('/user/account_check', { kind: 'hang' }, 1000)
+  await waitFor(async () => (await app.inject({ url: '/readyz' })).json().openim === 'unreachable', 'the hang to be seen')
   t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready', openim: 'unreachable', redis: 'unconfigured' })
 })
 

@@ -3,6 +3,8 @@ import { ReadinessCheck } from '../../operations/readiness.js'
 import { notReadyUnderLoad, notShedUnderLoad } from '../plugins/overload.js'
 import { HealthResponse, ReadinessResponse, noSecurity } from '../schemas/index.js'
 
+const OPENIM_STATES = ['ok', 'unreachable', 'degraded'] as const
+
 /** Liveness and readiness probes. */
 const health: FastifyPluginAsyncTypebox = async (app) => {
   const { readinessCacheMs, readinessRequiresOpenIm } = app.config
@@ -12,7 +14,13 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     lifecycle: app.lifecycle,
     cacheMs: readinessCacheMs,
     requiresOpenIm: readinessRequiresOpenIm,
-    ...(redis !== undefined && { redis: () => redis.available ? 'ok' : 'degraded' })
+    ...(redis !== undefined && { redis: () => redis.available ? 'ok' : 'degraded' }),
+    onOpenImState: (state, reason, message) => {
+      for (const each of OPENIM_STATES) app.metrics.openimState.set({ state: each }, each === state ? 1 : 0)
+      if (state === 'ok') app.log.info({ openim: state }, 'readiness: OpenIM serves the gateway')
+      else if (state === 'degraded') app.log.error({ openim: state, reason, message }, 'readiness: OpenIM answers but refuses the gateway')
+      else app.log.warn({ openim: state, reason, message }, 'readiness: OpenIM does not answer')
+    }
   })
   const underLoad: { pressureHandler: typeof notReadyUnderLoad.pressureHandler | typeof notShedUnderLoad.pressureHandler } =
     readinessRequiresOpenIm ? notReadyUnderLoad : notShedUnderLoad
