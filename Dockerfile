@@ -17,7 +17,7 @@ RUN npm run build
 
 # Runtime: compiled JavaScript and production dependencies, run by the unprivileged node user.
 FROM node:24-bookworm-slim AS runtime
-# The heap cap keeps the resident set near 130 MB under load (README "Performance"); without it V8 sizes its
+# The heap cap keeps the resident set near 130 MB under load (docs/figures/performance.md); without it V8 sizes its
 # heap from the host's memory, not the container's limit. Override NODE_OPTIONS to change it.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-old-space-size=128 \

@@ -11,9 +11,9 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 1000
 export type ListenerTimeouts = Pick<Config['http'], 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs'>
 
 /**
- * What both listeners (the API and METRICS_PORT) share: deliberate server timeouts (README "Operating
- * it"): a client that trickles its headers is cut off within a second of its headers timeout; parser errors
- * answered in the error shape; request ids that are the caller's sane x-request-id or a UUID, never Fastify's
+ * What both listeners (the API and METRICS_PORT) share: deliberate server timeouts (docs/operators/limits.md): a
+ * client that trickles its headers is cut off within a second of its headers timeout; parser errors answered in the
+ * error shape; request ids that are the caller's sane x-request-id or a UUID, never Fastify's
  * counter.
  */
 export function listenerOptions (timeouts: ListenerTimeouts) {

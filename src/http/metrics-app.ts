@@ -16,7 +16,7 @@ const SCRAPE_REQUEST_TIMEOUT_MS = 10_000
 
 // Scrapes beyond these wait at the door, not in the event loop. Per address: one peer (a flood, an idle or
 // dripping client) holds at most 4, so Prometheus (two, for a highly available pair) always finds a slot
-// unless 16 other addresses gang up; keep the port reachable by Prometheus only (README).
+// unless 16 other addresses gang up; keep the port reachable by Prometheus only (docs/operators/kubernetes.md).
 const SCRAPE_CONNECTIONS = 64
 const SCRAPE_CONNECTIONS_PER_ADDRESS = 4
 

@@ -48,6 +48,8 @@ t.test('the secret comes from a Secret, the rest from the ConfigMap', async (t) 
   const fromSecret = Object.fromEntries((container.env as any[]).map((entry) => [entry.name, entry.valueFrom?.secretKeyRef?.name]))
   t.equal(fromSecret.OPENIM_SECRET, 'openim-gateway')
   t.equal(fromSecret.GATEWAY_API_KEYS, 'openim-gateway')
+  const optional = Object.fromEntries((container.env as any[]).map((entry) => [entry.name, entry.valueFrom?.secretKeyRef?.optional === true]))
+  t.same([optional.OPENIM_SECRET, optional.GATEWAY_API_KEYS], [false, true], 'a JWT-only deployment needs no API key; never without the secret')
   t.same(container.envFrom, [{ configMapRef: { name: 'openim-gateway' } }])
   const configMap = byKind('ConfigMap')[0]
   t.equal(configMap.data.OPENIM_API_URL, 'http://openim-server:10002')

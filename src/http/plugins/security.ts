@@ -8,7 +8,7 @@ import { GatewayError } from '../../errors.js'
  * Standard security headers on every response, and CORS for the exact origins in CORS_ORIGINS only: front
  * ends call /provision straight from the page. Only those origins get Access-Control-Allow-Origin, the header
  * browsers check; the other CORS headers (exposed headers, and on preflights the allowed methods, headers and
- * max-age) are the same for every origin and say nothing the README does not.
+ * max-age) are the same for every origin and say nothing the docs do not.
  */
 async function security (app: FastifyInstance) {
   const { corsOrigins } = app.config
