@@ -173,7 +173,7 @@ t.test('caller authentication settings', async (t) => {
 t.test('limits, proxies and Redis settings', async (t) => {
   const defaults = loadConfig(required)
   t.same(defaults.rateLimit, { max: 60, windowMs: 60_000 })
-  t.equal(defaults.redisUrl, undefined)
+  t.equal(defaults.redis, undefined, 'no Redis unless one is configured (test/config/redis.test.ts)')
   t.same(defaults.authFailureLimit, { max: 30, windowMs: 60_000 })
   t.same(loadConfig({ ...required, AUTH_FAILURE_LIMIT_MAX: '0', AUTH_FAILURE_LIMIT_WINDOW: '5 minutes' }).authFailureLimit, { max: 0, windowMs: 300_000 })
   t.equal(defaults.trustProxy, false)
@@ -186,7 +186,7 @@ t.test('limits, proxies and Redis settings', async (t) => {
   const twoHops = loadConfig({ ...required, TRUST_PROXY: '2' }).trustProxy as (address: string, hop: number) => boolean
   t.same([0, 1, 2].map((hop) => twoHops('10.0.0.1', hop)), [true, true, false], 'a hop count trusts the peer and one more proxy')
   t.same(loadConfig({ ...required, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1'])
-  t.equal(loadConfig({ ...required, REDIS_URL: 'rediss://:pw@redis:6380/0' }).redisUrl, 'rediss://:pw@redis:6380/0')
+  t.match(loadConfig({ ...required, REDIS_URL: 'rediss://:pw@redis:6380/0' }).redis, { topology: { kind: 'standalone' }, password: 'pw', db: 0, tls: {} })
   const refused: Array<[Record<string, string>, RegExp]> = [
     [{ RATE_LIMIT_MAX: '0' }, /RATE_LIMIT_MAX/],
     [{ RATE_LIMIT_WINDOW: 'a while' }, /RATE_LIMIT_WINDOW/],

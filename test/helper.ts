@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import tap from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { loadConfig, type Config } from '../src/config/index.js'
+import { loadConfig, redisSecrets, type Config } from '../src/config/index.js'
 import { startEmulator, type EmulatorOptions, type Fault, type OpenImEmulator } from '../src/emulator/emulator.js'
 import { buildApp } from '../src/http/app.js'
 import { productionLoggerOptions } from '../src/http/logger.js'
@@ -104,11 +104,10 @@ function bufferTexts (value: unknown): string[] {
 /** The credentials a configuration holds. */
 function configuredCredentials (config: Config): Record<string, string | undefined> {
   const source = config.auth.jwt?.source
-  const redisPassword = config.redisUrl === undefined ? undefined : decodeURIComponent(new URL(config.redisUrl).password)
   return {
     'the OpenIM secret': config.openim.secret,
     'the JWT secret': source?.kind === 'secret' ? source.secret : undefined,
-    'the Redis password': redisPassword,
+    ...Object.fromEntries(redisSecrets(config.redis).map((secret, i) => [`Redis secret ${i + 1}`, secret])),
     ...Object.fromEntries(config.auth.apiKeys.map(({ name, key }) => [`the API key of ${name}`, key]))
   }
 }

@@ -1,31 +1,36 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
+import { createServer, connect, type Socket } from 'node:net'
+import { loadConfig, type RedisConnectionSettings } from '../src/config/index.js'
+import {
+  startRedisCluster, startSentinelSet, startStandalone, type RedisClusterServers, type RedisNode, type SentinelSet
+} from '../src/bench/redis-servers.js'
+
+// Real redis-server processes for the tests, started per test file on free loopback ports (src/bench/redis-servers.ts
+// also serves `npm run bench:reliability`), stopped when the test ends.
 
 interface TestLike { teardown (fn: () => unknown): void, skip (...args: any[]): unknown }
 
-export interface RedisServer { url: string, stop (): Promise<void>, start (): Promise<void> }
+export interface RedisServer { url: string, node: RedisNode, stop (): Promise<void>, start (): Promise<void> }
+export type { RedisClusterServers, RedisNode, SentinelSet } from '../src/bench/redis-servers.js'
 
-export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0
+export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-cli', ['--version']).status === 0
 
 /** Says loudly why Redis tests are skipped; under CI a missing redis-server fails instead (.ci/run installs it). */
 export function skipWithoutRedis (t: TestLike): boolean {
   if (hasRedisServer) return false
-  const message = 'redis-server is not installed: the Redis tests are SKIPPED (apt-get install -y redis-server)'
+  const message = 'redis-server (or redis-cli) is not installed: the Redis tests are SKIPPED (apt-get install -y redis-server)'
   if (process.env.CI !== undefined) throw new Error(`${message}; CI must run them`)
   console.error(`\n!!! ${message}\n`)
   t.skip(message)
   return true
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
+/** The Redis settings the gateway reads from these variables (REDIS_URL, or REDIS_SENTINELS and the rest). */
+export function redisSettings (env: Record<string, string>): RedisConnectionSettings {
+  const config = loadConfig({ OPENIM_API_URL: 'http://127.0.0.1:1', OPENIM_SECRET: 'unused-here', AUTH_DISABLED: 'true', ...env })
+  if (config.redis === undefined) throw new Error('no Redis in these settings')
+  return config.redis
 }
 
 /**
@@ -33,25 +38,89 @@ async function freePort (): Promise<number> {
  * more of its command-line settings (`['--rename-command', 'EVAL', '']`).
  */
 export async function startRedis (t: TestLike, args: string[] = []): Promise<RedisServer> {
-  const port = await freePort()
-  let child: ChildProcess | undefined
-  const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let output = ''
-    child.stdout?.on('data', (chunk) => { output += chunk })
-    const deadline = Date.now() + 5000
-    while (!output.includes('Ready to accept connections')) {
-      if (Date.now() > deadline) throw new Error(`redis-server did not start: ${output}`)
-      await new Promise((resolve) => setTimeout(resolve, 20))
+  const server = await startStandalone(args)
+  t.teardown(() => server.close())
+  return { url: server.url, node: server.node, stop: () => server.node.stop(), start: () => server.node.start() }
+}
+
+/** A primary, a replica and three sentinels (down-after-milliseconds 1000); `env` holds REDIS_SENTINELS and REDIS_SENTINEL_MASTER. */
+export async function startSentinel (t: TestLike): Promise<SentinelSet> {
+  const set = await startSentinelSet({ downAfterMs: 1000 })
+  t.teardown(() => set.close())
+  return set
+}
+
+/** Three primaries and three replicas (cluster-node-timeout 2000); `env` holds REDIS_CLUSTER_NODES. */
+export async function startCluster (t: TestLike): Promise<RedisClusterServers> {
+  const cluster = await startRedisCluster({ nodeTimeoutMs: 2000 })
+  t.teardown(() => cluster.close())
+  return cluster
+}
+
+export interface DelayingProxy {
+  url: string
+  /**
+   * Holds back what the server sends, from the first command that contains `trigger` on, for `ms`: that reply
+   * (and any after it, kept in order) arrives late, as from a paused Redis or a congested link. Resolves when
+   * the held replies have been let through.
+   */
+  holdReplyTo (trigger: string, ms: number): Promise<void>
+  /** Commands seen from clients, as raw RESP text. */
+  readonly sent: string[]
+}
+
+/** A TCP proxy in front of `target` (host:port), closed when the test ends. */
+export async function startDelayingProxy (t: TestLike, target: { host: string, port: number }): Promise<DelayingProxy> {
+  let pending: { trigger: string, ms: number, done: () => void } | undefined
+  const sent: string[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host)
+    sockets.add(client).add(upstream)
+    let heldUntil = 0
+    const queue: Buffer[] = []
+    let flushing: NodeJS.Timeout | undefined
+    const flush = () => {
+      flushing = undefined
+      for (const chunk of queue.splice(0)) client.write(chunk)
     }
+    client.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1')
+      sent.push(text)
+      if (pending !== undefined && text.includes(pending.trigger)) {
+        const { ms, done } = pending
+        pending = undefined
+        heldUntil = Date.now() + ms
+        setTimeout(done, ms + 50)
+      }
+      upstream.write(chunk)
+    })
+    upstream.on('data', (chunk: Buffer) => {
+      if (Date.now() >= heldUntil && queue.length === 0) {
+        client.write(chunk)
+        return
+      }
+      queue.push(chunk)
+      flushing ??= setTimeout(flush, Math.max(0, heldUntil - Date.now()))
+    })
+    const close = () => {
+      clearTimeout(flushing)
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('close', close).on('error', close)
+    upstream.on('close', close).on('error', close)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    sent,
+    holdReplyTo: (trigger, ms) => new Promise((resolve) => { pending = { trigger, ms, done: resolve } })
   }
-  const stop = async () => {
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-    const exited = once(child, 'exit')
-    child.kill('SIGKILL')
-    await exited
-  }
-  await start()
-  t.teardown(stop)
-  return { url: `redis://127.0.0.1:${port}`, stop, start }
 }

@@ -3,6 +3,7 @@ import Type from 'typebox'
 import { AuthEnv, authSettings, type AuthSettings } from './auth.js'
 import { LimitsEnv, limitsSettings, type LimitsSettings } from './limits.js'
 import { OpenImEnv, openImSettings, type OpenImSettings } from './openim.js'
+import { RedisEnv, redisSettings, type RedisSettings } from './redis.js'
 import { ServerEnv, serverSettings, type ServerSettings } from './server.js'
 import { SessionEnv, sessionSettings, type SessionSettings } from './session.js'
 import { UsersEnv, usersSettings, type UsersSettings } from './users.js'
@@ -17,6 +18,7 @@ export const EnvSchema = Type.Object({
   ...ServerEnv.properties,
   ...AuthEnv.properties,
   ...LimitsEnv.properties,
+  ...RedisEnv.properties,
   ...UsersEnv.properties,
   ...TracingEnv.properties,
   ...SessionEnv.properties
@@ -24,12 +26,15 @@ export const EnvSchema = Type.Object({
 
 export type Env = Type.Static<typeof EnvSchema>
 
-export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & UsersSettings & TracingSettings & SessionSettings
+export type Config = OpenImSettings & ServerSettings & AuthSettings & LimitsSettings & RedisSettings & UsersSettings & TracingSettings &
+  SessionSettings
 
 export { ConfigError } from './shared.js'
 export type { ApiKey, AuthConfig, JwtKeySource } from './auth.js'
 export { callerAuthConfigured } from './auth.js'
 export type { TracingConfig } from './tracing.js'
+export type { RedisConnectionSettings, RedisTopology } from './redis.js'
+export { redisSecrets } from './redis.js'
 export { secretFingerprint } from './openim.js'
 
 export interface LoadOptions {
@@ -51,6 +56,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     ...serverSettings(parsed),
     ...authSettings(parsed, options),
     ...limitsSettings(parsed),
+    ...redisSettings(parsed),
     ...usersSettings(parsed),
     ...tracingSettings(parsed),
     ...sessionSettings(parsed)

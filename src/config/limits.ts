@@ -3,7 +3,7 @@ import { parse as parseDuration } from '@lukeed/ms'
 import Type from 'typebox'
 import { commaList, fail, positiveInt } from './shared.js'
 
-// What bounds the work one caller can cause, and what replicas share (Redis).
+// What bounds the work one caller can cause (what replicas share is src/config/redis.ts).
 export const LimitsEnv = Type.Object({
   RATE_LIMIT_MAX: positiveInt(1, 1_000_000, 60,
     'Requests per caller per window, `/provision`, `/revoke` and `GET`/`PATCH /users/{userID}` together ' +
@@ -21,11 +21,6 @@ export const LimitsEnv = Type.Object({
     default: '1 minute',
     description: 'That window, written like `RATE_LIMIT_WINDOW` (1 s – 24 h)'
   }),
-  REDIS_URL: Type.Optional(Type.String({
-    pattern: '^rediss?://[^\\s]+$',
-    description: '`redis://` or `rediss://` (password in the URL): state shared by every replica (the rate-limit counters, the ' +
-      'remembered tokens and the mint locks; see [Sessions](../guides/sessions.md))'
-  })),
   TRUST_PROXY: Type.String({
     minLength: 1,
     default: 'false',
@@ -41,8 +36,6 @@ export interface LimitsSettings {
   rateLimit: { max: number, windowMs: number }
   /** Failed authentications (401) one client address may cause per window before it gets 429; max 0: no limit. */
   authFailureLimit: { max: number, windowMs: number }
-  /** Shared by every replica: rate-limit counters today (see src/redis/). */
-  redisUrl?: string
   /** Fastify's trustProxy: false, true, the addresses/CIDRs of trusted proxies, or a hop count as a trust function. */
   trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
   bodyLimitBytes: number
@@ -86,7 +79,6 @@ export function limitsSettings (env: Type.Static<typeof LimitsEnv>): LimitsSetti
       max: env.AUTH_FAILURE_LIMIT_MAX,
       windowMs: parseWindow(env.AUTH_FAILURE_LIMIT_WINDOW, 'AUTH_FAILURE_LIMIT_WINDOW')
     },
-    redisUrl: env.REDIS_URL,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     overloadMaxEventLoopDelayMs: env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS

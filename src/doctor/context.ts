@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Config } from '../config/index.js'
+import { redisSecrets, type Config } from '../config/index.js'
 import type { Detection } from '../openim/detection.js'
 import type { OpenImDiagnostics, RawAnswer } from '../openim/diagnostics.js'
 import { errCodeName, type OpenImError } from '../openim/errors.js'
@@ -35,8 +35,8 @@ export class DoctorContext {
     for (const secret of [config.openim.secret, ...config.auth.apiKeys.map((entry) => entry.key)]) this.secrets.add(secret)
     const source = config.auth.jwt?.source
     if (source?.kind === 'secret') this.secrets.add(source.secret)
-    const redisPassword = passwordOf(config.redisUrl)
-    if (redisPassword !== undefined) this.secrets.add(redisPassword)
+    // As configured, and percent-encoded as REDIS_URL would hold it: the form a leak of the setting would show.
+    for (const secret of redisSecrets(config.redis)) for (const form of [secret, encodeURIComponent(secret)]) this.secrets.add(form)
   }
 
   get timeoutMs (): number { return this.config.openim.timeoutMs }
@@ -65,13 +65,6 @@ export class DoctorContext {
     if (this.detection === undefined) throw new Error('no release detected yet')
     return this.detection.release
   }
-}
-
-function passwordOf (url: string | undefined): string | undefined {
-  if (url === undefined || !URL.canParse(url)) return undefined
-  // As written in REDIS_URL (percent-encoded): the form a leak of the setting would show.
-  const password = new URL(url).password
-  return password === '' ? undefined : password
 }
 
 /** An OpenIM refusal as shown in a report line: the errCode and its name, never errDlt. */

@@ -1,5 +1,5 @@
 import type { RedisCheck } from '../redis/shared-redis.js'
-import { mintLockRedisCheck } from '../provisioning/mint-lock.js'
+import { tokenStoreRedisCheck } from '../provisioning/token-store/scripts.js'
 import { rateLimitRedisCheck } from './plugins/rate-limit-store.js'
 
 /**
@@ -7,4 +7,4 @@ import { rateLimitRedisCheck } from './plugins/rate-limit-store.js'
  * trusts a Redis (connected, or found back), and npm run doctor runs them to say what a Redis refuses. A new
  * user of Redis adds its own here.
  */
-export const gatewayRedisChecks: RedisCheck[] = [rateLimitRedisCheck, mintLockRedisCheck]
+export const gatewayRedisChecks: RedisCheck[] = [rateLimitRedisCheck, tokenStoreRedisCheck]

@@ -6,16 +6,13 @@ import { OpenImError } from '../openim/errors.js'
 import { OpenImTransport } from '../openim/transport.js'
 import { Metrics } from '../operations/metrics.js'
 import { UserImporter } from '../provisioning/import.js'
-import { LocalMintLock, RedisMintLock } from '../provisioning/mint-lock.js'
 import { ProfileService } from '../provisioning/profiles.js'
 import { ProvisioningService } from '../provisioning/service.js'
 import { TokenIssuer } from '../provisioning/token-issuer.js'
-import { TokenSealer } from '../provisioning/token-store/crypto.js'
-import { MemoryTokenStore } from '../provisioning/token-store/memory.js'
-import { RedisTokenStore } from '../provisioning/token-store/redis.js'
-import { SharedRedis } from '../redis/shared-redis.js'
+import { sessionStore } from '../provisioning/token-store/sessions.js'
+import { connectSharedRedis } from '../redis/gateway-redis.js'
+import type { SharedRedis } from '../redis/shared-redis.js'
 import { Authenticator } from './auth.js'
-import { gatewayRedisChecks } from './redis-checks.js'
 import { importRowProblem } from './schemas/index.js'
 import { isReservedUserID } from './user-guard.js'
 
@@ -24,7 +21,7 @@ export interface Services {
   config: Config
   metrics: Metrics
   openim: OpenImClient
-  /** The one Redis connection and its breaker (src/redis/), when REDIS_URL is set. */
+  /** The one Redis connection and its breaker (src/redis/), when a Redis is configured. */
   redis: SharedRedis | undefined
   authenticator: Authenticator
   provisioning: ProvisioningService
@@ -36,14 +33,7 @@ export interface Services {
 export async function buildServices (config: Config, log: FastifyBaseLogger): Promise<Services> {
   const metrics = new Metrics()
   const openim = openImClient(config, metrics, log)
-  const redis = config.redisUrl === undefined
-    ? undefined
-    : await SharedRedis.connect({
-      url: config.redisUrl,
-      log,
-      checks: gatewayRedisChecks,
-      onStateChange: (degraded) => metrics.redisDegraded.set(degraded ? 1 : 0)
-    })
+  const redis = await connectSharedRedis(config, log, metrics)
   const { reservedUserIDs } = config.openim
   return {
     config,
@@ -96,15 +86,10 @@ function openImClient (config: Config, metrics: Metrics, log: FastifyBaseLogger)
  */
 function provisioningService (config: Config, openim: OpenImClient, redis: SharedRedis | undefined, metrics: Metrics,
   log: FastifyBaseLogger): ProvisioningService {
-  const memory = new MemoryTokenStore(config.session.cacheMaxEntries, () => metrics.tokenStoreEvictions.inc())
-  const sealer = new TokenSealer(config.openim.secret)
-  // A holder that dies blocks the pair for its whole request deadline plus one OpenIM call sent before it.
-  const leaseMs = config.requestDeadlineMs + config.openim.timeoutMs
-  const store = redis === undefined ? memory : new RedisTokenStore(redis, sealer, memory, log)
+  const store = sessionStore(config, redis, metrics, log)
   const issuer = new TokenIssuer({
     openim,
     store,
-    lock: redis === undefined ? new LocalMintLock() : new RedisMintLock(redis, sealer, leaseMs),
     reuse: config.session.tokenReuse,
     minRemainingSeconds: config.session.minRemainingSeconds,
     events: {

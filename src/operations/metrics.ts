@@ -25,7 +25,8 @@ export class Metrics {
 
   readonly provisions = new Counter({
     name: `${PREFIX}provisions_total`,
-    help: 'Provisions by outcome (created, existing, reused: a remembered live token handed out again, failed, abandoned: stopped because every caller had gone) and, for failures, the error code',
+    help: 'Provisions by outcome (created, existing, reused: a remembered live token handed out again, failed, abandoned: ' +
+      'stopped because every caller had gone) and, for failures, the error code',
     labelNames: ['outcome', 'code'] as const,
     registers: [this.registry]
   })
@@ -45,7 +46,8 @@ export class Metrics {
 
   readonly tokenStoreLookups = new Counter({
     name: `${PREFIX}token_store_lookups_total`,
-    help: 'Remembered tokens looked up by provisions: hit (handed out again), miss (a token was minted), stale (OpenIM refused the remembered token, which was forgotten)',
+    help: 'Remembered tokens looked up by provisions: hit (handed out again), miss (a token was minted), stale (OpenIM ' +
+      'refused the remembered token, which was forgotten)',
     labelNames: ['result'] as const,
     registers: [this.registry]
   })
@@ -64,7 +66,22 @@ export class Metrics {
 
   readonly mintLockTakeovers = new Counter({
     name: `${PREFIX}mint_lock_takeovers_total`,
-    help: 'Provisions that waited for another flow\'s mint and minted themselves, because that flow ended (failed, gave up, died) without a token',
+    help: 'Provisions that waited for another flow\'s mint and minted themselves, because that flow ended (failed, gave up, ' +
+      'died) without a token',
+    registers: [this.registry]
+  })
+
+  readonly mintLockAmbiguous = new Counter({
+    name: `${PREFIX}mint_lock_ambiguous_total`,
+    help: 'Requests for a mint lock in Redis whose outcome is unknown (timed out or cut off after being sent): the flow ' +
+      'waited for Redis to answer rather than mint',
+    registers: [this.registry]
+  })
+
+  readonly degradedMints = new Counter({
+    name: `${PREFIX}mints_degraded_total`,
+    help: 'Tokens minted without the cross-replica lock, while Redis was unavailable or refusing writes (at most one per ' +
+      'user and platform per lease on each replica)',
     registers: [this.registry]
   })
 
@@ -90,7 +107,8 @@ export class Metrics {
 
   readonly connectionsRefused = new Counter({
     name: `${PREFIX}connections_refused_total`,
-    help: 'Client connections closed on arrival, by listener (api, metrics) and limit (total: HTTP_MAX_CONNECTIONS; per_address: HTTP_MAX_CONNECTIONS_PER_ADDRESS)',
+    help: 'Client connections closed on arrival, by listener (api, metrics) and limit (total: HTTP_MAX_CONNECTIONS; ' +
+      'per_address: HTTP_MAX_CONNECTIONS_PER_ADDRESS)',
     labelNames: ['listener', 'limit'] as const,
     registers: [this.registry]
   })
@@ -105,7 +123,8 @@ export class Metrics {
 
   readonly redisDegraded = new Gauge({
     name: `${PREFIX}redis_degraded`,
-    help: '1 while Redis is unavailable and everything that shares state through it works per replica (rate limits, remembered tokens and mint locks from memory), else 0',
+    help: '1 while Redis is unavailable (or refuses writes) and what shares state through it works per replica (rate ' +
+      'limits, remembered tokens and mint locks from memory), else 0',
     registers: [this.registry]
   })
 

@@ -1,97 +1,58 @@
-import { randomUUID } from 'node:crypto'
-import type { RedisCheck, SharedRedis } from '../redis/shared-redis.js'
-import type { TokenSealer } from './token-store/crypto.js'
+import { LRUCache } from 'lru-cache'
+import { GatewayError } from '../errors.js'
 import { pairKey, type TokenPair } from './token-store/store.js'
 
-/** The right to mint for one user and platform, until released or until its time runs out. */
-export interface MintLease {
-  /** Extends the lease to its full time; false when it was lost (it ran out, and another flow may hold it). */
-  renew (): Promise<boolean>
-  release (): Promise<void>
+// At most one flow mints for a user and platform at a time: across every replica through Redis (the token
+// store's scripts, token-store/scripts.ts), and always within this process through this file's LocalMintLock.
+// While Redis cannot say who holds a pair's lock, this process's lock is all there is: it then also keeps a
+// record of the pairs it minted for, so that it mints at most once per pair per lease until Redis is back.
+
+/**
+ * 503 OVERLOADED with Retry-After: this replica minted for the pair without the cross-replica lock moments ago
+ * (Redis unavailable), that token is no longer live (another replica minted too, unaware), and minting again
+ * would only log that one out in turn. Asked again once the lease has passed, or Redis is back, it mints or
+ * hands out the live token.
+ */
+export class MintDeferred extends GatewayError {
+  constructor (retryAfterSeconds: number) {
+    super(503, 'OVERLOADED', 'Redis is unavailable and this replica already minted a token for this user and platform, which another ' +
+      `replica has replaced since; retry in ${retryAfterSeconds} s`, {}, { 'retry-after': String(retryAfterSeconds) })
+  }
 }
 
-/** At most one flow mints for a user and platform at a time: in this process, or across every replica. */
-export interface MintLock {
-  /** The lease, or undefined while another flow holds it. */
-  tryAcquire (pair: TokenPair): Promise<MintLease | undefined>
-}
-
-/** Flows of this process only (without Redis, and always underneath the Redis lock). */
-export class LocalMintLock implements MintLock {
+export class LocalMintLock {
   private readonly held = new Set<string>()
+  private readonly unsharedMints: LRUCache<string, number>
 
-  async tryAcquire (pair: TokenPair): Promise<MintLease | undefined> {
+  /**
+   * `leaseMs`: how long a mint made without the cross-replica lock counts; `maxRecords` bounds the memory of
+   * that record (pairs beyond it, least recently minted, are forgotten early).
+   */
+  constructor (private readonly leaseMs: number, maxRecords = 100_000) {
+    this.unsharedMints = new LRUCache<string, number>({ max: maxRecords, ttl: leaseMs })
+  }
+
+  /** Holds the pair for one flow of this process; undefined while another one holds it. Returns the release. */
+  hold (pair: TokenPair): (() => void) | undefined {
     const key = pairKey(pair)
     if (this.held.has(key)) return undefined
     this.held.add(key)
     let released = false
-    return {
-      renew: async () => !released,
-      release: async () => {
-        if (!released) this.held.delete(key)
-        released = true
-      }
+    return () => {
+      if (!released) this.held.delete(key)
+      released = true
     }
   }
-}
 
-const KEY_PREFIX = 'openim-gateway:mint-lock:'
-const RENEW_IF_HOLDER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
-const RELEASE_IF_HOLDER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
-
-/** What the lock runs, on a throw-away key: SharedRedis and npm run doctor check a Redis can serve it. */
-export const mintLockRedisCheck: RedisCheck = {
-  what: 'the mint lock (SET NX PX and its holder scripts)',
-  async run (client) {
-    const key = `${KEY_PREFIX}check`
-    await client.set(key, 'check', 'PX', 1000, 'NX')
-    await client.eval(RENEW_IF_HOLDER, 1, key, 'check', 1000)
-    await client.eval(RELEASE_IF_HOLDER, 1, key, 'check')
+  /** Records a mint made without the cross-replica lock (Redis could not be asked, or could not keep its token). */
+  recordUnsharedMint (pair: TokenPair): void {
+    this.unsharedMints.set(pairKey(pair), performance.now())
   }
-}
 
-/**
- * Across replicas: `SET key holder NX PX leaseMs`, renewed and released only by its holder (compare-and-set
- * scripts), under a key name that says nothing about the user. `leaseMs` covers a request's deadline plus
- * one OpenIM call that was sent before it, so a holder that dies (killed, partitioned) blocks the pair no
- * longer than that. While Redis is unavailable the lock is this process's only: replicas may then mint at
- * once, which is what they did before there was a lock (availability over exactness).
- */
-export class RedisMintLock implements MintLock {
-  constructor (
-    private readonly redis: SharedRedis,
-    private readonly sealer: TokenSealer,
-    private readonly leaseMs: number,
-    private readonly local = new LocalMintLock()
-  ) {}
-
-  async tryAcquire (pair: TokenPair): Promise<MintLease | undefined> {
-    const inProcess = await this.local.tryAcquire(pair)
-    if (inProcess === undefined) return undefined
-    const key = this.sealer.name(KEY_PREFIX, pair)
-    const holder = randomUUID()
-    let acquired: boolean
-    try {
-      acquired = (await this.redis.run((client) => client.set(key, holder, 'PX', this.leaseMs, 'NX'))) === 'OK'
-    } catch {
-      return inProcess
-    }
-    if (!acquired) {
-      await inProcess.release()
-      return undefined
-    }
-    return {
-      renew: async () => {
-        try {
-          return (await this.redis.run((client) => client.eval(RENEW_IF_HOLDER, 1, key, holder, this.leaseMs))) === 1
-        } catch {
-          return true
-        }
-      },
-      release: async () => {
-        await this.redis.run((client) => client.eval(RELEASE_IF_HOLDER, 1, key, holder)).catch(() => {})
-        await inProcess.release()
-      }
-    }
+  /** Throws MintDeferred while the pair's last unshared mint is less than a lease old. */
+  refuseSecondUnsharedMint (pair: TokenPair): void {
+    const mintedAt = this.unsharedMints.get(pairKey(pair))
+    if (mintedAt === undefined) return
+    throw new MintDeferred(Math.max(1, Math.ceil((mintedAt + this.leaseMs - performance.now()) / 1000)))
   }
 }

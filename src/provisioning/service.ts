@@ -7,7 +7,7 @@ import { waitForCaller, whenSettled, type OnSettled } from './caller-wait.js'
 import { refuseUserId } from './registration.js'
 import { SharedFlows } from './shared-flows.js'
 import type { ProvisionResult, TokenIssuer } from './token-issuer.js'
-import { pairKey, type TokenStore } from './token-store/store.js'
+import { pairKey, type SessionStore } from './token-store/store.js'
 
 export type { ProvisionResult } from './token-issuer.js'
 
@@ -29,7 +29,7 @@ export interface ProvisioningOptions {
   openim: OpenImClient
   issuer: TokenIssuer
   /** Where issued tokens are remembered; /revoke forgets the platforms it logs out. */
-  store: TokenStore
+  store: SessionStore
   /** 'abandoned': every caller had gone, and the flow stopped before its next OpenIM call. `error`: why it failed. */
   onProvision?: (outcome: ProvisionOutcome, error?: unknown) => void
   /** A caller joined the flow already running for its user and platform. */
@@ -81,7 +81,7 @@ export class ProvisioningService {
     const { openim, store } = this.options
     const outcomes = await Promise.allSettled(platformIDs.map((platformID) => openim.forceLogout(userID, platformID, context)))
     // Even after a failure: a token the caller wanted dead must not be handed out again.
-    await Promise.all(platformIDs.map((platformID) => store.forget({ userID, platformID })))
+    await store.forget(userID, platformIDs)
     const failure = outcomes.find((outcome) => outcome.status === 'rejected')
     if (failure !== undefined) throw failure.reason
   }

@@ -2,9 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { OpenImClient } from '../openim/client.js'
 import { OpenImError, isTokenErrCode } from '../openim/errors.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
-import type { MintLock } from './mint-lock.js'
 import { ensureRegistered, registeredBefore, type NewUserProfile } from './registration.js'
-import type { RememberedToken, TokenPair, TokenStore } from './token-store/store.js'
+import type { PairFlow, RememberedToken, SessionStore, TokenPair } from './token-store/store.js'
 
 export interface ProvisionResult {
   userID: string
@@ -21,8 +20,8 @@ export interface ProvisionResult {
 
 export interface TokenIssuerOptions {
   openim: OpenImClient
-  store: TokenStore
-  lock: MintLock
+  /** The remembered tokens and the mint locks (token-store/: this replica's memory, or Redis). */
+  store: SessionStore
   /** TOKEN_REUSE: 'auto' is on for the current API generation (OpenIM v3.8.1+) only. */
   reuse: 'auto' | 'on' | 'off'
   /** TOKEN_REUSE_MIN_REMAINING_SECONDS; undefined: the smaller of 7 days and half the token's lifetime. */
@@ -45,8 +44,8 @@ const DEFAULT_MAX_MIN_REMAINING_SECONDS = 7 * 86_400
  * Where a provision's token comes from. On the current generation (OpenIM v3.8.1+) minting kicks the pair's
  * earlier token, so a remembered token that OpenIM's parse_token confirms live is handed out again (one
  * OpenIM call) and a mint happens only when there is none: under the pair's mint lock, so the cluster never
- * mints twice for one pair at once. Flows that find the lock held wait for the holder's token, and take
- * over if the holder ends without one. With reuse off (or on a legacy OpenIM under 'auto') every provision
+ * mints twice for one pair at once. Flows that find the lock held (or cannot know who holds it) wait for the
+ * holder's token, and take over if the holder ends without one. With reuse off (or on a legacy OpenIM under 'auto') every provision
  * mints, as before.
  */
 export class TokenIssuer {
@@ -61,40 +60,35 @@ export class TokenIssuer {
     if (!(await this.reuseEnabled(context))) return this.mint(input, context)
     const pair = { userID: input.userID, platformID: input.platformID }
     const { events } = this.options
-    // The last remembered token this flow passed over, so a wait does not ask OpenIM about it again.
-    const passed = { token: undefined as string | undefined }
+    const flow = this.options.store.flow(pair)
     let waited = false
-    for (;;) {
-      if (!fresh) {
-        const reused = await this.confirmRemembered(pair, context, passed)
-        if (reused !== undefined) return reused
-      }
-      const lease = await this.options.lock.tryAcquire(pair)
-      if (lease !== undefined) {
-        try {
-          if (!fresh) {
-            // The flow that held the lock before may have remembered its token just before it let go.
-            const reused = await this.confirmRemembered(pair, context, passed)
-            if (reused !== undefined) return reused
-            if (waited) events?.takeover?.()
-          }
+    try {
+      for (;;) {
+        const look = await flow.look(!fresh)
+        if (look.kind === 'remembered') {
+          const reused = await this.confirmRemembered(pair, look.entry, flow, context)
+          if (reused !== undefined) return reused
+          continue
+        }
+        if (look.kind === 'lease') {
+          // The flow that held the lock before may have ended without a token (failed, gave up, died).
+          if (waited && !fresh) events?.takeover?.()
           const created = await ensureRegistered(this.options.openim, input, context)
-          // Held since before the checks; if it ran out meanwhile, another flow may be minting now.
-          if (!(await lease.renew())) continue
+          // Held since before the checks; if it may have run out meanwhile, another flow may be minting now.
+          if (!(await look.lease.renew())) continue
           const result = await this.mint(input, context, created)
           if (!fresh) events?.lookup?.('miss')
-          // Before the lease goes, so that flows waiting for it find the token rather than the lock free.
-          await this.options.store.remember(pair, {
-            token: result.token, expiresAt: Date.parse(result.expiresAt), lifetimeSeconds: result.expireTimeSeconds
-          })
+          // Before the lease goes (in one step), so that flows waiting for it find the token rather than the lock free.
+          const { token, expiresAt, expireTimeSeconds } = result
+          await look.lease.remember({ token, expiresAt: Date.parse(expiresAt), lifetimeSeconds: expireTimeSeconds })
           return result
-        } finally {
-          await lease.release()
         }
+        if (!waited) events?.lockWait?.()
+        waited = true
+        await pause(this.pollIntervalMs, context.signal)
       }
-      if (!waited) events?.lockWait?.()
-      waited = true
-      await pause(this.pollIntervalMs, context.signal)
+    } finally {
+      await flow.end()
     }
   }
 
@@ -123,20 +117,22 @@ export class TokenIssuer {
   }
 
   /**
-   * The pair's remembered token, if it has enough time left and OpenIM confirms it is live for this very
-   * user and platform. A live token proves the account exists, so no account_check is needed. One OpenIM
-   * refuses (1501–1507: expired, kicked by a mint elsewhere, logged out, forgotten) is forgotten.
+   * The remembered token, if it has enough time left and OpenIM confirms it is live for this very user and
+   * platform. A live token proves the account exists, so no account_check is needed. One OpenIM refuses
+   * (1501–1507: expired, kicked by a mint elsewhere, logged out, forgotten) is forgotten.
    */
-  private async confirmRemembered (pair: TokenPair, context: CallContext, passed: { token?: string }): Promise<ProvisionResult | undefined> {
-    const { store, openim, events } = this.options
-    const entry = await store.recall(pair)
-    if (entry === undefined || entry.token === passed.token) return undefined
-    passed.token = entry.token
-    if (!this.worthReusing(entry)) return undefined
+  private async confirmRemembered (pair: TokenPair, entry: RememberedToken, flow: PairFlow,
+    context: CallContext): Promise<ProvisionResult | undefined> {
+    const { openim, events } = this.options
+    if (!this.worthReusing(entry)) {
+      await flow.pass(entry, false)
+      return undefined
+    }
     try {
       const parsed = await openim.parseToken(entry.token, context)
       if (parsed.userID === pair.userID && parsed.platformID === pair.platformID) {
         events?.lookup?.('hit')
+        await flow.handedOut(entry)
         return {
           ...pair,
           token: entry.token,
@@ -150,7 +146,7 @@ export class TokenIssuer {
       if (!(error instanceof OpenImError && error.kind === 'rejected' && isTokenErrCode(error.errCode))) throw error
     }
     events?.lookup?.('stale')
-    await store.forget(pair, entry)
+    await flow.pass(entry, true)
     return undefined
   }
 

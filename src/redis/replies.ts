@@ -1,46 +1,142 @@
 import { ReplyError } from 'ioredis'
+import type { RedisTopology } from '../config/index.js'
 
-/** Why Redis cannot serve the gateway, and what to change; for the breaker's log line and for npm run doctor. */
+/** The real cause of a Redis failure, for logs, the degraded gauge's log line and npm run doctor. */
+export type RedisCause =
+  | 'authentication' | 'tls' | 'refused' | 'timeout' | 'dns' | 'closed' | 'topology'
+  | 'permission' | 'unsupported' | 'read-only' | 'full' | 'busy'
+
+/** Why Redis cannot serve the gateway, and what to change. */
 export interface RedisProblem {
+  cause: RedisCause
   reason: string
   hint: string
+  /** 'writes': reads still work (OOM with noeviction, a read-only replica); 'all': nothing does. */
+  scope: 'all' | 'writes'
+  /** Lasts until the settings change (a Cluster node behind REDIS_URL): not probed again, so it cannot flap. */
+  lasting?: boolean
 }
 
-const GATEWAY_COMMANDS = 'GET, SET, DEL and EVAL (scripts calling GET, DEL, INCR, PEXPIRE and PTTL) on keys openim-gateway:*, and PING'
+/** What a diagnosis needs to know of the settings, to name the variable to change. */
+export interface RedisDiagnosisContext {
+  topology: RedisTopology['kind']
+  commandTimeoutMs: number
+  /** Texts no reason may repeat (the passwords), replaced before anything is logged. */
+  secrets?: string[]
+}
 
-// Replies that mean no command of ours will succeed for now (Redis loading, busy, full, without its primary)
-// or until an operator acts (an ACL without the commands we run, a cluster endpoint, a proxy or managed Redis
-// without scripting). A command's own errors (WRONGTYPE, a script's runtime error) are not among them.
-const UNUSABLE_REPLIES: Array<[RegExp, string]> = [
-  [/^NOPERM\b/, `REDIS_URL's user lacks a permission the gateway needs: allow it ${GATEWAY_COMMANDS} (ACL SETUSER <user> +eval +get +set +del +incr +pexpire +pttl +ping ~openim-gateway:*)`],
-  [/^(MOVED|ASK|CROSSSLOT|CLUSTERDOWN)\b/, 'REDIS_URL points at a Redis Cluster, which the gateway does not speak: give it a standalone Redis (or a primary behind Sentinel)'],
-  [/^ERR unknown (sub)?command\b/, `this Redis (or a proxy or managed service in front of it) does not offer a command the gateway runs (${GATEWAY_COMMANDS}): give it a Redis that allows Lua scripts`],
-  [/^NOSCRIPT\b/, 'this Redis (or a proxy in front of it) does not run Lua scripts: give the gateway a Redis that allows EVAL'],
-  [/^(NOAUTH|WRONGPASS)\b/, 'REDIS_URL must hold the user and password Redis expects: redis://[<user>]:<password>@host:6379/0'],
-  [/^READONLY\b/, 'REDIS_URL points at a read-only replica: point it at the primary'],
-  [/^OOM\b/, 'Redis is full (maxmemory) and refuses writes: give it memory or an eviction policy'],
-  [/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/, 'Redis is loading its data, running a long script or without its primary: it should come back by itself']
-]
+const TOPOLOGY_VARIABLE = { standalone: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' } as const
+
+const ACL = 'ACL SETUSER <user> +get +set +del +eval +incr +pexpire +pttl +type +ping +info +cluster|slots ~openim-gateway:*'
 
 /**
  * The error's message fit for a log line: its first line, without the arguments Redis echoes back for an
- * unknown command ("with args beginning with: …"), which may hold the values a command was writing.
+ * unknown command ("with args beginning with: …"), which may hold the values a command was writing, and
+ * without any configured secret.
  */
-export function redisErrorText (error: unknown): string {
+export function redisErrorText (error: unknown, secrets: string[] = []): string {
   const message = error instanceof Error ? error.message : String(error)
-  return message.split('\n')[0]!.replace(/,? with args beginning with:.*$/, '').slice(0, 300)
+  let text = message.split('\n')[0]!.replace(/,? with args beginning with:.*$/, '').slice(0, 300)
+  for (const secret of secrets) if (secret.length >= 4) text = text.replaceAll(secret, '<redacted>')
+  return text
+}
+
+function credentialsHint (context: RedisDiagnosisContext): string {
+  return context.topology === 'standalone'
+    ? 'REDIS_URL (redis://<user>:<password>@host:6379/0) or REDIS_USERNAME/REDIS_PASSWORD must hold the user and password Redis expects'
+    : 'REDIS_USERNAME/REDIS_PASSWORD must hold the data nodes\' user and password' +
+      (context.topology === 'sentinel' ? ', REDIS_SENTINEL_USERNAME/REDIS_SENTINEL_PASSWORD the sentinels\' own' : '')
+}
+
+// Replies that mean no command of ours will succeed for now (Redis loading, busy, without its primary), until an
+// operator acts (an ACL without the commands we run, a proxy or managed Redis without scripting), or that refuse
+// writes only. A command's own errors (WRONGTYPE, a script's runtime error) are not among them.
+function replyProblem (reason: string, context: RedisDiagnosisContext): Omit<RedisProblem, 'reason'> | undefined {
+  const where = TOPOLOGY_VARIABLE[context.topology]
+  const all = (cause: RedisCause, hint: string) => ({ cause, hint, scope: 'all' as const })
+  // Inside a script, Redis 7.0 words an ACL refusal as an ERR.
+  if (/^NOPERM\b|^ERR The user executing the script can't run this command/.test(reason)) {
+    return all('permission', `the Redis user lacks a permission the gateway needs: ${ACL}`)
+  }
+  if (/^(MOVED|ASK|CROSSSLOT)\b/.test(reason) || (/^CLUSTERDOWN\b/.test(reason) && context.topology !== 'cluster')) {
+    if (context.topology === 'cluster') return undefined
+    const hint = `${where} points at a Redis Cluster node: list the cluster's nodes in REDIS_CLUSTER_NODES instead (and restart)`
+    return { ...all('topology', hint), lasting: true }
+  }
+  if (/^CLUSTERDOWN\b/.test(reason)) return all('busy', 'the cluster does not serve every slot (a primary and its replicas are down): it comes back by itself once one of them is promoted')
+  if (/^ERR unknown (sub)?command\b/.test(reason) || /^NOSCRIPT\b/.test(reason)) {
+    return all('unsupported', 'this Redis (or a proxy or managed service in front of it) does not offer a command the gateway runs: ' +
+      'give it a Redis that runs Lua scripts (EVAL)')
+  }
+  if (/^(NOAUTH|WRONGPASS)\b/.test(reason)) return all('authentication', credentialsHint(context))
+  if (/^READONLY\b/.test(reason)) {
+    return {
+      cause: 'read-only',
+      scope: 'writes',
+      hint: context.topology === 'sentinel'
+        ? 'the primary was demoted: the gateway asks the sentinels for the new one'
+        : `${where} points at a read-only replica: point it at the primary (or use REDIS_SENTINELS)`
+    }
+  }
+  if (/^OOM\b/.test(reason)) {
+    const hint = 'Redis is full (maxmemory with noeviction) and refuses writes; reads go on: give it memory'
+    return { cause: 'full', scope: 'writes', hint }
+  }
+  if (/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(reason)) return all('busy', 'Redis is loading its data, running a long script or without its primary: it should come back by itself')
+  return undefined
+}
+
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|EPROTO$|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_|HOSTNAME_MISMATCH)/
+
+/**
+ * Why a connection (not a command) failed: refused, timed out, a name that does not resolve, TLS, a
+ * password, or a server of another topology. ioredis reports the sentinels' and the cluster's failures
+ * wrapped ("All sentinels are unreachable… Last error: …", "Failed to refresh slots cache" with
+ * lastNodeError), so the innermost error is read.
+ */
+export function connectionProblem (error: unknown, context: RedisDiagnosisContext): RedisProblem {
+  const inner = (error as { lastNodeError?: unknown }).lastNodeError ?? error
+  const code = String((inner as NodeJS.ErrnoException).code ?? '')
+  const reason = redisErrorText(inner, context.secrets)
+  const where = TOPOLOGY_VARIABLE[context.topology]
+  const problem = (cause: RedisCause, hint: string): RedisProblem => ({ cause, reason, hint, scope: 'all' })
+  const reply = replyProblem(reason.replace(/^(Ready check failed: |.*Last error: )/, ''), context)
+  if (reply !== undefined) return { ...reply, reason }
+  if (/WRONGPASS|NOAUTH|invalid (username|password)|AUTH .*called without any password/i.test(reason)) return problem('authentication', credentialsHint(context))
+  if (TLS_CODES.test(code) || /certificate|\bSSL\b|\bTLS\b|wrong version number/i.test(reason)) {
+    return problem('tls', 'the TLS handshake failed: REDIS_TLS_CA_FILE must hold the CA that signed the server\'s certificate, ' +
+      'REDIS_TLS_SERVERNAME the name in it, and a server that wants a client certificate REDIS_TLS_CERT_FILE/REDIS_TLS_KEY_FILE')
+  }
+  if (/cluster support disabled/i.test(reason)) return problem('topology', 'REDIS_CLUSTER_NODES lists a Redis that is no cluster node: use REDIS_URL (or REDIS_SENTINELS) for it')
+  if (/unknown command .?sentinel/i.test(reason)) return problem('topology', 'REDIS_SENTINELS lists a Redis that is no sentinel (their port is usually 26379)')
+  if (/invalid reply: null/.test(reason)) return problem('topology', 'the sentinels watch no primary of that name: REDIS_SENTINEL_MASTER must be the name in their "sentinel monitor" line')
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(reason)) return problem('refused', `nothing listens at ${where}'s address: is Redis running, and on that port?`)
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /ENOTFOUND|EAI_AGAIN/.test(reason)) return problem('dns', `${where}'s host name does not resolve from here`)
+  if (code === 'ETIMEDOUT' || /timed out|ETIMEDOUT/i.test(reason)) {
+    return problem('timeout', `Redis did not answer within ${context.commandTimeoutMs} ms (REDIS_COMMAND_TIMEOUT_MS): ` +
+      'a firewall dropping packets, or a paused or overloaded Redis')
+  }
+  return problem('closed', 'the connection closed before Redis answered: a server that speaks TLS reached without it ' +
+    '(use rediss:// or REDIS_TLS=true), a proxy that refused the gateway, or a restart')
 }
 
 /**
- * What an error from a Redis command means: a problem that makes Redis unusable for every user of it (the
- * breaker opens), or undefined for an error that is the command's own. A failure that is no reply at all (a
- * timeout, a closed connection) is always a problem.
+ * What an error from a command means: a problem that makes Redis unusable for every user of it (the breaker
+ * opens), one that refuses writes only, or undefined for an error that is the command's own. A failure that
+ * is no reply at all (a timeout, a closed connection) is always a problem.
  */
-export function unusableRedis (error: unknown): RedisProblem | undefined {
-  const reason = redisErrorText(error)
-  if (!(error instanceof ReplyError)) {
-    return { reason, hint: 'REDIS_URL must point at a Redis reachable from here that answers within 500 ms' }
-  }
-  const hint = UNUSABLE_REPLIES.find(([pattern]) => pattern.test(reason))?.[1]
-  return hint === undefined ? undefined : { reason, hint }
+export function unusableRedis (error: unknown, context: RedisDiagnosisContext): RedisProblem | undefined {
+  if (!(error instanceof ReplyError)) return connectionProblem(error, context)
+  const reason = redisErrorText(error, context.secrets)
+  const problem = replyProblem(reason, context)
+  return problem === undefined ? undefined : { ...problem, reason }
+}
+
+/**
+ * Whether a command that failed may still have run: a timeout or a connection lost after it was sent. A
+ * reply (even an error) is a known outcome, and so is a command ioredis refused to send.
+ */
+export function outcomeUnknown (error: unknown): boolean {
+  if (error instanceof ReplyError) return false
+  return !/enableOfflineQueue|isn't writeable|Cluster is ended|isn't ready/.test(error instanceof Error ? error.message : String(error))
 }

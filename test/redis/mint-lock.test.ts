@@ -1,104 +1,254 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { RedisMintLock } from '../../src/provisioning/mint-lock.js'
+import { LocalMintLock } from '../../src/provisioning/mint-lock.js'
 import { TokenSealer } from '../../src/provisioning/token-store/crypto.js'
+import { MemoryTokenStore } from '../../src/provisioning/token-store/memory.js'
+import { RedisSessionStore, type LocalToken } from '../../src/provisioning/token-store/redis.js'
+import type { Look, MintLease } from '../../src/provisioning/token-store/store.js'
+import { KeyNames } from '../../src/redis/key-names.js'
 import { SharedRedis } from '../../src/redis/shared-redis.js'
-import { SECRET, buildGateway, hold, provision, redisCommands, startOpenIm, waitFor } from '../helper.js'
-import { skipWithoutRedis, startRedis } from '../redis.js'
+import { SECRET, buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
+import { redisSettings, skipWithoutRedis, startDelayingProxy, startRedis } from '../redis.js'
 
-// The cross-replica mint lock against a real redis-server. Two RedisMintLock objects on two connections stand for
-// two replicas.
+// The cross-replica mint lock against a real redis-server. Two RedisSessionStore objects on two connections stand
+// for two replicas; a flow is one provision's dealings with its pair.
 
 const quiet = { error () {}, warn () {} }
 const pair = { userID: 'lena', platformID: 5 }
+const keys = new KeyNames(SECRET).pair(pair)
+const entry = (token: string) => ({ token, expiresAt: Date.now() + 3_600_000, lifetimeSeconds: 3600 })
 
-async function replica (t: { teardown (fn: () => unknown): void }, url: string, leaseMs: number) {
-  const redis = await SharedRedis.connect({ url, log: quiet, probeIntervalMs: 200 })
+interface Teardown { teardown (fn: () => unknown): void }
+
+async function replica (t: Teardown, url: string, { leaseMs = 5000, mintMs = 0, env = {} }: { leaseMs?: number, mintMs?: number, env?: Record<string, string> } = {}) {
+  const redis = await SharedRedis.connect({ settings: redisSettings({ REDIS_URL: url, ...env }), secret: SECRET, log: quiet, probeIntervalMs: 200 })
   t.teardown(() => redis.close())
-  return { redis, lock: new RedisMintLock(redis, new TokenSealer(SECRET), leaseMs) }
+  const warnings: Array<{ details: object, message: string }> = []
+  const counts = { ambiguous: 0, unshared: 0 }
+  const memory = new MemoryTokenStore<LocalToken>(1000)
+  const store = new RedisSessionStore({
+    redis,
+    sealer: new TokenSealer(SECRET),
+    memory,
+    local: new LocalMintLock(leaseMs),
+    leaseMs,
+    mintMs,
+    log: { warn: (details, message) => { warnings.push({ details, message }) } },
+    events: { ambiguousAcquire: () => { counts.ambiguous++ }, unsharedMint: () => { counts.unshared++ } }
+  })
+  return { redis, store, memory, warnings, counts }
 }
 
-t.test('one holder per pair across replicas; released only by its holder; named without the userID', async (t) => {
+function leaseOf (look: Look): MintLease {
+  if (look.kind !== 'lease') throw new Error(`expected a lease, got ${look.kind}`)
+  return look.lease
+}
+
+async function admin (t: Teardown, url: string) {
+  const client = new Redis(url)
+  t.teardown(() => client.disconnect())
+  return client
+}
+
+t.test('one holder per pair across replicas; its token is what the others find; named without the userID', async (t) => {
   if (skipWithoutRedis(t)) return
   const server = await startRedis(t)
-  // A lease no busy machine outlasts here: this test is not about its end.
-  const [a, b] = [await replica(t, server.url, 60_000), await replica(t, server.url, 60_000)]
-  const acquiring = Date.now()
-  const lease = await a.lock.tryAcquire(pair)
-  t.ok(lease)
-  t.equal(await lease?.renew(), true, 'renewed while held')
-  t.equal(await b.lock.tryAcquire(pair), undefined, 'held on another replica')
-  t.equal(await a.lock.tryAcquire(pair), undefined, 'held in this process')
-  t.ok(await b.lock.tryAcquire({ userID: 'lena', platformID: 4 }), 'another pair is free')
+  const [a, b] = [await replica(t, server.url), await replica(t, server.url)]
+  const flowA = a.store.flow(pair)
+  const lease = leaseOf(await flowA.look(true))
+  t.match(await b.store.flow(pair).look(true), { kind: 'busy' }, 'held on another replica')
+  t.match(await a.store.flow(pair).look(true), { kind: 'busy' }, 'held by another flow of this replica')
+  t.match(await b.store.flow({ userID: 'lena', platformID: 4 }).look(true), { kind: 'lease' }, 'another pair is free')
 
-  const admin = new Redis(server.url)
-  t.teardown(() => admin.disconnect())
-  const keys = await admin.keys('openim-gateway:mint-lock:*')
-  t.equal(keys.length, 2)
-  for (const key of keys) t.notMatch(key, /lena/)
-  const ttl = await admin.pttl(new TokenSealer(SECRET).name('openim-gateway:mint-lock:', pair))
-  t.ok(ttl <= 60_000 && ttl >= 60_000 - (Date.now() - acquiring), `a lease of 60 s, less the time since (${ttl} ms left)`)
+  const client = await admin(t, server.url)
+  const lockKeys = (await client.keys('openim-gateway:*')).filter((key) => /:lock:|mint-lock/.test(key))
+  t.equal(lockKeys.length, 4, 'two pairs, each under its own name and (during an upgrade) the previous release\'s')
+  for (const key of lockKeys) t.notMatch(key, /lena/)
+  const ttl = await client.pttl(keys.lock)
+  t.ok(ttl > 4000 && ttl <= 5000, `a lease of 5 s (${ttl} ms left)`)
 
-  await lease?.release()
-  const next = await b.lock.tryAcquire(pair)
-  t.ok(next, 'free once its holder released it')
-  await lease?.release()
-  t.equal(await a.lock.tryAcquire(pair), undefined, 'a second release by the former holder frees nothing')
+  t.equal(await lease.renew(), true, 'held')
+  await lease.remember(entry('token-1'))
+  await flowA.end()
+  t.equal(await client.exists(keys.lock), 0, 'released with the token remembered, in one step')
+  t.match(await b.store.flow(pair).look(true), { kind: 'remembered', entry: { token: 'token-1' } }, 'the other replica finds the token')
 })
 
-t.test('a lease that runs out is lost: another replica takes the lock, and renew() tells the former holder', async (t) => {
+t.test('a flow that asks again renews its own lock; a flow that ends releases it, and only its own', async (t) => {
   if (skipWithoutRedis(t)) return
   const server = await startRedis(t)
-  const [a, b] = [await replica(t, server.url, 300), await replica(t, server.url, 300)]
-  const lease = await a.lock.tryAcquire(pair)
-  let taken: Awaited<ReturnType<typeof b.lock.tryAcquire>>
-  await waitFor(async () => (taken = await b.lock.tryAcquire(pair)) !== undefined, 'the lease to run out')
-  t.equal(await lease?.renew(), false, 'lost')
-  await lease?.release()
-  t.equal(await a.lock.tryAcquire(pair), undefined, 'the former holder\'s release did not free the new holder\'s lock')
-  t.equal(await taken?.renew(), true)
+  const [a, b] = [await replica(t, server.url), await replica(t, server.url)]
+  const flow = a.store.flow(pair)
+  leaseOf(await flow.look(true))
+  leaseOf(await flow.look(true))
+  await flow.end()
+  const other = b.store.flow(pair)
+  leaseOf(await other.look(true))
+  await flow.end()
+  t.match(await a.store.flow(pair).look(true), { kind: 'busy' }, 'a second end of the former holder freed nothing')
 })
 
-t.test('Redis unavailable: the lock still holds within the process, and nothing waits on Redis', async (t) => {
+t.test('a lease that runs out is lost: another replica takes it, and renew() tells the former holder', async (t) => {
   if (skipWithoutRedis(t)) return
   const server = await startRedis(t)
-  const a = await replica(t, server.url, 5000)
+  const [a, b] = [await replica(t, server.url, { leaseMs: 300 }), await replica(t, server.url, { leaseMs: 300 })]
+  const lease = leaseOf(await a.store.flow(pair).look(true))
+  t.equal(await lease.renew(), true, 'renewed while held')
+  let taken: Look | undefined
+  await waitFor(async () => (taken = await b.store.flow(pair).look(true)).kind === 'lease', 'the lease to run out', 5000)
+  t.equal(await lease.renew(), false, 'lost')
+  t.equal(await leaseOf(taken!).renew(), true, 'the new holder still holds it')
+})
+
+t.test('a renew that fails is a lost lease: the flow does not mint on it', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const a = await replica(t, server.url, { leaseMs: 300 })
+  const lease = leaseOf(await a.store.flow(pair).look(true))
   await server.stop()
   await waitFor(() => !a.redis.available, 'the breaker to open')
-  const sent = redisCommands(t, a.redis.client)
-  const lease = await a.lock.tryAcquire(pair)
-  t.ok(lease, 'acquired in this process')
-  t.equal(await a.lock.tryAcquire(pair), undefined, 'and held against this process\'s other flows')
-  t.equal(await lease?.renew(), true)
-  await lease?.release()
-  t.ok(await a.lock.tryAcquire(pair), 'released')
-  t.same(sent, [], 'at once: no command was sent to Redis')
+  t.equal(await lease.renew(), false)
+})
+
+t.test('Redis unavailable: a copy from memory first, else this process\'s lock, and at most one mint per pair per lease', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const a = await replica(t, server.url)
+  // A token read before Redis went away.
+  const known = { userID: 'known', platformID: 5 }
+  const flow = a.store.flow(known)
+  leaseOf(await flow.look(true)).remember(entry('known-token')).catch(() => {})
+  await flow.end()
+  await server.stop()
+  await waitFor(() => !a.redis.available, 'the breaker to open')
+
+  t.match(await a.store.flow(known).look(true), { kind: 'remembered', entry: { token: 'known-token' } }, 'a user holding a token keeps it')
+  const first = a.store.flow(pair)
+  const lease = leaseOf(await first.look(true))
+  t.match(await a.store.flow(pair).look(true), { kind: 'busy' }, 'held against this process\'s other flows')
+  await lease.remember(entry('degraded-token'))
+  await first.end()
+  t.equal(a.counts.unshared, 1, 'counted as a mint without the cross-replica lock')
+  const second = a.store.flow(pair)
+  const found = await second.look(true)
+  t.match(found, { kind: 'remembered', entry: { token: 'degraded-token' } }, 'the token minted meanwhile is offered')
+  // OpenIM says it was kicked (another replica minted too, unaware): minting again would kick that one in turn.
+  if (found.kind === 'remembered') await second.pass(found.entry, true)
+  await t.rejects(second.look(true), { statusCode: 503, code: 'OVERLOADED', headers: { 'retry-after': '5' } }, 'no second mint within the lease: 503 with Retry-After')
+  await second.end()
+  t.match(await a.store.flow(pair).look(false), { kind: 'lease' }, 'a caller asking for a fresh token on purpose still gets one')
+})
+
+t.test('an ambiguous lock request (its reply held past the command timeout): no mint until Redis says whose it is', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const proxy = await startDelayingProxy(t, server.node)
+  const a = await replica(t, proxy.url)
+  const b = await replica(t, server.url)
+  const held = proxy.holdReplyTo(keys.lock, 900)
+  const flow = a.store.flow(pair)
+  t.match(await flow.look(true), { kind: 'busy' }, 'timed out after being sent: the flow waits, it does not mint')
+  t.equal(a.counts.ambiguous, 1)
+  t.equal(a.redis.available, false)
+  t.match(await flow.look(true), { kind: 'busy' }, 'still unknown while Redis cannot be asked')
+  t.match(await b.store.flow(pair).look(true), { kind: 'busy' }, 'the lock was taken: the other replica waits too')
+  await held
+  await waitFor(() => a.redis.available, 'Redis to be asked again')
+  const lease = leaseOf(await flow.look(true))
+  t.pass('asked again under the same holder: it was this flow\'s')
+  await lease.remember(entry('the-one-token'))
+  await flow.end()
+  t.match(await b.store.flow(pair).look(true), { kind: 'remembered', entry: { token: 'the-one-token' } })
+})
+
+t.test('an ambiguous request that did not take the lock: the flow waits for the holder\'s token, and leaves nothing behind', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const proxy = await startDelayingProxy(t, server.node)
+  const a = await replica(t, proxy.url)
+  const b = await replica(t, server.url)
+  const holder = b.store.flow(pair)
+  const lease = leaseOf(await holder.look(true))
+  const held = proxy.holdReplyTo(keys.lock, 900)
+  const flow = a.store.flow(pair)
+  t.match(await flow.look(true), { kind: 'busy' })
+  await lease.remember(entry('b-token'))
+  await holder.end()
+  await held
+  await waitFor(() => a.redis.available, 'Redis to be asked again')
+  t.match(await flow.look(true), { kind: 'remembered', entry: { token: 'b-token' } })
+  await flow.end()
+  const client = await admin(t, server.url)
+  t.equal(await client.exists(keys.lock), 0, 'no lock left')
+})
+
+t.test('a flow that ends while its lock request is unknown releases it once Redis answers', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const proxy = await startDelayingProxy(t, server.node)
+  const a = await replica(t, proxy.url, { leaseMs: 60_000 })
+  const held = proxy.holdReplyTo(keys.lock, 900)
+  const flow = a.store.flow(pair)
+  t.match(await flow.look(true), { kind: 'busy' })
+  await flow.end()
+  await held
+  const client = await admin(t, server.url)
+  await waitFor(async () => await client.exists(keys.lock) === 0, 'the owed release', 10_000)
+  t.pass('released long before its 60 s lease')
+})
+
+t.test('a lock without expiry, or of another type, is taken over, and said once', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const a = await replica(t, server.url)
+  const client = await admin(t, server.url)
+  await client.set(keys.lock, 'someone-by-hand')
+  const first = a.store.flow(pair)
+  leaseOf(await first.look(true))
+  await first.end()
+  await client.set(keys.lock, 'again')
+  const second = a.store.flow(pair)
+  leaseOf(await second.look(true))
+  await second.end()
+  await client.hset(keys.lock, 'field', 'value')
+  const third = a.store.flow(pair)
+  leaseOf(await third.look(true))
+  await third.end()
+  t.same(a.warnings.map((warning) => warning.details), [{ kind: 'no-expiry' }, { kind: 'wrong-type' }], 'each kind logged once')
+  t.equal(await client.exists(keys.lock), 0)
 })
 
 t.test('a flow whose lease ran out before its mint does not mint: it hands out the token the next holder minted', async (t) => {
   if (skipWithoutRedis(t)) return
   const server = await startRedis(t)
   const emulator = await startOpenIm(t)
-  const env = { REDIS_URL: server.url }
+  // A lease of REQUEST_DEADLINE_MS + OPENIM_TIMEOUT_MS = 4 s on both replicas; replica A's flow for a new user takes
+  // three calls of 1.8 s before its mint, kept going by callers that keep joining it.
+  const env = { REDIS_URL: server.url, REQUEST_DEADLINE_MS: '2000', OPENIM_TIMEOUT_MS: '2000' }
   const [a, b] = [await buildGateway(t, emulator.url, env), await buildGateway(t, emulator.url, env)]
   await provision(b.app, { userID: 'warm_up', platformID: 5 })
   emulator.resetCounts()
-  // Replica A's flow for a new user, held by OpenIM at its first call (before its mint) while its lease ends:
-  // the test ends it in Redis as its expiry would, so no delay races the lease or the OpenIM timeout.
-  const { fault, release } = hold()
-  emulator.injectFault('/user/account_check', fault)
-  const waiting = Promise.resolve(provision(a.app, { userID: 'mona', platformID: 5 }))
-  const admin = new Redis(server.url)
-  t.teardown(() => admin.disconnect())
-  const lockKey = new TokenSealer(SECRET).name('openim-gateway:mint-lock:', { userID: 'mona', platformID: 5 })
-  await waitFor(() => emulator.callCount('/user/account_check') === 1, 'replica A to be checking the user')
-  t.equal(await admin.exists(lockKey), 1, 'replica A holds the lock')
-  await admin.del(lockKey)
+  emulator.injectFault('/user/account_check', { kind: 'delay', ms: 1800 }, 2)
+  emulator.injectFault('/user/user_register', { kind: 'delay', ms: 1800 })
+
+  const callers: Array<Promise<{ statusCode: number, json (): any }>> = []
+  let flowDone = false
+  const join = () => callers.push(Promise.resolve(provision(a.app, { userID: 'mona', platformID: 5 })))
+  join()
+  const joining = setInterval(() => { if (!flowDone) join() }, 400)
+  t.teardown(() => clearInterval(joining))
+  const client = await admin(t, server.url)
+  const lockKey = new KeyNames(SECRET).pair({ userID: 'mona', platformID: 5 }).lock
+  await waitFor(async () => (await client.exists(lockKey)) === 1, 'replica A to hold the lock')
+  await waitFor(async () => (await client.exists(lockKey)) === 0, 'its lease to run out', 10_000)
 
   const minted = await provision(b.app, { userID: 'mona', platformID: 5 })
-  t.equal(minted.statusCode, 201, 'replica B took the lock, registered the user and minted')
-  release()
-  t.match((await waiting).json(), { token: minted.json().token, reused: true }, 'A\'s caller gets B\'s token')
+  t.equal(minted.statusCode, 200, 'replica B took the lock and minted (A had registered the user)')
+  await waitFor(() => emulator.callCount('/user/account_check') >= 3 && emulator.recentCalls.at(-1)?.path === '/auth/parse_token', 'replica A to go on', 10_000)
+  flowDone = true
+  clearInterval(joining)
+  const last = (await callers.at(-1)!)
+  t.match(last.json(), { token: minted.json().token, reused: true }, 'A\'s callers get B\'s token')
   t.equal(emulator.callCount('/auth/get_user_token'), 1, 'A did not mint after its lease ran out')
   t.equal(emulator.callCount('/user/user_register'), 1)
 })

@@ -2,16 +2,17 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { RedisUnavailable, SharedRedis, type RedisCheck } from '../../src/redis/shared-redis.js'
 import { gatewayRedisChecks } from '../../src/http/redis-checks.js'
-import { redisCommands, waitFor } from '../helper.js'
-import { skipWithoutRedis, startRedis } from '../redis.js'
+import { SECRET, redisCommands, waitFor } from '../helper.js'
+import { redisSettings, skipWithoutRedis, startRedis } from '../redis.js'
 
 interface LogLine { level: 'error' | 'warn', message: string, details: object }
 
-async function connect (t: { teardown (fn: () => unknown): void }, url: string, checks?: RedisCheck[]) {
+async function connect (t: { teardown (fn: () => unknown): void }, url: string, checks?: RedisCheck[], env: Record<string, string> = {}) {
   const lines: LogLine[] = []
   const changes: boolean[] = []
   const redis = await SharedRedis.connect({
-    url,
+    settings: redisSettings({ REDIS_URL: url, ...env }),
+    secret: SECRET,
     log: {
       error: (details, message) => lines.push({ level: 'error', message, details }),
       warn: (details, message) => lines.push({ level: 'warn', message, details })
@@ -69,7 +70,7 @@ t.test('paused Redis: the first command pays the timeout, every later one fails 
   for (let i = 0; i < 20; i++) await t.rejects(redis.run((client) => client.get('k')), RedisUnavailable)
   t.same(sent, ['get'], '20 later commands failed at once: none was sent to Redis')
   t.same(changes, [true])
-  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { reason: /timed out/ } }])
+  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { cause: 'timeout', reason: /timed out/, hint: /within 500 ms \(REDIS_COMMAND_TIMEOUT_MS\)/ } }])
 
   await waitFor(() => redis.available, 'the probe to find Redis back')
   t.same(changes, [true, false], 'each change reported once')
@@ -83,7 +84,7 @@ t.test('a Redis that is down at start is reported once, and joined when it comes
   await server.stop()
   const { redis, lines, changes } = await connect(t, server.url)
   t.equal(redis.available, false)
-  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { reason: /not reachable at start/ } }])
+  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { cause: 'refused', reason: /^not reachable at start \(redis:\/\/127\.0\.0\.1:\d+\/0\): connect ECONNREFUSED/ } }])
   t.notMatch(JSON.stringify(lines), /:\/\/:[^@]*@/, 'no password in the log')
   await server.start()
   await waitFor(() => redis.available, 'Redis to be used once it is up', 10_000)
@@ -165,7 +166,7 @@ t.test('the gateway\'s own checks cover the mint lock: a Redis user that may not
   await admin.call('ACL', 'SETUSER', 'noset', 'on', '>noset-password-123', '~*', '+@all', '-set')
   const { redis, lines } = await connect(t, server.url.replace('redis://', 'redis://noset:noset-password-123@'), gatewayRedisChecks)
   t.equal(redis.available, false)
-  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { reason: /^the mint lock .*NOPERM/ } }])
+  t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { cause: 'permission', reason: /^the token store and mint lock .*can't run this command/ } }])
   await admin.call('ACL', 'SETUSER', 'noset', '+set')
   await waitFor(() => redis.available, 'the probe to find SET allowed', 10_000)
 })

@@ -1,82 +1,108 @@
-import { Redis } from 'ioredis'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Cluster } from 'ioredis'
+import { redisSecrets } from '../../config/index.js'
 import { gatewayRedisChecks } from '../../http/redis-checks.js'
-import { redisErrorText, unusableRedis } from '../../redis/replies.js'
+import { createRedisClient, describeRedis, type RedisClient } from '../../redis/connection.js'
+import { connectionProblem, redisErrorText, unusableRedis, type RedisDiagnosisContext } from '../../redis/replies.js'
 import type { Check } from '../context.js'
-import { displayUrl, type Outcome } from '../report.js'
+import type { Outcome } from '../report.js'
 
-/** Redis's version from INFO, which an ACL may refuse: the gateway never runs it, so that is no failure. */
-async function serverVersion (client: Redis): Promise<string | undefined> {
+/** Redis's version from INFO, which an ACL may refuse: the gateway needs it for nothing, so that is no failure. */
+async function serverInfo (client: RedisClient, section: string): Promise<string> {
   try {
-    return /redis_version:(\S+)/.exec(await client.info('server'))?.[1]
+    return client instanceof Cluster ? await client.nodes('master')[0]?.info(section) ?? '' : await client.info(section)
   } catch {
-    return undefined
+    return ''
   }
 }
 
 /** What the gateway runs, each on a throw-away key: the first one this Redis refuses, as a failure. */
-async function refusal (client: Redis, where: string): Promise<Outcome | undefined> {
+async function refusal (client: RedisClient, where: string, diagnosis: RedisDiagnosisContext): Promise<Outcome | undefined> {
   for (const check of gatewayRedisChecks) {
     try {
       await check.run(client)
     } catch (error) {
-      const problem = unusableRedis(error)
+      const problem = unusableRedis(error, diagnosis)
       return {
         status: 'fail',
-        summary: `${where} answers PING but refuses ${check.what}: ${problem?.reason ?? redisErrorText(error)}`,
-        hint: `${problem?.hint ?? 'the gateway runs this on every rate-limited request'}; ` +
-          'until then every request falls back to per-replica limits'
+        summary: `${where} answers PING but refuses ${check.what}: ${problem?.reason ?? redisErrorText(error, diagnosis.secrets)}`,
+        hint: `${problem?.hint ?? 'the gateway runs this on every provision'}; until then every replica keeps its own rate limits, ` +
+          'tokens and locks'
       }
     }
   }
   return undefined
 }
 
+/** Where the data is served, as this topology sees it: the primary the sentinels name, or the cluster's primaries. */
+async function servedBy (client: RedisClient): Promise<string> {
+  if (client instanceof Cluster) return `${client.nodes('master').length} primaries serving every slot`
+  if ((client.options.sentinels?.length ?? 0) === 0) return ''
+  return `primary at ${client.stream.remoteAddress ?? '?'}:${client.stream.remotePort ?? '?'}`
+}
+
 /**
- * 7b. REDIS_URL answers and runs what the gateway runs (the rate limiter's script): a Redis that answers PING
- * but refuses the script (an ACL, a cluster, a proxy or managed Redis without scripting) fails here, as it
- * keeps the gateway's Redis degraded.
+ * 7b. The configured Redis (standalone, behind Sentinel, or a Cluster) answers and runs what the gateway runs: a
+ * connection failure is named by its real cause (authentication, TLS, refused, timeout, a server of another
+ * topology), never by a credential; a Redis that answers PING but refuses the scripts (an ACL, a proxy or
+ * managed Redis without scripting) fails here, as it keeps the gateway's Redis degraded.
  */
 export const redis: Check = {
   id: 'gateway.redis',
   title: 'Redis',
   async run (ctx) {
-    const url = ctx.config.redisUrl
-    if (url === undefined) return { status: 'skip', summary: 'REDIS_URL unset: each replica counts rate limits on its own' }
-    if (!URL.canParse(url)) return { status: 'fail', summary: 'REDIS_URL is not a URL', hint: 'REDIS_URL must look like redis://:<password>@host:6379/0' }
-    // Its own short-lived connection, failing fast: the doctor must not wait on ioredis's reconnects.
-    const client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: ctx.timeoutMs,
-      commandTimeout: ctx.timeoutMs,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      enableOfflineQueue: false,
-      enableReadyCheck: false
-    })
-    // ioredis rejects a failed connect with "Connection is closed."; the reason comes as an 'error' event.
-    let reason: Error | undefined
-    client.on('error', (error: Error) => { reason ??= error })
+    const settings = ctx.config.redis
+    if (settings === undefined) {
+      return {
+        status: 'skip',
+        summary: 'no Redis configured (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES): each replica keeps its own rate limits, ' +
+          'tokens and locks'
+      }
+    }
+    const where = describeRedis(settings)
+    const diagnosis: RedisDiagnosisContext = {
+      topology: settings.topology.kind, commandTimeoutMs: ctx.timeoutMs, secrets: redisSecrets(settings)
+    }
+    const failed = (error: unknown): Outcome => {
+      const problem = connectionProblem(error, diagnosis)
+      const summary = `${where}: ${problem.cause}: ${problem.reason}`
+      return { status: 'fail', summary, hint: problem.hint, facts: { cause: problem.cause } }
+    }
+    // Its own short-lived connection, one attempt, failing fast: the doctor must not wait on ioredis's reconnects.
+    const client = createRedisClient({ ...settings, commandTimeoutMs: ctx.timeoutMs }, { retry: false })
+    // ioredis rejects a failed connect with "Connection is closed."; the reasons come as events.
+    let reason: unknown
+    for (const event of ['error', 'node error', 'sentinelError']) client.on(event, (error: unknown) => { reason = error })
     const started = performance.now()
     try {
-      await client.connect()
+      const ready = await Promise.race([
+        new Promise<boolean>((resolve) => { client.once('ready', () => resolve(true)); client.once('end', () => resolve(false)) }),
+        sleep(ctx.timeoutMs + 500, false, { ref: false })
+      ])
+      if (!ready) return failed(reason ?? new Error(`no answer within ${ctx.timeoutMs} ms`))
       await client.ping()
       const pingMs = Math.round(performance.now() - started)
-      const version = await serverVersion(client)
-      const refused = await refusal(client, displayUrl(url))
-      if (refused !== undefined) return { ...refused, facts: { version: version ?? null } }
-      const runs = gatewayRedisChecks.map((check) => check.what).join(', ')
-      const summary = `${displayUrl(url)} answers (Redis ${version ?? '?'}, ${pingMs} ms to connect and PING) and runs ${runs}`
-      return { status: 'pass', summary, facts: { version: version ?? null } }
-    } catch (error) {
-      const message = (reason ?? error as Error).message
-      const refused = /WRONGPASS|NOAUTH|invalid password|invalid username/i.test(message)
-      return {
-        status: 'fail',
-        summary: `${displayUrl(url)}: ${refused ? 'the password was refused' : message.split('\n')[0]}`,
-        hint: refused
-          ? 'REDIS_URL must hold the password Redis expects: redis://:<password>@host:6379/0 (rediss:// for TLS)'
-          : 'REDIS_URL must point at a Redis reachable from here; until it answers every replica keeps its own rate limits'
+      if (!(client instanceof Cluster) && /cluster_enabled:1/.test(await serverInfo(client, 'cluster'))) {
+        return {
+          status: 'fail',
+          summary: `${where} is a Redis Cluster node`,
+          hint: 'list the cluster\'s nodes in REDIS_CLUSTER_NODES instead: the gateway refuses to start with this setting',
+          facts: { cause: 'topology' }
+        }
       }
+      const version = /redis_version:(\S+)/.exec(await serverInfo(client, 'server'))?.[1] ?? null
+      const refused = await refusal(client, where, diagnosis)
+      if (refused !== undefined) return { ...refused, facts: { version } }
+      const runs = gatewayRedisChecks.map((check) => check.what).join(', ')
+      const served = await servedBy(client)
+      return {
+        status: 'pass',
+        summary: `${where} answers (Redis ${version ?? '?'}${served === '' ? '' : `, ${served}`}, ${pingMs} ms to connect and PING) ` +
+          `and runs ${runs}`,
+        facts: { version, topology: settings.topology.kind }
+      }
+    } catch (error) {
+      return failed(reason ?? error)
     } finally {
       client.disconnect()
     }

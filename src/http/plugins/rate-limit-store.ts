@@ -1,10 +1,10 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
+import { checkKey } from '../../redis/key-names.js'
 import { redisErrorText } from '../../redis/replies.js'
 import { RedisUnavailable, type RedisCheck, type SharedRedis } from '../../redis/shared-redis.js'
 
 type IncrCallback = (error: Error | null, result?: { current: number, ttl: number }) => void
 
-const KEY_PREFIX = 'openim-gateway:rate-limit:'
 // Bounds the fallback's memory: the least recently seen callers beyond this are forgotten.
 const LOCAL_FALLBACK_KEYS = 10_000
 
@@ -23,7 +23,7 @@ return {current, ttl}`
 /** The script on a key of its own that expires within a second: whether this Redis lets the gateway run it. */
 export const rateLimitRedisCheck: RedisCheck = {
   what: 'the rate limiter\'s script',
-  run: (client) => client.eval(INCREMENT_LUA, 1, `${KEY_PREFIX}check`, 1000)
+  run: (client) => client.eval(INCREMENT_LUA, 1, checkKey('rate'), 1000)
 }
 
 // A command error Redis keeps giving (a key of another type under our prefix) is told once a minute, not per request.
@@ -50,8 +50,9 @@ class MemoryWindows {
 
 /**
  * A store for @fastify/rate-limit (its documented custom-store interface): counters in Redis, shared by
- * every replica. While Redis is unavailable (SharedRedis's breaker is open) the same limit is applied per
- * replica from memory, so an outage loosens the limit (by the replica count) instead of lifting it, and
+ * every replica, under key names that say nothing about the caller (src/redis/key-names.ts: the caller's
+ * name, userID or address is only ever an HMAC's input). While Redis is unavailable (SharedRedis's breaker is
+ * open) the same limit is applied per replica from memory, so an outage loosens the limit (by the replica count) instead of lifting it, and
  * no request waits on Redis. Any other Redis error falls back the same way for that request: never a 500.
  */
 export function sharedRateLimitStore (redis: SharedRedis, log: WarnLogger): FastifyRateLimitStoreCtor {
@@ -61,15 +62,16 @@ export function sharedRateLimitStore (redis: SharedRedis, log: WarnLogger): Fast
   const warn = (error: unknown) => {
     unwarned++
     if (performance.now() - warnedAt < WARN_EVERY_MS) return
-    log.warn({ reason: redisErrorText(error), requests: unwarned }, 'Redis refused the rate limiter\'s command: those requests were counted in this replica')
+    log.warn({ reason: redisErrorText(error), requests: unwarned },
+      'Redis refused the rate limiter\'s command: those requests were counted in this replica')
     warnedAt = performance.now()
     unwarned = 0
   }
   return class SharedRateLimitStore implements FastifyRateLimitStore {
-    constructor (_options?: unknown, private readonly prefix = KEY_PREFIX) {}
+    constructor (_options?: unknown, private readonly scope = '') {}
 
     incr (key: string, callback: IncrCallback, timeWindow: number): void {
-      const redisKey = this.prefix + key
+      const redisKey = redis.keys.rateLimit(this.scope, key)
       redis.run((client) => client.eval(INCREMENT_LUA, 1, redisKey, timeWindow) as Promise<[number, number]>).then(
         ([current, ttl]) => callback(null, { current, ttl }),
         (error) => {
@@ -80,7 +82,7 @@ export function sharedRateLimitStore (redis: SharedRedis, log: WarnLogger): Fast
 
     /** One counter namespace per route, as @fastify/rate-limit's own stores do. */
     child (routeOptions: Parameters<FastifyRateLimitStore['child']>[0]): FastifyRateLimitStore {
-      return new SharedRateLimitStore(undefined, `${KEY_PREFIX}${String(routeOptions.method)}${routeOptions.url}:`)
+      return new SharedRateLimitStore(undefined, `${String(routeOptions.method)}${routeOptions.url}`)
     }
   }
 }

@@ -1,30 +1,21 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import { pairKey, type TokenPair } from './store.js'
 
 // OpenIM keeps its tokens in plaintext in its Redis (UID_PID_TOKEN_STATUS:<user>:<platform>); ours are not
-// readable there. Two keys derived apart from the OpenIM secret (HKDF-SHA256, distinct info strings): one
-// encrypts values (AES-256-GCM, a fresh 96-bit IV each, the pair bound as associated data, so a value moved
-// to another pair's key does not open), the other names keys (HMAC-SHA256 of the pair, so key names carry no
-// userID). A new secret makes every old entry unreadable, as it makes every old token invalid.
+// readable there. Values are encrypted with a key derived from the OpenIM secret (HKDF-SHA256; AES-256-GCM, a
+// fresh 96-bit IV each, the pair bound as associated data, so a value moved to another pair's key does not
+// open); key names come from another derived key (src/redis/key-names.ts). A new secret makes every old entry
+// unreadable, as it makes every old token invalid. The previous release sealed the same way: its entries open.
 const SALT = Buffer.from('openim-gateway token store')
 const ENCRYPTION_INFO = 'openim-gateway token-store value encryption v1'
-const NAMING_INFO = 'openim-gateway token-store key naming v1'
 const IV_BYTES = 12
 const TAG_BYTES = 16
 
 export class TokenSealer {
   private readonly encryptionKey: Buffer
-  private readonly namingKey: Buffer
 
   constructor (secret: string) {
-    const material = Buffer.from(secret, 'utf8')
-    this.encryptionKey = Buffer.from(hkdfSync('sha256', material, SALT, ENCRYPTION_INFO, 32))
-    this.namingKey = Buffer.from(hkdfSync('sha256', material, SALT, NAMING_INFO, 32))
-  }
-
-  /** A name for something about the pair (its token, its mint lock) that says nothing about the pair. */
-  name (prefix: string, pair: TokenPair): string {
-    return prefix + createHmac('sha256', this.namingKey).update(pairKey(pair)).digest('base64url')
+    this.encryptionKey = Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), SALT, ENCRYPTION_INFO, 32))
   }
 
   seal (pair: TokenPair, plaintext: string): string {

@@ -1,98 +1,139 @@
-import type { FastifyBaseLogger } from 'fastify'
+import { KEY_PREFIX, type PairKeys } from '../../redis/key-names.js'
+import { redisErrorText } from '../../redis/replies.js'
 import { RedisUnavailable, type SharedRedis } from '../../redis/shared-redis.js'
+import type { LocalMintLock } from '../mint-lock.js'
 import type { TokenSealer } from './crypto.js'
 import type { MemoryTokenStore } from './memory.js'
-import type { RememberedToken, TokenPair, TokenStore } from './store.js'
+import { RedisPairFlow } from './redis-flow.js'
+import { RELEASE } from './scripts.js'
+import type { PairFlow, RememberedToken, SessionStore, TokenPair } from './store.js'
 
-const KEY_PREFIX = 'openim-gateway:token:'
-// Values differ by their random IVs, so "still the value I read" is a byte comparison Redis can make.
-const FORGET_IF_UNCHANGED = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+/** A token in this replica's memory; `unshared`: Redis does not have it (minted or kept while Redis could not take it). */
+export interface LocalToken extends RememberedToken {
+  unshared?: true
+}
+
+export interface RedisSessionStoreOptions {
+  redis: SharedRedis
+  sealer: TokenSealer
+  /** The copy of what this replica handed out or read, used when Redis cannot answer (TOKEN_CACHE_MAX_ENTRIES). */
+  memory: MemoryTokenStore<LocalToken>
+  local: LocalMintLock
+  /** A lock's lease: a request's deadline plus one OpenIM call sent before it (a dead holder blocks no longer). */
+  leaseMs: number
+  /** The longest one mint may take (OPENIM_TIMEOUT_MS): a lease with less than that left is renewed before minting. */
+  mintMs: number
+  log: { warn (details: object, message: string): void }
+  events?: {
+    /** A lock request whose outcome is unknown (it timed out, or its connection was lost, after it was sent). */
+    ambiguousAcquire?: () => void
+    /** A mint made without the cross-replica lock (Redis unavailable or refusing writes). */
+    unsharedMint?: () => void
+  }
+}
+
+// How long replicas write the previous release's names too (dual writes and dual locks), counted from the first
+// time a replica of this release met this Redis: a rolling upgrade and a rollback fit in it.
+const LEGACY_WRITES_MS = 24 * 3600_000
+const LAYOUT_MARKER = `${KEY_PREFIX}key-layout-v2-since`
+const MARK_LAYOUT = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])"
+// Releases owed to Redis (a flow ended while it could not be reached); each is useless once its lease has run out.
+const MAX_PENDING_RELEASES = 10_000
 
 /**
- * Remembered tokens in Redis, shared by every replica: encrypted, under key names that say nothing about the
- * user (crypto.ts), each expiring with its token. While Redis is unavailable (SharedRedis's breaker is open)
- * this replica remembers and recalls in memory instead, so no request waits on Redis or fails because of it;
- * what it remembered meanwhile goes back to Redis when that pair is next recalled.
+ * Remembered tokens in Redis, shared by every replica: encrypted (crypto.ts), under key names that say nothing
+ * about the user (key-names.ts), each expiring with its token, and the pair's mint lock beside them (the same
+ * slot). A first provision costs two round trips (look: token or lock; remember: token and release), a reuse
+ * one, a revoke one. Each replica also keeps a bounded copy of what it handed out or read, so a user holding
+ * a live token keeps it while Redis cannot answer (a blip, a pause, a failover, OOM); the flow's rules for
+ * that are in redis-flow.ts.
  */
-export class RedisTokenStore implements TokenStore {
-  // The raw value each recalled entry was read from, for forget's compare-and-delete.
-  private readonly readFrom = new WeakMap<RememberedToken, string>()
+export class RedisSessionStore implements SessionStore {
+  /** Until when the previous release's names are written too (standalone and Sentinel only); unknown: written. */
+  private legacyWritesUntil = Number.POSITIVE_INFINITY
+  private readonly pendingReleases = new Map<string, { locks: string[], until: number }>()
+  private readonly repairsLogged = new Set<string>()
 
-  constructor (
-    private readonly redis: SharedRedis,
-    private readonly sealer: TokenSealer,
-    private readonly fallback: MemoryTokenStore,
-    private readonly log: Pick<FastifyBaseLogger, 'warn'>
-  ) {}
-
-  async recall (pair: TokenPair): Promise<RememberedToken | undefined> {
-    const local = this.fallback.recallNow(pair)
-    let sealed: string | null
-    try {
-      sealed = await this.redis.run((client) => client.get(this.key(pair)))
-    } catch (error) {
-      this.trouble(error, 'recall')
-      return local
+  constructor (readonly options: RedisSessionStoreOptions) {
+    const { redis } = options
+    if (redis.topology !== 'cluster') {
+      void this.readLayoutMarker()
+      redis.onRecovered(() => { void this.readLayoutMarker() })
+    } else {
+      this.legacyWritesUntil = 0
     }
-    const shared = sealed === null ? undefined : this.decode(pair, sealed)
-    if (local === undefined) return shared
-    if (shared !== undefined && shared.expiresAt >= local.expiresAt) {
-      this.fallback.forgetNow(pair)
-      return shared
-    }
-    // Minted here while Redis was unavailable, so newer than what Redis holds (OpenIM kicked that one).
-    await this.remember(pair, local)
-    return local
+    redis.onRecovered(() => this.settleReleases())
   }
 
-  async remember (pair: TokenPair, entry: RememberedToken): Promise<void> {
-    const ttl = entry.expiresAt - Date.now()
-    if (ttl <= 0) return
-    const sealed = this.sealer.seal(pair, JSON.stringify(entry))
-    try {
-      await this.redis.run((client) => client.set(this.key(pair), sealed, 'PX', ttl))
-      this.readFrom.set(entry, sealed)
-      this.fallback.forgetNow(pair)
-    } catch (error) {
-      this.trouble(error, 'remember')
-      this.fallback.rememberNow(pair, entry)
-    }
+  flow (pair: TokenPair): PairFlow {
+    return new RedisPairFlow(this, pair)
   }
 
-  async forget (pair: TokenPair, stale?: RememberedToken): Promise<void> {
-    this.fallback.forgetNow(pair, stale)
-    const sealed = stale === undefined ? undefined : this.readFrom.get(stale)
-    if (stale !== undefined && sealed === undefined) return
+  /** A revoke: every platform's token deleted in one command (they share the user's slot), and this replica's copies. */
+  async forget (userID: string, platformIDs: number[]): Promise<void> {
+    const { redis, memory } = this.options
+    for (const platformID of platformIDs) memory.forgetNow({ userID, platformID })
+    if (platformIDs.length === 0) return
+    const keys = platformIDs.flatMap((platformID) => this.tokenKeys({ userID, platformID }))
     try {
-      await this.redis.run((client) => sealed === undefined
-        ? client.del(this.key(pair))
-        : client.eval(FORGET_IF_UNCHANGED, 1, this.key(pair), sealed))
+      await redis.run((client) => client.del(...keys))
     } catch (error) {
       this.trouble(error, 'forget')
     }
   }
 
-  private key (pair: TokenPair): string {
-    return this.sealer.name(KEY_PREFIX, pair)
+  /** The pair's keys: its own, then (standalone and Sentinel) the previous release's token, and lock while it writes them. */
+  keys (pair: TokenPair): { pair: PairKeys, legacy?: PairKeys, legacyLocks: boolean } {
+    const { redis } = this.options
+    const own = redis.keys.pair(pair)
+    if (redis.topology === 'cluster') return { pair: own, legacyLocks: false }
+    return { pair: own, legacy: redis.keys.legacyPair(pair), legacyLocks: this.legacyWrites }
   }
 
-  /** A value that does not open (another secret, another pair's value, altered) or parse is a miss. */
-  private decode (pair: TokenPair, sealed: string): RememberedToken | undefined {
-    const plaintext = this.sealer.open(pair, sealed)
-    if (plaintext === undefined) return undefined
-    try {
-      const { token, expiresAt, lifetimeSeconds } = JSON.parse(plaintext) as Partial<RememberedToken>
-      if (typeof token !== 'string' || typeof expiresAt !== 'number' || typeof lifetimeSeconds !== 'number') return undefined
-      const entry = { token, expiresAt, lifetimeSeconds }
-      this.readFrom.set(entry, sealed)
-      return entry
-    } catch {
-      return undefined
-    }
+  tokenKeys (pair: TokenPair): string[] {
+    const { pair: own, legacy } = this.keys(pair)
+    return legacy === undefined ? [own.token] : [own.token, legacy.token]
+  }
+
+  get legacyWrites (): boolean {
+    return Date.now() < this.legacyWritesUntil
+  }
+
+  /** A lock the flow may still hold in Redis, to be released once Redis answers (its lease ends it anyway). */
+  oweRelease (holder: string, locks: string[]) {
+    if (this.pendingReleases.size >= MAX_PENDING_RELEASES) this.pendingReleases.delete(this.pendingReleases.keys().next().value!)
+    this.pendingReleases.set(holder, { locks, until: performance.now() + this.options.leaseMs })
+  }
+
+  /** A lock found without expiry or of another type, taken over: said once per kind, never per request. */
+  repaired (kind: string) {
+    if (kind === '' || this.repairsLogged.has(kind)) return
+    this.repairsLogged.add(kind)
+    this.options.log.warn({ kind }, kind === 'no-expiry'
+      ? 'a mint lock in Redis had no expiry (written by hand, or PERSISTed) and would have blocked its user: taken over'
+      : 'a mint lock key in Redis held another type of value and would have blocked its user: replaced')
   }
 
   /** Unavailability was reported once by SharedRedis; anything else (a reply error) is logged, never thrown. */
-  private trouble (error: unknown, operation: string) {
-    if (!(error instanceof RedisUnavailable)) this.log.warn({ operation, reason: (error as Error).message }, 'token store: Redis refused a command; working from memory')
+  trouble (error: unknown, operation: string) {
+    if (!(error instanceof RedisUnavailable)) {
+      this.options.log.warn({ operation, reason: redisErrorText(error) }, 'token store: Redis refused a command; working from memory')
+    }
+  }
+
+  private async readLayoutMarker () {
+    try {
+      const marked = await this.options.redis.run((client) => client.eval(MARK_LAYOUT, 1, LAYOUT_MARKER, Date.now()) as Promise<string>)
+      const since = Number(marked)
+      if (Number.isFinite(since)) this.legacyWritesUntil = since + LEGACY_WRITES_MS
+    } catch {}
+  }
+
+  private settleReleases () {
+    const now = performance.now()
+    for (const [holder, { locks, until }] of this.pendingReleases) {
+      this.pendingReleases.delete(holder)
+      if (until > now) void this.options.redis.run((client) => client.eval(RELEASE, locks.length, ...locks, holder)).catch(() => {})
+    }
   }
 }

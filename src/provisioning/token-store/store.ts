@@ -1,13 +1,11 @@
 // Where the gateway remembers the tokens it handed out, so the next provision of the same user and platform
-// can hand the live one out again instead of minting (which kicks it on OpenIM v3.8.1+). One interface, two
-// homes: this replica's memory (memory.ts), or Redis shared by every replica with memory as its fallback
+// can hand the live one out again instead of minting (which kicks it on OpenIM v3.8.1+), and the lock that keeps
+// two flows from minting for one pair at once. One interface, two homes: this replica's memory alone
+// (local.ts), or Redis shared by every replica, with a bounded copy in memory for when Redis cannot answer
 // (redis.ts). Whatever a store returns is only a candidate: OpenIM confirms it before anyone receives it.
+import type { TokenPair } from '../../redis/key-names.js'
 
-/** The user and platform a token belongs to. */
-export interface TokenPair {
-  userID: string
-  platformID: number
-}
+export { pairKey, type TokenPair } from '../../redis/key-names.js'
 
 export interface RememberedToken {
   token: string
@@ -17,16 +15,40 @@ export interface RememberedToken {
   lifetimeSeconds: number
 }
 
-export interface TokenStore {
-  recall (pair: TokenPair): Promise<RememberedToken | undefined>
-  /** Kept until the token expires (or, in memory, until newer entries push it out). */
-  remember (pair: TokenPair, entry: RememberedToken): Promise<void>
-  /**
-   * Forgets the pair's token. With `stale` (an entry recall returned), only while the store still holds that
-   * one: a newer token another flow stored meanwhile stays.
-   */
-  forget (pair: TokenPair, stale?: RememberedToken): Promise<void>
+/** The right to mint for one pair, until remembered, released (the flow's end) or lost. */
+export interface MintLease {
+  /** True while the lease surely holds, extending it when needed; false: it was lost, do not mint. */
+  renew (): Promise<boolean>
+  /** The token just minted: remembered for the pair's next provisions, and the lease released, in one go. */
+  remember (entry: RememberedToken): Promise<void>
 }
 
-/** The pair as one string: platformIDs are digits, so the first ":" ends them whatever the userID holds. */
-export const pairKey = ({ userID, platformID }: TokenPair) => `${platformID}:${userID}`
+/** What a flow finds when it looks at its pair. */
+export type Look =
+  /** A remembered token this flow has not passed over yet: confirm it with OpenIM. */
+  | { kind: 'remembered', entry: RememberedToken }
+  /** Nothing worth handing out, and the pair's lock: this flow may mint. */
+  | { kind: 'lease', lease: MintLease }
+  /** Another flow mints (or may be minting): wait, and look again. */
+  | { kind: 'busy' }
+
+/** One provisioning flow's dealings with its pair's remembered token and mint lock. */
+export interface PairFlow {
+  /**
+   * The remembered token (when `recall`, unless this flow passed it over), else the lock. Throws a 503
+   * (MintDeferred) when minting now would break the promise of one token per pair (mint-lock.ts).
+   */
+  look (recall: boolean): Promise<Look>
+  /** An entry `look` returned that will not be handed out; a stale one (OpenIM refused it) is forgotten. */
+  pass (entry: RememberedToken, stale: boolean): Promise<void>
+  /** An entry `look` returned that OpenIM confirmed and the caller receives. */
+  handedOut (entry: RememberedToken): Promise<void>
+  /** The flow is over: whatever lock it holds, or may hold, is released. */
+  end (): Promise<void>
+}
+
+export interface SessionStore {
+  flow (pair: TokenPair): PairFlow
+  /** Forgets the tokens of these platforms of the user (a revoke). */
+  forget (userID: string, platformIDs: number[]): Promise<void>
+}
