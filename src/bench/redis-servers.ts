@@ -187,8 +187,8 @@ export interface RedisClusterServers extends Servers {
   primaries (): Promise<RedisNode[]>
   /** The node that serves `key`'s slot now. */
   primaryFor (key: string): Promise<RedisNode>
-  /** Resolves once every slot is served and every primary has a replica in sync. */
-  healthy (): Promise<void>
+  /** Resolves once every slot is served and (unless `replicas` is false: after a kill) every primary has a replica in sync. */
+  healthy (options?: { replicas?: boolean }): Promise<void>
 }
 
 /**
@@ -222,14 +222,14 @@ export async function startRedisCluster ({ nodeTimeoutMs = 2000 } = {}): Promise
       for (const node of nodes) if (await role(node).catch(() => undefined) === 'master') found.push(node)
       return found
     }
-    const healthy = async () => {
+    const healthy = async ({ replicas = true } = {}) => {
       await until(async () => {
         for (const node of nodes) {
           if (!node.running) continue
           if (!/cluster_state:ok/.test(await admins.get(node)!.call('CLUSTER', 'INFO') as string)) return false
           const replication = await admins.get(node)!.info('replication')
           if (/role:slave/.test(replication) && !/master_link_status:up/.test(replication)) return false
-          if (/role:master/.test(replication) && /connected_slaves:0/.test(replication)) return false
+          if (replicas && /role:master/.test(replication) && /connected_slaves:0/.test(replication)) return false
         }
         return true
       }, 'the cluster to serve every slot with a replica behind each primary', 60_000)

@@ -109,7 +109,7 @@ export function connectionProblem (error: unknown, context: RedisDiagnosisContex
   }
   if (/cluster support disabled/i.test(reason)) return problem('topology', 'REDIS_CLUSTER_NODES lists a Redis that is no cluster node: use REDIS_URL (or REDIS_SENTINELS) for it')
   if (/unknown command .?sentinel/i.test(reason)) return problem('topology', 'REDIS_SENTINELS lists a Redis that is no sentinel (their port is usually 26379)')
-  if (/invalid reply: null/.test(reason)) return problem('topology', 'the sentinels watch no primary of that name: REDIS_SENTINEL_MASTER must be the name in their "sentinel monitor" line')
+  if (/invalid reply: null|No such master with that name/.test(reason)) return problem('topology', 'the sentinels watch no primary of that name: REDIS_SENTINEL_MASTER must be the name in their "sentinel monitor" line')
   if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(reason)) return problem('refused', `nothing listens at ${where}'s address: is Redis running, and on that port?`)
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /ENOTFOUND|EAI_AGAIN/.test(reason)) return problem('dns', `${where}'s host name does not resolve from here`)
   if (code === 'ETIMEDOUT' || /timed out|ETIMEDOUT/i.test(reason)) {

@@ -227,10 +227,16 @@ export class SharedRedis {
   private async probe () {
     let serves = false
     try {
-      // A Cluster learns where a promoted replica serves its slots now, rather than at its next periodic refresh.
       const { client } = this
-      if (client instanceof Cluster) await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()))
-      await this.client.ping()
+      if (client instanceof Cluster) {
+        // A Cluster is back once every primary in its slot map answers: learning first where a promoted replica
+        // serves its slots now, rather than at the next periodic refresh (else the probe's own keys, served by
+        // one node, would find it back while the slots of a dead primary still point at it).
+        await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()))
+        await Promise.all(client.nodes('master').map((node) => node.ping()))
+      } else {
+        await client.ping()
+      }
       serves = await this.checkCommands() === undefined
     } catch {}
     if (serves) this.markUp()
