@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
 import { loadConfig, type RedisConnectionSettings } from '../src/config/index.js'
 import {
-  startRedisCluster, startSentinelSet, startStandalone, type RedisClusterServers, type RedisNode, type SentinelSet
+  startRedisCluster, startSentinelSet, startStandalone, type RedisClusterServers, type RedisNode, type SentinelSet, type ServerTls
 } from '../src/bench/redis-servers.js'
 
 // Real redis-server processes for the tests, started per test file on free loopback ports (src/bench/redis-servers.ts
@@ -33,12 +33,16 @@ export function redisSettings (env: Record<string, string>): RedisConnectionSett
   return config.redis
 }
 
+/** The test CA, and the server and client certificates it signed (test/fixtures/redis-tls/). */
+export const TLS_FILES = Object.fromEntries(['ca', 'server', 'server-key', 'client', 'client-key']
+  .map((name) => [name, new URL(`fixtures/redis-tls/${name}.pem`, import.meta.url).pathname])) as Record<'ca' | 'server' | 'server-key' | 'client' | 'client-key', string>
+
 /**
  * A real redis-server on a free loopback port, with nothing persisted, stopped when the test ends; `args` are
- * more of its command-line settings (`['--rename-command', 'EVAL', '']`).
+ * more of its command-line settings (`['--rename-command', 'EVAL', '']`); with `tls`, it speaks TLS only.
  */
-export async function startRedis (t: TestLike, args: string[] = []): Promise<RedisServer> {
-  const server = await startStandalone(args)
+export async function startRedis (t: TestLike, args: string[] = [], tls?: ServerTls): Promise<RedisServer> {
+  const server = await startStandalone(args, tls)
   t.teardown(() => server.close())
   return { url: server.url, node: server.node, stop: () => server.node.stop(), start: () => server.node.start() }
 }
@@ -65,14 +69,51 @@ export interface DelayingProxy {
    * the held replies have been let through.
    */
   holdReplyTo (trigger: string, ms: number): Promise<void>
-  /** Commands seen from clients, as raw RESP text. */
-  readonly sent: string[]
+  /** Commands seen from clients: the arguments of each, and the chunk it came in (commands of one chunk were pipelined). */
+  readonly commands: Array<{ args: string[], chunk: number }>
+}
+
+/** Reads RESP commands (arrays of bulk strings) out of a client's stream, however it is cut into chunks. */
+class CommandReader {
+  private buffer = Buffer.alloc(0)
+  read (chunk: Buffer): string[][] {
+    this.buffer = Buffer.concat([this.buffer, chunk])
+    const commands: string[][] = []
+    for (;;) {
+      const command = this.next()
+      if (command === undefined) return commands
+      commands.push(command)
+    }
+  }
+
+  private next (): string[] | undefined {
+    let at = 0
+    const line = () => {
+      const end = this.buffer.indexOf('\r\n', at)
+      if (end < 0) return undefined
+      const text = this.buffer.toString('latin1', at, end)
+      at = end + 2
+      return text
+    }
+    const header = line()
+    if (header === undefined || !header.startsWith('*')) return undefined
+    const args: string[] = []
+    for (let i = 0; i < Number(header.slice(1)); i++) {
+      const length = Number(line()?.slice(1))
+      if (!Number.isFinite(length) || this.buffer.length < at + length + 2) return undefined
+      args.push(this.buffer.toString('latin1', at, at + length))
+      at += length + 2
+    }
+    this.buffer = this.buffer.subarray(at)
+    return args
+  }
 }
 
 /** A TCP proxy in front of `target` (host:port), closed when the test ends. */
 export async function startDelayingProxy (t: TestLike, target: { host: string, port: number }): Promise<DelayingProxy> {
   let pending: { trigger: string, ms: number, done: () => void } | undefined
-  const sent: string[] = []
+  const commands: DelayingProxy['commands'] = []
+  let chunks = 0
   const sockets = new Set<Socket>()
   const server = createServer((client) => {
     const upstream = connect(target.port, target.host)
@@ -80,13 +121,15 @@ export async function startDelayingProxy (t: TestLike, target: { host: string, p
     let heldUntil = 0
     const queue: Buffer[] = []
     let flushing: NodeJS.Timeout | undefined
+    const reader = new CommandReader()
     const flush = () => {
       flushing = undefined
       for (const chunk of queue.splice(0)) client.write(chunk)
     }
     client.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1')
-      sent.push(text)
+      const chunkNumber = ++chunks
+      for (const args of reader.read(chunk)) commands.push({ args, chunk: chunkNumber })
       if (pending !== undefined && text.includes(pending.trigger)) {
         const { ms, done } = pending
         pending = undefined
@@ -120,7 +163,7 @@ export async function startDelayingProxy (t: TestLike, target: { host: string, p
   })
   return {
     url: `redis://127.0.0.1:${port}`,
-    sent,
+    commands,
     holdReplyTo: (trigger, ms) => new Promise((resolve) => { pending = { trigger, ms, done: resolve } })
   }
 }

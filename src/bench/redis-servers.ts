@@ -108,12 +108,20 @@ class Processes {
 
 export interface StandaloneServer extends Servers { node: RedisNode, url: string }
 
-/** One redis-server; `args` are more of its settings (`['--maxmemory', '2mb']`). */
-export async function startStandalone (args: string[] = []): Promise<StandaloneServer> {
+/** PEM files for a server that speaks TLS only; `authClients`: it asks for a client certificate too. */
+export interface ServerTls { cert: string, key: string, ca: string, authClients?: boolean }
+
+/** One redis-server; `args` are more of its settings (`['--maxmemory', '2mb']`); with `tls`, TLS only (rediss://). */
+export async function startStandalone (args: string[] = [], tls?: ServerTls): Promise<StandaloneServer> {
   const processes = new Processes()
   try {
-    const node = await processes.node(args)
-    return { node, url: `redis://${node.address}`, close: () => processes.close() }
+    const port = await freeLoopbackPort()
+    const tlsArgs = tls === undefined
+      ? []
+      : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca,
+          '--tls-auth-clients', tls.authClients === true ? 'yes' : 'no']
+    const node = await processes.node([...tlsArgs, ...args], { port })
+    return { node, url: `${tls === undefined ? 'redis' : 'rediss'}://${node.address}`, close: () => processes.close() }
   } catch (error) {
     await processes.close()
     throw error

@@ -1,0 +1,81 @@
+import t from 'tap'
+import { buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
+import { skipWithoutRedis, startCluster, startDelayingProxy, startRedis, startSentinel } from '../redis.js'
+import { KeyNames } from '../../src/redis/key-names.js'
+import { SECRET } from '../helper.js'
+
+// Two replicas (two gateway apps, each with its own Redis connection) receiving the same new user at once, on each
+// topology, and with a lock request whose reply arrives after the command timeout; then Redis paused under them.
+
+type Env = Record<string, string>
+const topologies: Array<[string, (t: Parameters<typeof startRedis>[0]) => Promise<Env>]> = [
+  ['standalone', async (t) => ({ REDIS_URL: (await startRedis(t)).url })],
+  ['Sentinel', async (t) => (await startSentinel(t)).env],
+  ['Cluster', async (t) => (await startCluster(t)).env]
+]
+
+for (const [name, start] of topologies) {
+  t.test(`${name}: 50 concurrent first provisions of one user across two replicas make 1 registration and 1 mint`, async (t) => {
+    if (skipWithoutRedis(t)) return
+    const env = { ...await start(t), RATE_LIMIT_MAX: '1000' }
+    // Some latency, so that the two replicas' flows overlap.
+    const emulator = await startOpenIm(t, { latencyMs: 20 })
+    const [a, b] = [await buildGateway(t, emulator.url, env), await buildGateway(t, emulator.url, env)]
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => provision(i % 2 === 0 ? a.app : b.app, { userID: 'zane', platformID: 5 })))
+    t.same([...new Set(answers.map((answer) => answer.statusCode))].sort(), [200, 201], 'every answer a success (201 where the registering flow answered)')
+    t.equal(new Set(answers.map((answer) => answer.json().token)).size, 1, 'one token for all')
+    t.equal(emulator.callCount('/user/user_register'), 1)
+    t.equal(emulator.callCount('/auth/get_user_token'), 1)
+  })
+}
+
+t.test('a lock request answered after its timeout (ambiguous SET NX), 20 trials: never two mints, never a 504', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const proxy = await startDelayingProxy(t, server.node)
+  const emulator = await startOpenIm(t, { latencyMs: 20 })
+  const env = { RATE_LIMIT_MAX: '100000', REQUEST_DEADLINE_MS: '10000', OPENIM_TIMEOUT_MS: '2000' }
+  const a = await buildGateway(t, emulator.url, { ...env, REDIS_URL: proxy.url })
+  const b = await buildGateway(t, emulator.url, { ...env, REDIS_URL: server.url })
+  const names = new KeyNames(SECRET)
+  const statuses: number[] = []
+  for (let trial = 0; trial < 20; trial++) {
+    const pair = { userID: `amb_${trial}`, platformID: 5 }
+    emulator.resetCounts()
+    await waitFor(() => a.app.redis?.available === true, 'replica A back on Redis')
+    // Replica A's first lock request for the pair: its reply is held for 700 ms, past the 500 ms command timeout.
+    const held = proxy.holdReplyTo(names.pair(pair).lock, 700)
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => provision(i % 2 === 0 ? a.app : b.app, pair)))
+    await held
+    statuses.push(...answers.map((answer) => answer.statusCode))
+    t.equal(emulator.callCount('/auth/get_user_token'), 1, `trial ${trial}: one mint`)
+    t.equal(new Set(answers.map((answer) => answer.json().token)).size, 1, `trial ${trial}: one token`)
+  }
+  t.same(statuses.filter((status) => status >= 300), [], 'no answer but a success')
+  t.ok(Number(/^openim_gateway_mint_lock_ambiguous_total (\d+)/m.exec(await a.app.metrics.registry.metrics())?.[1]) >= 20, 'each trial\'s request counted as ambiguous')
+})
+
+for (const mode of ['ALL', 'WRITE'] as const) {
+  t.test(`CLIENT PAUSE ${mode}: users holding tokens keep them on both replicas; a new user is minted at most once per replica`, async (t) => {
+    if (skipWithoutRedis(t)) return
+    const server = await startRedis(t)
+    const emulator = await startOpenIm(t)
+    const env = { REDIS_URL: server.url, RATE_LIMIT_MAX: '100000' }
+    const [a, b] = [await buildGateway(t, emulator.url, env), await buildGateway(t, emulator.url, env)]
+    const users = Array.from({ length: 10 }, (_, i) => `paused_${i}`)
+    const tokens = new Map<string, string>()
+    for (const userID of users) tokens.set(userID, (await provision(a.app, { userID, platformID: 5 })).json().token)
+    // Round-robin before the pause, as a load balancer spreads them: each replica has handed out each token once.
+    for (const userID of users) await provision(b.app, { userID, platformID: 5 })
+    const before = emulator.callCount('/auth/get_user_token')
+    await server.node.admin().call('CLIENT', 'PAUSE', '3000', mode)
+    const answers = []
+    for (let round = 0; round < 4; round++) {
+      for (const userID of users) answers.push([userID, (await provision(round % 2 === 0 ? a.app : b.app, { userID, platformID: 5 })).json()] as const)
+    }
+    t.same(answers.filter(([userID, answer]) => answer.token !== tokens.get(userID)), [], 'every user kept the token it holds')
+    t.equal(emulator.callCount('/auth/get_user_token'), before, 'not one mint')
+    for (let i = 0; i < 4; i++) await provision(i % 2 === 0 ? a.app : b.app, { userID: 'newcomer', platformID: 5 })
+    t.ok(emulator.callCount('/auth/get_user_token') - before <= 2, 'a user first seen during the pause: at most one mint per replica')
+  })
+}
