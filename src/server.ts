@@ -31,7 +31,13 @@ const tracing = config.tracing === undefined
   ? undefined
   : (await import('./tracing/index.js')).startTracing(config.tracing, config.openim.apiUrl)
 
-const app = await buildApp({ config, logger: { ...loggerOptions(config), ...tracing?.loggerOptions } })
+// A setting found wrong only once a server answers (a Redis Cluster node behind REDIS_URL) stops the start like one
+// found wrong in the environment.
+const app = await buildApp({ config, logger: { ...loggerOptions(config), ...tracing?.loggerOptions } }).catch((error: unknown) => {
+  if (!(error instanceof ConfigError)) throw error
+  console.error(error.message)
+  process.exit(1)
+})
 tracing?.logTo(app.log)
 if (config.auth.disabled) {
   app.log.warn('AUTH_DISABLED=true: anyone who can reach this gateway can obtain any user\'s OpenIM token; ' +

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { once } from 'node:events'
-import { createServer, connect, type Socket } from 'node:net'
 import { loadConfig, type RedisConnectionSettings } from '../src/config/index.js'
+import { startDelayingProxy as startProxy, type DelayingProxy } from '../src/bench/delaying-proxy.js'
 import {
   startRedisCluster, startSentinelSet, startStandalone, type RedisClusterServers, type RedisNode, type SentinelSet, type ServerTls
 } from '../src/bench/redis-servers.js'
@@ -13,6 +12,7 @@ interface TestLike { teardown (fn: () => unknown): void, skip (...args: any[]): 
 
 export interface RedisServer { url: string, node: RedisNode, stop (): Promise<void>, start (): Promise<void> }
 export type { RedisClusterServers, RedisNode, SentinelSet } from '../src/bench/redis-servers.js'
+export type { DelayingProxy } from '../src/bench/delaying-proxy.js'
 
 export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-cli', ['--version']).status === 0
 
@@ -61,109 +61,9 @@ export async function startCluster (t: TestLike): Promise<RedisClusterServers> {
   return cluster
 }
 
-export interface DelayingProxy {
-  url: string
-  /**
-   * Holds back what the server sends, from the first command that contains `trigger` on, for `ms`: that reply
-   * (and any after it, kept in order) arrives late, as from a paused Redis or a congested link. Resolves when
-   * the held replies have been let through.
-   */
-  holdReplyTo (trigger: string, ms: number): Promise<void>
-  /** Commands seen from clients: the arguments of each, and the chunk it came in (commands of one chunk were pipelined). */
-  readonly commands: Array<{ args: string[], chunk: number }>
-}
-
-/** Reads RESP commands (arrays of bulk strings) out of a client's stream, however it is cut into chunks. */
-class CommandReader {
-  private buffer = Buffer.alloc(0)
-  read (chunk: Buffer): string[][] {
-    this.buffer = Buffer.concat([this.buffer, chunk])
-    const commands: string[][] = []
-    for (;;) {
-      const command = this.next()
-      if (command === undefined) return commands
-      commands.push(command)
-    }
-  }
-
-  private next (): string[] | undefined {
-    let at = 0
-    const line = () => {
-      const end = this.buffer.indexOf('\r\n', at)
-      if (end < 0) return undefined
-      const text = this.buffer.toString('latin1', at, end)
-      at = end + 2
-      return text
-    }
-    const header = line()
-    if (header === undefined || !header.startsWith('*')) return undefined
-    const args: string[] = []
-    for (let i = 0; i < Number(header.slice(1)); i++) {
-      const length = Number(line()?.slice(1))
-      if (!Number.isFinite(length) || this.buffer.length < at + length + 2) return undefined
-      args.push(this.buffer.toString('latin1', at, at + length))
-      at += length + 2
-    }
-    this.buffer = this.buffer.subarray(at)
-    return args
-  }
-}
-
-/** A TCP proxy in front of `target` (host:port), closed when the test ends. */
+/** A delaying, command-reading TCP proxy in front of `target` (src/bench/delaying-proxy.ts), closed when the test ends. */
 export async function startDelayingProxy (t: TestLike, target: { host: string, port: number }): Promise<DelayingProxy> {
-  let pending: { trigger: string, ms: number, done: () => void } | undefined
-  const commands: DelayingProxy['commands'] = []
-  let chunks = 0
-  const sockets = new Set<Socket>()
-  const server = createServer((client) => {
-    const upstream = connect(target.port, target.host)
-    sockets.add(client).add(upstream)
-    let heldUntil = 0
-    const queue: Buffer[] = []
-    let flushing: NodeJS.Timeout | undefined
-    const reader = new CommandReader()
-    const flush = () => {
-      flushing = undefined
-      for (const chunk of queue.splice(0)) client.write(chunk)
-    }
-    client.on('data', (chunk: Buffer) => {
-      const text = chunk.toString('latin1')
-      const chunkNumber = ++chunks
-      for (const args of reader.read(chunk)) commands.push({ args, chunk: chunkNumber })
-      if (pending !== undefined && text.includes(pending.trigger)) {
-        const { ms, done } = pending
-        pending = undefined
-        heldUntil = Date.now() + ms
-        setTimeout(done, ms + 50)
-      }
-      upstream.write(chunk)
-    })
-    upstream.on('data', (chunk: Buffer) => {
-      if (Date.now() >= heldUntil && queue.length === 0) {
-        client.write(chunk)
-        return
-      }
-      queue.push(chunk)
-      flushing ??= setTimeout(flush, Math.max(0, heldUntil - Date.now()))
-    })
-    const close = () => {
-      clearTimeout(flushing)
-      client.destroy()
-      upstream.destroy()
-    }
-    client.on('close', close).on('error', close)
-    upstream.on('close', close).on('error', close)
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  t.teardown(async () => {
-    for (const socket of sockets) socket.destroy()
-    server.close()
-  })
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    commands,
-    holdReplyTo: (trigger, ms) => new Promise((resolve) => { pending = { trigger, ms, done: resolve } })
-  }
+  const proxy = await startProxy(target)
+  t.teardown(() => proxy.close())
+  return proxy
 }

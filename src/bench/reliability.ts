@@ -5,12 +5,16 @@ import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { Agent, fetch } from 'undici'
 import { apiKey, ask, children, dist, freePort, secret, startEmulator, untilHealthy } from './processes.js'
+import { redisMemory } from './redis-memory.js'
+import { ambiguousLock, clientPause, closeServers, clusterUnderLoad, rollout, sentinelFailover } from './redis-reliability.js'
 
-// `npm run bench:reliability`: the overload scenarios of README "Reliability", each against a fresh gateway
-// (as `npm start` runs it) and emulator. BENCH_GATEWAY=<path to server.js> measures another build (for
-// the "before" figures: the previous release's dist/server.js). BENCH_SCENARIOS picks some of them.
+// `npm run bench:reliability`: the overload scenarios of docs/figures/reliability.md, each against a fresh gateway
+// (as `npm start` runs it) and emulator, then the Redis scenarios (redis-reliability.ts, redis-memory.ts).
+// BENCH_GATEWAY=<path to server.js> measures another build (for the "before" figures: the previous release's
+// dist/server.js); BENCH_OLD_GATEWAY=<the previous release's dist/server.js> adds the rolling upgrade. BENCH_SCENARIOS
+// picks some of them.
 const GATEWAY_ENTRY = process.env.BENCH_GATEWAY ?? `${dist}server.js`
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'hanging,leaving,redis,headers,metrics').split(',')
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'hanging,leaving,redis,headers,metrics,sentinel,pause,cluster,ambiguous,redis-memory,rollout').split(',')
 
 async function startGateway (openimUrl: string, env: Record<string, string> = {}) {
   const port = await freePort()
@@ -236,6 +240,42 @@ async function main () {
     console.log('| run | p50 ms | p99 ms | provisions/s | scrapes served |\n|---|---:|---:|---:|---|')
     await metricsFlood()
   }
+  await redisScenarios()
+}
+
+async function redisScenarios () {
+  if (SCENARIOS.includes('sentinel')) {
+    console.log('\nSentinel primary killed 5 s into 25 s of steady load (12 clients, 100 users) on 3 replicas that had each served every user once')
+    console.log('| answers | statuses | 5xx but 503+Retry-After | promoted after the kill, s | each replica back on Redis after the promotion, s | ' +
+      'most mints per user, whole run | mints during the run |\n|---:|---|---:|---:|---|---:|---:|')
+    await sentinelFailover()
+  }
+  if (SCENARIOS.includes('pause')) {
+    console.log('\nCLIENT PAUSE 4000 ALL, 3 s into 10 s of round-robin load (8 clients, 100 users holding live tokens) on 2 replicas')
+    console.log('| provisions | statuses | mints | provisions that minted |\n|---:|---|---:|---:|')
+    await clientPause()
+  }
+  if (SCENARIOS.includes('cluster')) {
+    console.log('\nRedis Cluster (3 primaries, 3 replicas, cluster-node-timeout 2000), 2 replicas, 8 clients, 100 users')
+    console.log('| phase | answers | statuses | | | |\n|---|---:|---|---|---|---|')
+    await clusterUnderLoad()
+  }
+  if (SCENARIOS.includes('ambiguous')) {
+    console.log('\nA lock request answered after 700 ms (command timeout 500 ms), 10 provisions of a new user over 2 replicas per trial')
+    console.log('| trials | answers | statuses | double mints | 504 |\n|---:|---:|---|---:|---:|')
+    await ambiguousLock()
+  }
+  if (SCENARIOS.includes('redis-memory')) {
+    console.log('\nRedis memory per remembered token (INFO used_memory, tokens of 226 characters)')
+    console.log('| when | tokens | bytes per token | MEMORY USAGE of one token key | 1,000,000 users (one platform) |\n|---|---:|---:|---:|---:|')
+    await redisMemory()
+  }
+  const oldEntry = process.env.BENCH_OLD_GATEWAY
+  if (SCENARIOS.includes('rollout') && oldEntry !== undefined) {
+    console.log(`\nRolling upgrade: 30 new users, 12 concurrent provisions each over 3 replicas (2 of ${oldEntry}), then each user on each replica`)
+    console.log('| replicas | users | answers | statuses | most mints per user | users minted twice |\n|---|---:|---:|---|---:|---:|')
+    await rollout(oldEntry)
+  }
 }
 
 try {
@@ -243,4 +283,5 @@ try {
 } finally {
   for (const child of children) child.kill('SIGKILL')
   await agent.close()
+  await closeServers()
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ConfigError } from '../../src/config/index.js'
 import { KeyNames } from '../../src/redis/key-names.js'
-import { SECRET, buildGateway, gatewayConfig, provision, startOpenIm, waitFor } from '../helper.js'
+import { SECRET, SERVICE_KEY, buildGateway, gatewayConfig, provision, runEntry, startOpenIm, waitFor } from '../helper.js'
 import { buildApp } from '../../src/http/app.js'
 import { skipWithoutRedis, startCluster, startRedis } from '../redis.js'
 
@@ -71,6 +71,13 @@ t.test('a Cluster node given as REDIS_URL stops the start, naming REDIS_CLUSTER_
   const node = cluster.nodes[0]!
   await t.rejects(buildApp({ config: gatewayConfig(emulator.url, { REDIS_URL: `redis://${node.address}` }), logger: false }),
     { message: /REDIS_URL points at a Redis Cluster node: list the cluster's nodes in REDIS_CLUSTER_NODES/ })
+  // As operators run it (npm run build first): exit 1, the message, no stack trace.
+  const started = await runEntry(new URL('../../dist/server.js', import.meta.url).pathname, [], {
+    OPENIM_API_URL: emulator.url, OPENIM_SECRET: SECRET, GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, PORT: '0', REDIS_URL: `redis://${node.address}`
+  })
+  t.equal(started.code, 1)
+  t.match(started.stderr, /^invalid configuration: REDIS_URL points at a Redis Cluster node/)
+  t.notMatch(started.stderr, /\n\s+at /, 'no stack trace')
 })
 
 t.test('a Cluster node found behind REDIS_URL later (INFO refused at start): said once, degraded for good, no flapping', async (t) => {

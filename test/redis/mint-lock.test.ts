@@ -4,6 +4,7 @@ import { LocalMintLock } from '../../src/provisioning/mint-lock.js'
 import { TokenSealer } from '../../src/provisioning/token-store/crypto.js'
 import { MemoryTokenStore } from '../../src/provisioning/token-store/memory.js'
 import { RedisSessionStore, type LocalToken } from '../../src/provisioning/token-store/redis.js'
+import { REMEMBER } from '../../src/provisioning/token-store/scripts.js'
 import type { Look, MintLease } from '../../src/provisioning/token-store/store.js'
 import { KeyNames } from '../../src/redis/key-names.js'
 import { SharedRedis } from '../../src/redis/shared-redis.js'
@@ -195,6 +196,41 @@ t.test('a flow that ends while its lock request is unknown releases it once Redi
   const client = await admin(t, server.url)
   await waitFor(async () => await client.exists(keys.lock) === 0, 'the owed release', 10_000)
   t.pass('released long before its 60 s lease')
+})
+
+t.test('a token whose remember times out (sent late): no other flow mints; it finds the token once it lands', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const proxy = await startDelayingProxy(t, server.node)
+  const a = await replica(t, proxy.url)
+  const b = await replica(t, server.url)
+  const flow = a.store.flow(pair)
+  const lease = leaseOf(await flow.look(true))
+  // The remember script reaches Redis 1.5 s late, after its 500 ms timeout: the lock stays this flow's meanwhile.
+  const held = proxy.holdCommand(REMEMBER, 1500)
+  await lease.remember(entry('late-token'))
+  await flow.end()
+  const waiting = b.store.flow(pair)
+  t.match(await waiting.look(true), { kind: 'busy' }, 'the other replica waits: the lock is still held')
+  await held
+  await waitFor(async () => (await waiting.look(true)).kind === 'remembered', 'the token to land')
+  t.match(await b.store.flow(pair).look(true), { kind: 'remembered', entry: { token: 'late-token' } })
+  t.match(await a.store.flow(pair).look(true), { kind: 'remembered', entry: { token: 'late-token' } }, 'and this replica offers it too')
+})
+
+t.test('a token minted while Redis was unavailable is written to it once it is back: other replicas find it', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const [a, b] = [await replica(t, server.url), await replica(t, server.url)]
+  await server.stop()
+  await waitFor(() => !a.redis.available, 'the breaker to open')
+  const flow = a.store.flow(pair)
+  await leaseOf(await flow.look(true)).remember(entry('outage-token'))
+  await flow.end()
+  await server.start()
+  await waitFor(() => a.redis.available, 'Redis to be back')
+  await waitFor(async () => (await b.store.flow(pair).look(true)).kind === 'remembered', 'the owed write')
+  t.match(await b.store.flow(pair).look(true), { kind: 'remembered', entry: { token: 'outage-token' } })
 })
 
 t.test('a lock without expiry, or of another type, is taken over, and said once', async (t) => {

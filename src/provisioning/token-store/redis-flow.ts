@@ -36,6 +36,8 @@ export class RedisPairFlow implements PairFlow {
   /** This flow's hold on the pair's lock in Redis: none, held (taken when heldSince), unknown, or maybe (released at the end). */
   private lock: 'none' | 'held' | 'unknown' | 'maybe' = 'none'
   private heldSince = 0
+  /** A token minted under the lease that Redis did not (surely) take: written when the flow ends, or once Redis is back. */
+  private unremembered?: RememberedToken
   private releaseLocal?: () => void
   private readonly lookKeys: string[]
   private readonly lockKeys: string[]
@@ -102,16 +104,25 @@ export class RedisPairFlow implements PairFlow {
   async end (): Promise<void> {
     this.releaseLocal?.()
     this.releaseLocal = undefined
+    const { redis, leaseMs } = this.store.options
+    const unremembered = this.unremembered
+    if (unremembered !== undefined) {
+      // Written (over an older token only), and the lock released in the same step: the flows waiting for the lock
+      // find the token rather than mint another.
+      if (redis.available && await this.writeBack(unremembered)) return
+      this.store.owe(`token\u0000${this.holder}`, unremembered.expiresAt, () => this.writeBack(unremembered))
+      return
+    }
     if (this.lock === 'none') return
-    const { redis } = this.store.options
+    const release = async () => await redis.run((client) => client.eval(RELEASE, this.lockKeys.length, ...this.lockKeys, this.holder))
     if (redis.available) {
       try {
-        await redis.run((client) => client.eval(RELEASE, this.lockKeys.length, ...this.lockKeys, this.holder))
+        await release()
         this.lock = 'none'
         return
       } catch {}
     }
-    this.store.oweRelease(this.holder, this.lockKeys)
+    this.store.owe(`lock\u0000${this.holder}`, Date.now() + leaseMs, release)
   }
 
   private async runLook (recall: boolean): Promise<LookReply> {
@@ -180,9 +191,11 @@ export class RedisPairFlow implements PairFlow {
         } catch (error) {
           if (error instanceof RedisUnavailable && error.outcomeUnknown) this.lock = 'unknown'
           else this.store.trouble(error, 'remember')
-          // Minted under the lock, but no other replica can find it: this one mints no second token meanwhile.
+          // Minted under the lock, but no other replica may find it: this one mints no second token meanwhile, and
+          // writes it when the flow ends, or once Redis is back.
           memory.rememberNow(this.pair, { ...entry, unshared: true })
           local.recordUnsharedMint(this.pair)
+          this.unremembered = entry
         }
       }
     }
@@ -196,28 +209,36 @@ export class RedisPairFlow implements PairFlow {
         local.recordUnsharedMint(this.pair)
         events?.unsharedMint?.()
         memory.rememberNow(this.pair, { ...entry, unshared: true })
-        // Redis may be back already: then every replica finds the token at once.
-        if (redis.writable) await this.writeBack(entry)
+        // Redis may be back already: then every replica finds the token at once; else as soon as it is.
+        if (!(redis.writable && await this.writeBack(entry))) {
+          this.store.owe(`token\u0000${this.holder}`, entry.expiresAt, () => this.writeBack(entry))
+        }
         this.releaseLocal?.()
         this.releaseLocal = undefined
       }
     }
   }
 
-  /** A token Redis does not have, written over an older one only (a newer one, minted elsewhere since, wins). */
-  private async writeBack (entry: RememberedToken) {
+  /**
+   * A token Redis does not have, written over an older one only (a newer one, minted elsewhere since, wins), and
+   * whatever lock of this holder released; true once done.
+   */
+  private async writeBack (entry: RememberedToken): Promise<boolean> {
     const { sealer, memory } = this.store.options
     const { token, expiresAt, lifetimeSeconds } = entry
     const ttl = expiresAt - Date.now()
-    if (ttl <= 0) return
+    if (ttl <= 0) return true
     const sealed = sealer.seal(this.pair, JSON.stringify({ token, expiresAt, lifetimeSeconds }))
     try {
       await this.runRemember(sealed, ttl, true)
-      // The script also released whatever lock of this holder there was.
       this.lock = 'none'
-      memory.rememberNow(this.pair, { token, expiresAt, lifetimeSeconds })
+      this.unremembered = undefined
+      // Now a copy of what Redis has (or of an older token than Redis has, which Redis's answer replaces).
+      if (memory.recallNow(this.pair)?.token === token) memory.rememberNow(this.pair, { token, expiresAt, lifetimeSeconds })
+      return true
     } catch (error) {
       this.store.trouble(error, 'write back')
+      return false
     }
   }
 

@@ -5,7 +5,6 @@ import type { LocalMintLock } from '../mint-lock.js'
 import type { TokenSealer } from './crypto.js'
 import type { MemoryTokenStore } from './memory.js'
 import { RedisPairFlow } from './redis-flow.js'
-import { RELEASE } from './scripts.js'
 import type { PairFlow, RememberedToken, SessionStore, TokenPair } from './store.js'
 
 /** A token in this replica's memory; `unshared`: Redis does not have it (minted or kept while Redis could not take it). */
@@ -37,8 +36,8 @@ export interface RedisSessionStoreOptions {
 const LEGACY_WRITES_MS = 24 * 3600_000
 const LAYOUT_MARKER = `${KEY_PREFIX}key-layout-v2-since`
 const MARK_LAYOUT = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])"
-// Releases owed to Redis (a flow ended while it could not be reached); each is useless once its lease has run out.
-const MAX_PENDING_RELEASES = 10_000
+// Work owed to Redis (releases, tokens it could not take), done once it is back; each is useless past its `until`.
+const MAX_OWED = 10_000
 
 /**
  * Remembered tokens in Redis, shared by every replica: encrypted (crypto.ts), under key names that say nothing
@@ -51,7 +50,7 @@ const MAX_PENDING_RELEASES = 10_000
 export class RedisSessionStore implements SessionStore {
   /** Until when the previous release's names are written too (standalone and Sentinel only); unknown: written. */
   private legacyWritesUntil = Number.POSITIVE_INFINITY
-  private readonly pendingReleases = new Map<string, { locks: string[], until: number }>()
+  private readonly owed = new Map<string, { until: number, settle: () => Promise<unknown> }>()
   private readonly repairsLogged = new Set<string>()
 
   constructor (readonly options: RedisSessionStoreOptions) {
@@ -62,7 +61,7 @@ export class RedisSessionStore implements SessionStore {
     } else {
       this.legacyWritesUntil = 0
     }
-    redis.onRecovered(() => this.settleReleases())
+    redis.onRecovered(() => this.settleOwed())
   }
 
   flow (pair: TokenPair): PairFlow {
@@ -99,10 +98,13 @@ export class RedisSessionStore implements SessionStore {
     return Date.now() < this.legacyWritesUntil
   }
 
-  /** A lock the flow may still hold in Redis, to be released once Redis answers (its lease ends it anyway). */
-  oweRelease (holder: string, locks: string[]) {
-    if (this.pendingReleases.size >= MAX_PENDING_RELEASES) this.pendingReleases.delete(this.pendingReleases.keys().next().value!)
-    this.pendingReleases.set(holder, { locks, until: performance.now() + this.options.leaseMs })
+  /**
+   * Work for Redis that could not be done when it was due (a lock to release, a token to write back), done as soon
+   * as Redis serves again, unless `until` (ms since the epoch: the lease's end, the token's expiry) has passed.
+   */
+  owe (key: string, until: number, settle: () => Promise<unknown>) {
+    if (this.owed.size >= MAX_OWED) this.owed.delete(this.owed.keys().next().value!)
+    this.owed.set(key, { until, settle })
   }
 
   /** A lock found without expiry or of another type, taken over: said once per kind, never per request. */
@@ -129,11 +131,11 @@ export class RedisSessionStore implements SessionStore {
     } catch {}
   }
 
-  private settleReleases () {
-    const now = performance.now()
-    for (const [holder, { locks, until }] of this.pendingReleases) {
-      this.pendingReleases.delete(holder)
-      if (until > now) void this.options.redis.run((client) => client.eval(RELEASE, locks.length, ...locks, holder)).catch(() => {})
+  private settleOwed () {
+    const now = Date.now()
+    for (const [key, { until, settle }] of this.owed) {
+      this.owed.delete(key)
+      if (until > now) void settle().catch(() => {})
     }
   }
 }
