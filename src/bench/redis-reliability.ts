@@ -32,7 +32,7 @@ async function startReplica (openimUrl: string, env: Record<string, string>, ent
       LOG_LEVEL: 'warn',
       ...env
     },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
+    stdio: ['ignore', process.env.BENCH_DEBUG === undefined ? 'ignore' : 'inherit', 'inherit', 'ipc']
   })
   children.push(child)
   const url = `http://127.0.0.1:${port}`

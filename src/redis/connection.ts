@@ -42,8 +42,8 @@ function nodeOptions (settings: RedisConnectionSettings): RedisOptions {
  * - Sentinel: the primary the sentinels name, found again after a failover (the sentinels' +switch-master,
  *   ioredis's failoverDetector) and left as soon as it answers READONLY (a demoted primary);
  * - Cluster: every primary, each key sent to its slot's node; a command meeting a closed connection or a
- *   cluster that is down fails at once rather than being sent again (the breaker takes over), while MOVED
- *   and ASK redirections are followed.
+ *   cluster that is down fails rather than being sent again (the breaker takes over), while MOVED and ASK
+ *   redirections are followed.
  */
 export function createRedisClient (settings: RedisConnectionSettings, { retry = true } = {}): RedisClient {
   const { topology } = settings
@@ -53,7 +53,10 @@ export function createRedisClient (settings: RedisConnectionSettings, { retry = 
   if (topology.kind === 'cluster') {
     return new Cluster(topology.nodes, {
       redisOptions: node,
-      enableOfflineQueue: false,
+      // Not false: with it ioredis refuses a command at once ("Connection is closed.") while the connection to its
+      // slot's node is still being opened, the first time that node is used; each node then queues the command
+      // and its command timeout runs, and SharedRedis bounds the wait for the Cluster itself (its slot map).
+      enableOfflineQueue: true,
       clusterRetryStrategy: reconnectDelay,
       retryDelayOnFailover: 0,
       retryDelayOnClusterDown: 0,

@@ -116,8 +116,8 @@ export function connectionProblem (error: unknown, context: RedisDiagnosisContex
     return problem('timeout', `Redis did not answer within ${context.commandTimeoutMs} ms (REDIS_COMMAND_TIMEOUT_MS): ` +
       'a firewall dropping packets, or a paused or overloaded Redis')
   }
-  return problem('closed', 'the connection closed before Redis answered: a server that speaks TLS reached without it ' +
-    '(use rediss:// or REDIS_TLS=true), a proxy that refused the gateway, or a restart')
+  return problem('closed', 'the connection closed before Redis answered: a restart or a failover (it is used again once it answers), ' +
+    'a server that speaks TLS reached without it (use rediss:// or REDIS_TLS=true), or a proxy that refused the gateway')
 }
 
 /**

@@ -143,12 +143,28 @@ export class SharedRedis {
   async run<T> (command: (client: RedisClient) => Promise<T>): Promise<T> {
     if (this.state === 'down') throw new RedisUnavailable('Redis is unavailable (circuit open)')
     try {
-      return await command(this.client)
+      return await (this.client instanceof Cluster ? this.bounded(command(this.client)) : command(this.client))
     } catch (error) {
       const problem = unusableRedis(error, this.diagnosis)
       if (problem === undefined) throw error
       this.markDown(problem)
       throw new RedisUnavailable(`Redis is unavailable: ${problem.reason}`, outcomeUnknown(error))
+    }
+  }
+
+  /**
+   * A Cluster queues a command while it has no slot map (starting, or every node lost), where no command timeout
+   * runs yet: bounded here like any other.
+   */
+  private async bounded<T> (command: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('Command timed out')), this.options.settings.commandTimeoutMs)
+    })
+    try {
+      return await Promise.race([command, timeout])
+    } finally {
+      clearTimeout(timer)
     }
   }
 
