@@ -15,9 +15,15 @@ const agent = new Agent({ connections: 512, headersTimeout: 60_000, bodyTimeout:
 const servers: Servers[] = []
 const names = new KeyNames(secret)
 
-interface Replica { url: string, child: ChildProcess }
+interface Replica {
+  url: string
+  child: ChildProcess
+  /** When (Date.now()) the replica logged its Redis state changing: 'degraded' or 'recovered'. */
+  redisStates: Array<{ at: number, state: 'degraded' | 'recovered' }>
+}
 
-async function startReplica (openimUrl: string, env: Record<string, string>, entry = `${dist}server.js`): Promise<Replica> {
+async function startReplica (openimUrl: string, env: Record<string, string>,
+  entry = process.env.BENCH_GATEWAY ?? `${dist}server.js`): Promise<Replica> {
   const port = await freePort()
   const child = fork(entry, [], {
     execArgv: ['--max-old-space-size=128'],
@@ -32,19 +38,37 @@ async function startReplica (openimUrl: string, env: Record<string, string>, ent
       LOG_LEVEL: 'warn',
       ...env
     },
-    stdio: ['ignore', process.env.BENCH_DEBUG === undefined ? 'ignore' : 'inherit', 'inherit', 'ipc']
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc']
   })
   children.push(child)
+  // The replica's own word for when it left Redis and came back (its log lines' times, to the millisecond).
+  const redisStates: Replica['redisStates'] = []
+  let pending = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) {
+      const state = /"msg":"Redis (degraded|recovered)/.exec(line)?.[1] as 'degraded' | 'recovered' | undefined
+      if (state !== undefined) redisStates.push({ at: (JSON.parse(line) as { time: number }).time, state })
+      if (process.env.BENCH_DEBUG !== undefined) console.log(line)
+    }
+  })
   const url = `http://127.0.0.1:${port}`
   await untilHealthy(url)
-  return { url, child }
+  return { url, child, redisStates }
+}
+
+/** How long after `since` (Date.now()) the replica last came back on Redis, or undefined if it never left it. */
+function backOnRedisAfter (replica: Replica, since: number): number | undefined {
+  const recovered = replica.redisStates.filter(({ at, state }) => state === 'recovered' && at >= since - 60_000).at(-1)
+  return recovered === undefined ? undefined : Math.max(0, recovered.at - since)
 }
 
 function stopAll (replicas: Replica[]) {
   for (const replica of replicas) replica.child.kill('SIGKILL')
 }
 
-interface Answer { status: number, retryAfter: boolean, token?: string, at: number }
+interface Answer { status: number, retryAfter: boolean, code?: string, token?: string, at: number }
 
 async function provision (url: string, userID: string): Promise<Answer> {
   try {
@@ -55,8 +79,9 @@ async function provision (url: string, userID: string): Promise<Answer> {
       dispatcher: agent,
       signal: AbortSignal.timeout(30_000)
     })
-    const body = await response.json() as { token?: string }
-    return { status: response.status, retryAfter: response.headers.has('retry-after'), token: body.token, at: performance.now() }
+    const body = await response.json() as { token?: string, code?: string }
+    const retryAfter = response.headers.has('retry-after')
+    return { status: response.status, retryAfter, code: body.code, token: body.token, at: performance.now() }
   } catch {
     return { status: 0, retryAfter: false, at: performance.now() }
   }
@@ -95,34 +120,20 @@ async function degraded (replica: Replica): Promise<number | undefined> {
   }
 }
 
-/** Per replica: when its degraded gauge was last seen going back to 0 (ms, performance.now()), watched until `until`. */
-async function watchBackOnRedis (replicas: Replica[], until: number): Promise<Array<number | undefined>> {
-  const backAt: Array<number | undefined> = replicas.map(() => undefined)
-  const wasDegraded = replicas.map(() => false)
-  while (performance.now() < until) {
-    await Promise.all(replicas.map(async (replica, i) => {
-      const gauge = await degraded(replica)
-      if (gauge === 1) wasDegraded[i] = true
-      if (gauge === 0 && wasDegraded[i] === true && backAt[i] === undefined) backAt[i] = performance.now()
-    }))
-    await sleep(200)
-  }
-  return backAt
-}
-
 const usersNamed = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}_${i}`)
 const fmt = (ms: number | undefined) => ms === undefined ? '—' : (ms / 1000).toFixed(1)
 
 function statusCounts (answers: Answer[]): string {
   const counts = new Map<string, number>()
-  for (const { status, retryAfter } of answers) {
-    const key = status === 0 ? 'no answer' : status === 503 && retryAfter ? '503+Retry-After' : String(status)
+  for (const { status, retryAfter, code } of answers) {
+    const key = status === 0 ? 'no answer' : status >= 400 ? `${status} ${code ?? ''}${retryAfter ? '+Retry-After' : ''}` : String(status)
     counts.set(key, (counts.get(key) ?? 0) + 1)
   }
   return [...counts].sort().map(([status, count]) => `${count}× ${status}`).join(', ')
 }
 
-const bad5xx = (answers: Answer[]) => answers.filter((answer) => answer.status === 0 || (answer.status >= 500 && !(answer.status === 503 && answer.retryAfter))).length
+const bad5xx = (answers: Answer[]) =>
+  answers.filter((answer) => answer.status === 0 || (answer.status >= 500 && !(answer.status === 503 && answer.retryAfter))).length
 
 function mintFigures (before: Record<string, number>, after: Record<string, number>, users: string[]) {
   const during = users.map((userID) => (after[userID] ?? 0) - (before[userID] ?? 0))
@@ -141,20 +152,19 @@ export async function sentinelFailover () {
   const answers: Answer[] = []
   const start = performance.now()
   const loading = load(replicas, users, 12, start + 25_000, answers)
-  const watching = watchBackOnRedis(replicas, start + 25_000)
   await sleep(5000)
-  const killedAt = performance.now()
+  const killedAt = Date.now()
   await set.primary.stop()
   let promotedAt: number | undefined
   while (promotedAt === undefined && performance.now() < start + 25_000) {
-    if (await set.primaryPort().catch(() => 0) === set.replica.port) promotedAt = performance.now()
-    else await sleep(100)
+    if (await set.primaryPort().catch(() => 0) === set.replica.port) promotedAt = Date.now()
+    else await sleep(50)
   }
   await loading
-  const backAt = await watching
   const mints = mintFigures(before, await mintsOf(emulator.child), users)
-  const back = backAt.map((at) => at === undefined || promotedAt === undefined ? undefined : Math.max(0, at - promotedAt))
-  console.log(`| ${answers.length} | ${statusCounts(answers)} | ${bad5xx(answers)} | ${fmt(promotedAt === undefined ? undefined : promotedAt - killedAt)} | ` +
+  const back = replicas.map((replica) => promotedAt === undefined ? undefined : backOnRedisAfter(replica, promotedAt))
+  const promotion = fmt(promotedAt === undefined ? undefined : promotedAt - killedAt)
+  console.log(`| ${answers.length} | ${statusCounts(answers)} | ${bad5xx(answers)} | ${promotion} | ` +
     `${back.map(fmt).join(' / ')} | ${mints.most} | ${mints.total} |`)
   stopAll(replicas)
   emulator.child.kill('SIGKILL')
@@ -214,16 +224,15 @@ export async function clusterUnderLoad () {
   const killAnswers: Answer[] = []
   start = performance.now()
   const loading = load(replicas, users, 8, start + 20_000, killAnswers)
-  const watching = watchBackOnRedis(replicas, start + 20_000)
   await sleep(3000)
   const victim = await cluster.primaryFor(names.pair({ userID: users[0]!, platformID: 5 }).token)
-  const killedAt = performance.now()
+  const killedAt = Date.now()
   await victim.stop()
   await loading
-  const backAt = await watching
   const killMints = mintFigures(afterLoad, await mintsOf(emulator.child), users)
+  const back = replicas.map((replica) => fmt(backOnRedisAfter(replica, killedAt))).join(' / ')
   console.log(`| primary killed under load | ${killAnswers.length} | ${statusCounts(killAnswers)} | 5xx (not 503+Retry-After): ` +
-    `${bad5xx(killAnswers)} | back on Redis after the kill: ${backAt.map((at) => fmt(at === undefined ? undefined : at - killedAt)).join(' / ')} s | ` +
+    `${bad5xx(killAnswers)} | back on Redis after the kill: ${back} s | ` +
     `${killMints.total} mints, most per user during the kill ${Math.max(...killMints.during)} |`)
   stopAll(replicas)
   emulator.child.kill('SIGKILL')
@@ -235,7 +244,8 @@ export async function ambiguousLock () {
   servers.push(redis)
   const proxy = await startDelayingProxy(redis.node)
   const emulator = await startEmulator(20)
-  const [viaProxy, direct] = [await startReplica(emulator.url, { REDIS_URL: proxy.url }), await startReplica(emulator.url, { REDIS_URL: redis.url })]
+  const viaProxy = await startReplica(emulator.url, { REDIS_URL: proxy.url })
+  const direct = await startReplica(emulator.url, { REDIS_URL: redis.url })
   let doubleMints = 0
   const answers: Answer[] = []
   for (let trial = 0; trial < 20; trial++) {
@@ -247,9 +257,38 @@ export async function ambiguousLock () {
     await held
     if (((await mintsOf(emulator.child))[userID] ?? 0) > 1) doubleMints++
   }
-  console.log(`| 20 | ${answers.length} | ${statusCounts(answers)} | ${doubleMints} | ${answers.filter((answer) => answer.status === 504).length} |`)
+  const timeouts = answers.filter((answer) => answer.status === 504).length
+  console.log(`| 20 | ${answers.length} | ${statusCounts(answers)} | ${doubleMints} | ${timeouts} |`)
   await proxy.close()
   stopAll([viaProxy, direct])
+  emulator.child.kill('SIGKILL')
+}
+
+/** A replica with Redis through `count` provisions of distinct users: its copy of the tokens fills to TOKEN_CACHE_MAX_ENTRIES. */
+export async function residentMemory (count: number) {
+  const redis = await startStandalone()
+  servers.push(redis)
+  const emulator = await startEmulator(2)
+  const [replica] = [await startReplica(emulator.url, { REDIS_URL: redis.url, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' })]
+  const rss = async () => {
+    const text = await (await fetch(`${replica!.url}/metrics`, { dispatcher: agent })).text()
+    const read = (name: string) => Number(new RegExp(`^openim_gateway_${name} (\\S+)$`, 'm').exec(text)?.[1]) / 1024 / 1024
+    return `${read('process_resident_memory_bytes').toFixed(0)} MB (${read('nodejs_heap_size_used_bytes').toFixed(0)})`
+  }
+  const samples = [`0: ${await rss()}`]
+  let next = 0
+  let failed = 0
+  for (let tenth = 1; tenth <= 10; tenth++) {
+    const until = Math.round(count * tenth / 10)
+    await Promise.all(Array.from({ length: 32 }, async () => {
+      while (next < until) if ((await provision(replica!.url, `rss_${next++}`)).status >= 300) failed++
+    }))
+    // The metrics render is reused for a second: wait for a fresh one.
+    await sleep(1100)
+    samples.push(`${until}: ${await rss()}`)
+  }
+  console.log(`| ${count} | ${failed} | ${samples.join(', ')} |`)
+  stopAll([replica!])
   emulator.child.kill('SIGKILL')
 }
 
@@ -265,7 +304,9 @@ export async function rollout (oldEntry: string) {
   ]
   const users = usersNamed('rollout', 30)
   const answers: Answer[] = []
-  for (const userID of users) answers.push(...await Promise.all(Array.from({ length: 12 }, (_, i) => provision(replicas[i % 3]!.url, userID))))
+  for (const userID of users) {
+    answers.push(...await Promise.all(Array.from({ length: 12 }, (_, i) => provision(replicas[i % 3]!.url, userID))))
+  }
   for (const replica of replicas) for (const userID of users) answers.push(await provision(replica.url, userID))
   const mints = await mintsOf(emulator.child)
   const most = Math.max(...users.map((userID) => mints[userID] ?? 0))

@@ -6,7 +6,9 @@ import { Redis } from 'ioredis'
 import { Agent, fetch } from 'undici'
 import { apiKey, ask, children, dist, freePort, secret, startEmulator, untilHealthy } from './processes.js'
 import { redisMemory } from './redis-memory.js'
-import { ambiguousLock, clientPause, closeServers, clusterUnderLoad, rollout, sentinelFailover } from './redis-reliability.js'
+import {
+  ambiguousLock, clientPause, closeServers, clusterUnderLoad, residentMemory, rollout, sentinelFailover
+} from './redis-reliability.js'
 
 // `npm run bench:reliability`: the overload scenarios of docs/figures/reliability.md, each against a fresh gateway
 // (as `npm start` runs it) and emulator, then the Redis scenarios (redis-reliability.ts, redis-memory.ts).
@@ -14,7 +16,8 @@ import { ambiguousLock, clientPause, closeServers, clusterUnderLoad, rollout, se
 // dist/server.js); BENCH_OLD_GATEWAY=<the previous release's dist/server.js> adds the rolling upgrade. BENCH_SCENARIOS
 // picks some of them.
 const GATEWAY_ENTRY = process.env.BENCH_GATEWAY ?? `${dist}server.js`
-const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'hanging,leaving,redis,headers,metrics,sentinel,pause,cluster,ambiguous,redis-memory,rollout').split(',')
+const ALL_SCENARIOS = 'hanging,leaving,redis,headers,metrics,sentinel,pause,cluster,ambiguous,redis-memory,redis-rss,rollout'
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? ALL_SCENARIOS).split(',')
 
 async function startGateway (openimUrl: string, env: Record<string, string> = {}) {
   const port = await freePort()
@@ -100,7 +103,8 @@ async function hanging (concurrency: number) {
   await new Promise((resolve) => setTimeout(resolve, 1000)) // the last log lines
   const inGateway = gateway.served
   console.log(`| ${concurrency} | ${seconds(percentile(ms, 50))} | ${seconds(percentile(ms, 99))} | ${seconds(Math.max(...ms))} | ` +
-    `${seconds(percentile(inGateway, 50))} / ${seconds(percentile(inGateway, 99))} / ${seconds(Math.max(...inGateway))} | ${statuses(answers)} |`)
+    `${seconds(percentile(inGateway, 50))} / ${seconds(percentile(inGateway, 99))} / ${seconds(Math.max(...inGateway))} | ` +
+    `${statuses(answers)} |`)
   stop(gateway.child, emulator.child)
 }
 
@@ -121,7 +125,8 @@ async function leaving () {
 
 async function startRedis () {
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' })
   children.push(child)
   const url = `redis://127.0.0.1:${port}`
   const admin = new Redis(url, { lazyConnect: true, retryStrategy: () => 50 })
@@ -148,7 +153,8 @@ async function redisPaused () {
       while (performance.now() < until) answers.push(await provision(gateway.url, `paused_${worker}`))
     }))
     const ms = answers.map((answer) => answer.ms)
-    console.log(`| ${name} | ${answers.length} | ${percentile(ms, 50).toFixed(1)} | ${percentile(ms, 99).toFixed(1)} | ${statuses(answers)} |`)
+    console.log(`| ${name} | ${answers.length} | ${percentile(ms, 50).toFixed(1)} | ${percentile(ms, 99).toFixed(1)} | ` +
+      `${statuses(answers)} |`)
   }
   await run('Redis answering')
   await redis.admin.call('CLIENT', 'PAUSE', '8000', 'ALL')
@@ -175,7 +181,8 @@ async function slowHeaders () {
     socket.destroy()
     return cut
   }))
-  console.log(`| 20 connections, HTTP_HEADERS_TIMEOUT_MS=3000 | ${seconds(Math.min(...cuts))} | ${seconds(percentile(cuts, 50))} | ${seconds(Math.max(...cuts))} |`)
+  console.log(`| 20 connections, HTTP_HEADERS_TIMEOUT_MS=3000 | ${seconds(Math.min(...cuts))} | ${seconds(percentile(cuts, 50))} | ` +
+    `${seconds(Math.max(...cuts))} |`)
   stop(gateway.child, emulator.child)
 }
 
@@ -206,8 +213,11 @@ async function metricsFlood () {
     })
     const flood = floodUrl === undefined ? undefined : autocannon({ url: floodUrl, connections: 64, duration: 8 })
     const [result, scrapes] = await Promise.all([legit, flood])
-    const served = scrapes === undefined ? '—' : `${(scrapes['2xx'] / scrapes.duration).toFixed(0)}/s served, ${scrapes.non2xx} refused, ${scrapes.errors} connections dropped`
-    console.log(`| ${name} | ${result.latency.p50.toFixed(1)} | ${result.latency.p99.toFixed(1)} | ${(result['2xx'] / result.duration).toFixed(0)} | ${served} |`)
+    const served = scrapes === undefined
+      ? '—'
+      : `${(scrapes['2xx'] / scrapes.duration).toFixed(0)}/s served, ${scrapes.non2xx} refused, ${scrapes.errors} connections dropped`
+    console.log(`| ${name} | ${result.latency.p50.toFixed(1)} | ${result.latency.p99.toFixed(1)} | ` +
+      `${(result['2xx'] / result.duration).toFixed(0)} | ${served} |`)
   }
   stop(gateway.child, withPort.child, emulator.child)
 }
@@ -216,7 +226,8 @@ async function main () {
   console.log(`openim-gateway reliability bench: ${GATEWAY_ENTRY}, node ${process.version}`)
   if (SCENARIOS.includes('hanging')) {
     console.log('\nEvery OpenIM call hangs (OPENIM_TIMEOUT_MS=5000, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS=0, other settings default)')
-    console.log('| concurrent requests | p50 s | p99 s | slowest s | in the gateway: p50 / p99 / slowest s | answers |\n|---:|---:|---:|---:|---:|---|')
+    console.log('| concurrent requests | p50 s | p99 s | slowest s | in the gateway: p50 / p99 / slowest s | answers |\n' +
+      '|---:|---:|---:|---:|---:|---|')
     await hanging(200)
     await hanging(1000)
   }
@@ -245,8 +256,10 @@ async function main () {
 
 async function redisScenarios () {
   if (SCENARIOS.includes('sentinel')) {
-    console.log('\nSentinel primary killed 5 s into 25 s of steady load (12 clients, 100 users) on 3 replicas that had each served every user once')
-    console.log('| answers | statuses | 5xx but 503+Retry-After | promoted after the kill, s | each replica back on Redis after the promotion, s | ' +
+    console.log('\nSentinel primary killed 5 s into 25 s of steady load (12 clients, 100 users) on 3 replicas that had each served ' +
+      'every user once')
+    console.log('| answers | statuses | 5xx but 503+Retry-After | promoted after the kill, s | ' +
+      'each replica back on Redis after the promotion, s | ' +
       'most mints per user, whole run | mints during the run |\n|---:|---|---:|---:|---|---:|---:|')
     await sentinelFailover()
   }
@@ -266,13 +279,22 @@ async function redisScenarios () {
     await ambiguousLock()
   }
   if (SCENARIOS.includes('redis-memory')) {
-    console.log('\nRedis memory per remembered token (INFO used_memory, tokens of 226 characters)')
-    console.log('| when | tokens | bytes per token | MEMORY USAGE of one token key | 1,000,000 users (one platform) |\n|---|---:|---:|---:|---:|')
+    console.log('\nRedis memory per remembered token (INFO used_memory before and after, divided by the tokens)')
+    console.log('| when | tokens | token characters | bytes per token | MEMORY USAGE of one token key | ' +
+      '1,000,000 users (one platform) |\n' +
+      '|---|---:|---:|---:|---:|---:|')
     await redisMemory()
+  }
+  if (SCENARIOS.includes('redis-rss')) {
+    console.log('\nA replica with REDIS_URL: resident memory (V8 heap in use) through provisions of distinct users, ' +
+      'TOKEN_CACHE_MAX_ENTRIES default')
+    console.log('| provisions | failed | resident MB (heap MB) after each tenth |\n|---:|---:|---|')
+    await residentMemory(100_000)
   }
   const oldEntry = process.env.BENCH_OLD_GATEWAY
   if (SCENARIOS.includes('rollout') && oldEntry !== undefined) {
-    console.log(`\nRolling upgrade: 30 new users, 12 concurrent provisions each over 3 replicas (2 of ${oldEntry}), then each user on each replica`)
+    console.log(`\nRolling upgrade: 30 new users, 12 concurrent provisions each over 3 replicas (2 of ${oldEntry}), ` +
+      'then each user on each replica')
     console.log('| replicas | users | answers | statuses | most mints per user | users minted twice |\n|---|---:|---:|---|---:|---:|')
     await rollout(oldEntry)
   }

@@ -78,6 +78,11 @@ function replyProblem (reason: string, context: RedisDiagnosisContext): Omit<Red
         : `${where} points at a read-only replica: point it at the primary (or use REDIS_SENTINELS)`
     }
   }
+  if (/^NOREPLICAS\b/.test(reason)) {
+    const hint = 'the primary cannot reach enough replicas (min-replicas-to-write): it takes writes again once they are back, ' +
+      'or once a failover has replaced it'
+    return { cause: 'read-only', scope: 'writes', hint }
+  }
   if (/^OOM\b/.test(reason)) {
     const hint = 'Redis is full (maxmemory with noeviction) and refuses writes; reads go on: give it memory'
     return { cause: 'full', scope: 'writes', hint }

@@ -36,6 +36,8 @@ t.test('replies refusing writes only leave reads running', async (t) => {
     { cause: 'full', scope: 'writes', hint: /maxmemory with noeviction/ })
   t.match(unusableRedis(reply('READONLY You can\'t write against a read only replica.'), standalone), { cause: 'read-only', scope: 'writes', hint: /point it at the primary/ })
   t.match(unusableRedis(reply('READONLY You can\'t write against a read only replica.'), sentinel), { scope: 'writes', hint: /asks the sentinels for the new one/ })
+  t.match(unusableRedis(reply('NOREPLICAS Not enough good replicas to write.'), sentinel), { scope: 'writes', hint: /min-replicas-to-write/ },
+    'a primary cut off from its replicas (min-replicas-to-write), as an old primary partitioned away is')
 })
 
 t.test('in a Cluster, redirections are ioredis\'s business; a cluster without a primary for some slots is busy', async (t) => {

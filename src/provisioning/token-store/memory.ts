@@ -3,7 +3,7 @@ import { pairKey, type RememberedToken, type TokenPair } from './store.js'
 
 /**
  * Remembered tokens in this replica's memory: at most `maxEntries`, the least recently used pushed out first
- * (`onEvict` is told), each dropped when its token expires. The whole store without Redis (local.ts), and
+ * (`onEvict` is told), each dropped once its token has expired (when next read). The whole store without Redis (local.ts), and
  * the copy a Redis store keeps of what it handed out or read (redis.ts).
  */
 export class MemoryTokenStore<Entry extends RememberedToken = RememberedToken> {
@@ -19,13 +19,17 @@ export class MemoryTokenStore<Entry extends RememberedToken = RememberedToken> {
   get size (): number { return this.entries.size }
 
   recallNow (pair: TokenPair): Entry | undefined {
-    return this.entries.get(pairKey(pair))
+    const key = pairKey(pair)
+    const entry = this.entries.get(key)
+    // Expiry is checked here, from the entry's own expiresAt, rather than by lru-cache's ttl, whose two timestamps
+    // per entry would cost 16 bytes each of the up to TOKEN_CACHE_MAX_ENTRIES entries.
+    if (entry === undefined || entry.expiresAt > Date.now()) return entry
+    this.entries.delete(key)
+    return undefined
   }
 
   rememberNow (pair: TokenPair, entry: Entry): void {
-    // lru-cache drops an entry once its ttl has passed (it checks when read, it never sweeps).
-    const ttl = entry.expiresAt - Date.now()
-    if (ttl > 0) this.entries.set(pairKey(pair), entry, { ttl })
+    if (entry.expiresAt > Date.now()) this.entries.set(pairKey(pair), entry)
   }
 
   /** Forgets the pair's token; with `stale`, only while it is still that one (a newer one stays). */
