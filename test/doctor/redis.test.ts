@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { renderText } from '../../src/doctor/report.js'
-import { skipWithoutRedis, startRedis } from '../redis.js'
+import { TLS_FILES, skipWithoutRedis, startCluster, startRedis, startSentinel } from '../redis.js'
 import { check, doctor, startDoctorOpenIm } from './helper.js'
 
 const PASSWORD = 'limited-password-123'
@@ -39,4 +39,33 @@ t.test('a Redis without EVAL (renamed away, as some managed offerings do) fails 
   t.equal(refused.status, 'fail')
   t.match(refused.summary, /refuses the rate limiter's script: ERR unknown command 'eval'$/)
   t.match(refused.hint, /does not offer a command the gateway runs/)
+})
+
+t.test('Sentinel and Cluster: each passes naming where the data is served; a Cluster node behind REDIS_URL fails, naming the fix', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const emulator = await startDoctorOpenIm(t)
+  const set = await startSentinel(t)
+  const sentinel = check(await doctor(emulator.url, set.env), 'gateway.redis')
+  t.equal(sentinel.status, 'pass')
+  t.match(sentinel.summary, new RegExp(`^the primary "${set.masterName}" of sentinels .* answers \\(Redis [\\d.]+, primary at 127\\.0\\.0\\.1:${set.primary.port},`))
+  const unknown = check(await doctor(emulator.url, { ...set.env, REDIS_SENTINEL_MASTER: 'nobody' }), 'gateway.redis')
+  t.match(unknown, { status: 'fail', summary: /: topology: .*No such master/, hint: /REDIS_SENTINEL_MASTER/ })
+
+  const cluster = await startCluster(t)
+  const healthy = check(await doctor(emulator.url, cluster.env), 'gateway.redis')
+  t.equal(healthy.status, 'pass')
+  t.match(healthy.summary, /^the cluster of .* answers \(Redis [\d.]+, 3 primaries serving every slot, /)
+  const node = check(await doctor(emulator.url, { REDIS_URL: `redis://${cluster.nodes[0]!.address}` }), 'gateway.redis')
+  t.match(node, { status: 'fail', summary: /is a Redis Cluster node$/, hint: /REDIS_CLUSTER_NODES/, facts: { cause: 'topology' } })
+  const plain = await startRedis(t)
+  const notCluster = check(await doctor(emulator.url, { REDIS_CLUSTER_NODES: plain.node.address }), 'gateway.redis')
+  t.match(notCluster, { status: 'fail', hint: /REDIS_CLUSTER_NODES lists a Redis that is no cluster node: use REDIS_URL/ })
+})
+
+t.test('a TLS failure is named as such; with the CA file the check passes', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const emulator = await startDoctorOpenIm(t)
+  const server = await startRedis(t, [], { cert: TLS_FILES.server, key: TLS_FILES['server-key'], ca: TLS_FILES.ca })
+  t.match(check(await doctor(emulator.url, { REDIS_URL: server.url }), 'gateway.redis'), { status: 'fail', summary: /: tls: /, hint: /REDIS_TLS_CA_FILE/ })
+  t.equal(check(await doctor(emulator.url, { REDIS_URL: server.url, REDIS_TLS_CA_FILE: TLS_FILES.ca }), 'gateway.redis').status, 'pass')
 })

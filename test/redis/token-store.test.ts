@@ -2,6 +2,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { KeyNames } from '../../src/redis/key-names.js'
 import { SECRET, adminToken, buildGateway, hold, openImCall, post, provision, redisCommands, startOpenIm, waitFor } from '../helper.js'
+import { AUDIENCE, JWT_SECRET, bearer, signHs256 } from '../jwt.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
 
 // The token store in a real Redis: what an operator (or an intruder) with access to it can read, values that
@@ -60,6 +61,49 @@ t.test('no token and no userID can be read in Redis: HMAC key names, AES-256-GCM
     t.ok(ttl > 86_400_000 - 60_000 && ttl <= 86_400_000, `expires with the token (${ttl} ms)`)
   }
   t.ok(tokenKeys.includes(tokenKey('quinn_private', 5)))
+})
+
+t.test('no caller name, userID or client address in any key or value: services, end users and anonymous callers', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const emulator = await startOpenIm(t)
+  const service = await buildGateway(t, emulator.url, { REDIS_URL: redis.url, GATEWAY_API_KEYS: 'billing_service:billing-service-key-0123456789' })
+  const endUsers = await buildGateway(t, emulator.url, { REDIS_URL: redis.url, GATEWAY_API_KEYS: '', JWT_SECRET, JWT_AUDIENCE: AUDIENCE })
+  const anonymous = await buildGateway(t, emulator.url, { REDIS_URL: redis.url, GATEWAY_API_KEYS: '', AUTH_DISABLED: 'true' })
+  t.equal((await provision(service.app, { userID: 'sigrid_private', platformID: 5 }, { 'x-api-key': 'billing-service-key-0123456789' })).statusCode, 201)
+  const jwt = await signHs256({ sub: 'tove_private', aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 })
+  t.equal((await provision(endUsers.app, { userID: 'tove_private', platformID: 5 }, bearer(jwt))).statusCode, 201)
+  const fromAddress = await anonymous.app.inject({ method: 'POST', url: '/provision', payload: { userID: 'ulla_private', platformID: 5 }, remoteAddress: '203.0.113.77' })
+  t.equal(fromAddress.statusCode, 201)
+  const client = await admin(t, redis.url)
+  const keys = await allKeys(client)
+  t.ok(keys.filter((key) => /:rate:/.test(key)).length >= 3, 'a counter for each caller')
+  for (const key of keys) {
+    const type = await client.type(key)
+    const value = type === 'string' ? await client.get(key) ?? '' : JSON.stringify(await client.call('DUMP', key))
+    for (const text of [key, value, Buffer.from(value, 'base64url').toString('latin1')]) {
+      t.notMatch(text, /sigrid|tove|ulla|billing_service|203\.0\.113\.77/, `${key}: nothing user-identifying`)
+    }
+  }
+})
+
+t.test('a revoke while Redis is down still logs out at OpenIM, forgets this replica\'s copy, and answers 200', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  // v3.7 with TOKEN_REUSE=true: force_logout leaves the token valid there, so only forgetting the copy stops a reuse.
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  const { app } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url, TOKEN_REUSE: 'true' })
+  const first = (await provision(app, { userID: 'vik', platformID: 5 })).json()
+  await redis.stop()
+  await waitFor(() => app.redis?.available === false, 'the gateway to notice')
+  t.match((await provision(app, { userID: 'vik', platformID: 5 })).json(), { reused: true, token: first.token }, 'the copy serves meanwhile')
+  emulator.resetCounts()
+  t.equal((await post(app, '/revoke', { userID: 'vik' })).statusCode, 200)
+  t.equal(emulator.callCount('/auth/force_logout'), 9, 'logged out at OpenIM on every platform')
+  emulator.advanceClock(1)
+  const after = (await provision(app, { userID: 'vik', platformID: 5 })).json()
+  t.match(after, { reused: false }, 'the copy was forgotten: a new token')
+  t.not(after.token, first.token)
 })
 
 t.test('/revoke on one replica forgets the token for every replica sharing the Redis', async (t) => {
