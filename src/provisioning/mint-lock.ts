@@ -26,9 +26,10 @@ export class LocalMintLock {
 
   /**
    * `leaseMs`: how long a mint made without the cross-replica lock counts; `maxRecords` bounds the memory of
-   * that record (pairs beyond it, least recently minted, are forgotten early).
+   * that record (lru-cache sets aside about 40 bytes a record up front; pairs beyond it, least recently minted, are
+   * forgotten early: only an outage that meets more new users than this within one lease reaches it).
    */
-  constructor (private readonly leaseMs: number, maxRecords = 100_000) {
+  constructor (private readonly leaseMs: number, maxRecords = 10_000) {
     this.unsharedMints = new LRUCache<string, number>({ max: maxRecords, ttl: leaseMs })
   }
 
