@@ -57,7 +57,9 @@ export const ERROR_CODES = {
   OVERLOADED: {
     status: 503,
     when: 'the event loop is saturated, or `OPENIM_MAX_PENDING_CALLS` calls already wait for OpenIM (with `Retry-After: 5`); ' +
-      '`/users/import`: `IMPORT_MAX_CONCURRENT` imports already run on this replica (with `Retry-After: 1`)'
+      '`/users/import`: `IMPORT_MAX_CONCURRENT` imports already run on this replica (with `Retry-After: 1`); `/provision` while ' +
+      'Redis is unavailable: this replica minted for the user and platform within the lease and that token was replaced since ' +
+      '(with `Retry-After` until the lease ends)'
   },
   SHUTTING_DOWN: {
     status: 503,
@@ -132,6 +134,8 @@ export function fromDomainError (error: DomainError): GatewayError {
       return new GatewayError(504, 'OPENIM_TIMEOUT', error.message)
     case 'ImportDeadlineExceeded':
       return new GatewayError(504, 'DEADLINE_EXCEEDED', error.message)
+    case 'MintDeferred':
+      return new GatewayError(503, 'OVERLOADED', error.message, {}, { 'retry-after': String(error.retryAfterSeconds) })
   }
 }
 

@@ -39,7 +39,6 @@ async function measure (count: number, upgradeWindow: boolean): Promise<{ perTok
     memory: new MemoryTokenStore<LocalToken>(1),
     local: new LocalMintLock(15_000),
     leaseMs: 15_000,
-    mintMs: 5000,
     log: quiet
   })
   await new Promise((resolve) => setTimeout(resolve, 200)) // the store reads the marker

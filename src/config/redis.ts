@@ -6,21 +6,74 @@ import { commaList, fail, positiveInt } from './shared.js'
 // through Sentinel, a Redis Cluster), with its credentials and TLS. Everything is checked here, once: a
 // contradiction (two topologies, credentials in two places, a Cluster with a database) stops the start.
 export const RedisEnv = Type.Object({
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://[^\\s]+$' })),
-  REDIS_SENTINELS: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_SENTINEL_MASTER: Type.Optional(Type.String({ pattern: '^\\S{1,200}$' })),
-  REDIS_SENTINEL_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_DB: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-  REDIS_TLS: Type.Optional(Type.Boolean()),
-  REDIS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  REDIS_TLS_SERVERNAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$' })),
-  REDIS_COMMAND_TIMEOUT_MS: positiveInt(50, 10_000, 500)
+  REDIS_URL: Type.Optional(Type.String({
+    pattern: '^rediss?://[^\\s]+$',
+    description: 'A standalone Redis: `redis://` or `rediss://` (TLS), which may carry a user, a password (percent-encoded) and ' +
+      '`/<db>`. A Redis Cluster node here stops the start (use `REDIS_CLUSTER_NODES`). See ' +
+      '[Several replicas and Redis](../operators/replicas.md#redis-topologies)'
+  })),
+  REDIS_SENTINELS: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'A primary found through Sentinel: the sentinels, `host:port,host:port,…` (`[v6]:port` for IPv6), with ' +
+      '`REDIS_SENTINEL_MASTER`. The gateway follows a failover by itself'
+  })),
+  REDIS_SENTINEL_MASTER: Type.Optional(Type.String({
+    pattern: '^\\S{1,200}$',
+    description: 'The name of the primary the sentinels watch (their `sentinel monitor` line); with `REDIS_SENTINELS` only'
+  })),
+  REDIS_SENTINEL_USERNAME: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'The sentinels\' own user, where they need one (not the data nodes\'); with `REDIS_SENTINELS` only'
+  })),
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'The sentinels\' own password, where they need one (not the data nodes\'); with `REDIS_SENTINELS` only'
+  })),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'A Redis Cluster: some of its nodes, `host:port,…` (the rest are discovered). Only one of `REDIS_URL`, ' +
+      '`REDIS_SENTINELS`, `REDIS_CLUSTER_NODES` may be set'
+  })),
+  REDIS_USERNAME: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'The data nodes\' ACL user (needs `REDIS_PASSWORD`); with `REDIS_URL`, not if the URL carries credentials'
+  })),
+  REDIS_PASSWORD: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'The data nodes\' password; with `REDIS_URL`, not if the URL carries credentials'
+  })),
+  REDIS_DB: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: 1_000_000,
+    description: 'Default: 0, or the `/<db>` of `REDIS_URL`. The database (not with a `/<db>` in `REDIS_URL`; only 0 with ' +
+      '`REDIS_CLUSTER_NODES`)'
+  })),
+  REDIS_TLS: Type.Optional(Type.Boolean({
+    description: '`true`: TLS for every Redis connection, sentinels included, where no `rediss://` says it (`true` with ' +
+      '`redis://`, or `false` with `rediss://`, stops the start)'
+  })),
+  REDIS_TLS_CA_FILE: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'PEM file of the CA that signed the servers\' certificates (instead of `NODE_EXTRA_CA_CERTS`), read at start; ' +
+      'only with TLS on'
+  })),
+  REDIS_TLS_CERT_FILE: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'PEM file of a client certificate, for servers that ask for one (`tls-auth-clients yes`); with ' +
+      '`REDIS_TLS_KEY_FILE`'
+  })),
+  REDIS_TLS_KEY_FILE: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'PEM file of that client certificate\'s key; with `REDIS_TLS_CERT_FILE`'
+  })),
+  REDIS_TLS_SERVERNAME: Type.Optional(Type.String({
+    pattern: '^[A-Za-z0-9.-]{1,253}$',
+    description: 'The name to expect in the servers\' certificates when it is not the address connected to (Sentinel and ' +
+      'Cluster hand out IP addresses)'
+  })),
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(50, 10_000, 500,
+    'How long one Redis command may take before Redis counts as unavailable and every replica works from memory until a ' +
+    'probe finds it back')
 })
 
 type RedisEnvValues = Type.Static<typeof RedisEnv>

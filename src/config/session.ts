@@ -18,8 +18,8 @@ export const SessionEnv = Type.Object({
       'least this long left (1 minute – 100 years); otherwise a new one is minted'
   })),
   TOKEN_CACHE_MAX_ENTRIES: positiveInt(1, 10_000_000, 100_000,
-    'Tokens remembered in each replica\'s memory without `REDIS_URL` (or while Redis is unavailable), the least recently used ' +
-    'forgotten first (about 400 bytes each: 39 MB at 100,000)')
+    'Tokens remembered in each replica\'s memory, the least recently used forgotten first: without Redis, all of them; with ' +
+    'Redis, a copy of those this replica handed out or read, used while Redis cannot answer (390 bytes each: 37 MB at 100,000)')
 })
 
 export interface SessionSettings {

@@ -75,9 +75,22 @@ export class ImportDeadlineExceeded extends Error {
   }
 }
 
+/**
+ * While Redis cannot be asked, this replica minted for the pair moments ago without the cross-replica lock, and that
+ * token is no longer live (another replica minted too, unaware): minting again would only log that one out in turn.
+ * Asked again once the lease has passed, or Redis is back, the gateway mints or hands out the live token.
+ */
+export class MintDeferred extends Error {
+  override readonly name = 'MintDeferred'
+  constructor (readonly retryAfterSeconds: number) {
+    super('Redis is unavailable and this replica already minted a token for this user and platform, which another replica has ' +
+      `replaced since; retry in ${retryAfterSeconds} s`)
+  }
+}
+
 const DOMAIN_ERRORS = [
   UserNotFound, ReservedUserId, InvalidUserId, ForbiddenUser, ServicesOnly, UserIdRequired,
-  RequestDeadlineExceeded, ImportDeadlineExceeded
+  RequestDeadlineExceeded, ImportDeadlineExceeded, MintDeferred
 ] as const
 
 /** Every domain error: src/errors.ts maps each of them (the compiler checks that it misses none). */

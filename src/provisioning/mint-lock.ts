@@ -1,24 +1,11 @@
 import { LRUCache } from 'lru-cache'
-import { GatewayError } from '../errors.js'
+import { MintDeferred } from './errors.js'
 import { pairKey, type TokenPair } from './token-store/store.js'
 
 // At most one flow mints for a user and platform at a time: across every replica through Redis (the token
 // store's scripts, token-store/scripts.ts), and always within this process through this file's LocalMintLock.
 // While Redis cannot say who holds a pair's lock, this process's lock is all there is: it then also keeps a
 // record of the pairs it minted for, so that it mints at most once per pair per lease until Redis is back.
-
-/**
- * 503 OVERLOADED with Retry-After: this replica minted for the pair without the cross-replica lock moments ago
- * (Redis unavailable), that token is no longer live (another replica minted too, unaware), and minting again
- * would only log that one out in turn. Asked again once the lease has passed, or Redis is back, it mints or
- * hands out the live token.
- */
-export class MintDeferred extends GatewayError {
-  constructor (retryAfterSeconds: number) {
-    super(503, 'OVERLOADED', 'Redis is unavailable and this replica already minted a token for this user and platform, which another ' +
-      `replica has replaced since; retry in ${retryAfterSeconds} s`, {}, { 'retry-after': String(retryAfterSeconds) })
-  }
-}
 
 export class LocalMintLock {
   private readonly held = new Set<string>()

@@ -2,6 +2,7 @@ import { AuthEnv } from '../config/auth.js'
 import { EnvSchema } from '../config/index.js'
 import { LimitsEnv } from '../config/limits.js'
 import { OpenImEnv } from '../config/openim.js'
+import { RedisEnv } from '../config/redis.js'
 import { ServerEnv } from '../config/server.js'
 import { SessionEnv } from '../config/session.js'
 import { TracingEnv } from '../config/tracing.js'
@@ -29,7 +30,7 @@ interface SettingsGroup { properties: Record<string, Setting>, required?: string
 
 /** The groups a `config` block may name: the gateway's (EnvSchema is made of them) and the tools' own. */
 export const SETTINGS_GROUPS: Record<string, SettingsGroup> = {
-  OpenImEnv, ServerEnv, AuthEnv, LimitsEnv, UsersEnv, TracingEnv, SessionEnv, EmulatorEnv, CliEnv, E2eEnv
+  OpenImEnv, ServerEnv, AuthEnv, LimitsEnv, RedisEnv, UsersEnv, TracingEnv, SessionEnv, EmulatorEnv, CliEnv, E2eEnv
 }
 
 /** Every variable the gateway reads: each must be in some `config` block. */

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { TokenSealer } from '../../src/provisioning/token-store/crypto.js'
+import { KeyNames } from '../../src/redis/key-names.js'
 import { Agent, fetch } from 'undici'
 import { SECRET, SERVICE_KEY, openImCall, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startRedis } from '../redis.js'
@@ -111,7 +111,7 @@ t.test('a lock holder killed mid-flow: the other replica takes over when its lea
   await doomed
   const admin = new Redis(redisUrl)
   t.teardown(() => admin.disconnect())
-  const lockKey = new TokenSealer(SECRET).name('openim-gateway:mint-lock:', { userID: 'abel', platformID: 5 })
+  const lockKey = new KeyNames(SECRET).pair({ userID: 'abel', platformID: 5 }).lock
   await waitFor(async () => { const left = await admin.pttl(lockKey); return left > 0 && left < 5000 }, 'the dead holder\'s lease to have under half a deadline left')
 
   const answer = await post(b, { userID: 'abel', platformID: 5 })

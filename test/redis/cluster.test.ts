@@ -1,7 +1,8 @@
 import t from 'tap'
 import { ConfigError } from '../../src/config/index.js'
 import { KeyNames } from '../../src/redis/key-names.js'
-import { SECRET, SERVICE_KEY, buildGateway, gatewayConfig, provision, runEntry, startOpenIm, waitFor } from '../helper.js'
+import { runEntry } from '../entry.js'
+import { SECRET, SERVICE_KEY, buildGateway, gatewayConfig, provision, startOpenIm, waitFor } from '../helper.js'
 import { buildApp } from '../../src/http/app.js'
 import { skipWithoutRedis, startCluster, startRedis } from '../redis.js'
 

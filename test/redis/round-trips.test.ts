@@ -19,7 +19,7 @@ async function sentDuring (proxy: DelayingProxy, request: () => Promise<unknown>
   return { names: sent.map((command) => nameOf(command.args)), roundTrips: new Set(sent.map((command) => command.chunk)).size, sent }
 }
 
-t.test('round trips on the wire: first provision 1 + 2, reuse 1 + 1, revoke 1 + 1 (one DEL of every platform\'s token)', async (t) => {
+t.test('round trips on the wire: first provision 1 + 3, reuse 1 + 1, revoke 1 + 1 (one DEL of every platform\'s token)', async (t) => {
   if (skipWithoutRedis(t)) return
   const server = await startRedis(t)
   const proxy = await startDelayingProxy(t, server.node)
@@ -29,8 +29,9 @@ t.test('round trips on the wire: first provision 1 + 2, reuse 1 + 1, revoke 1 + 
   await waitFor(() => proxy.commands.some((command) => /key-layout/.test(command.args.join(' '))), 'the start-up commands')
 
   const first = await sentDuring(proxy, () => provision(app, { userID: 'rudi', platformID: 5 }))
-  t.same(first.names, ['rate-limit', 'look', 'remember'], 'the token or the lock in one script; the token remembered and the lock released in one')
-  t.equal(first.roundTrips, 3)
+  t.same(first.names, ['rate-limit', 'look', 'renew', 'remember'],
+    'the token or the lock in one script; the lease renewed right before the mint; the token remembered and the lock released in one')
+  t.equal(first.roundTrips, 4)
   const reuse = await sentDuring(proxy, () => provision(app, { userID: 'rudi', platformID: 5 }))
   t.same(reuse.names, ['rate-limit', 'look'])
   t.equal(reuse.roundTrips, 2)
@@ -62,7 +63,7 @@ t.test('on a Cluster, counted by the primaries themselves: the same commands, ea
     return { eval: (after.get('eval') ?? 0) - (before.get('eval') ?? 0), del: (after.get('del') ?? 0) - (before.get('del') ?? 0) }
   }
   // (The DEL inside the remember script, releasing the lock, counts as a del; no DEL is sent on its own.)
-  t.same(await during(() => provision(app, { userID: 'cleo', platformID: 5 })), { eval: 3, del: 1 }, 'rate limiter, look, remember')
+  t.same(await during(() => provision(app, { userID: 'cleo', platformID: 5 })), { eval: 4, del: 1 }, 'rate limiter, look, renew, remember')
   t.same(await during(() => provision(app, { userID: 'cleo', platformID: 5 })), { eval: 2, del: 0 }, 'rate limiter, look')
   t.same(await during(() => post(app, '/revoke', { userID: 'cleo' })), { eval: 1, del: 1 }, 'rate limiter, one DEL')
 })

@@ -106,6 +106,26 @@ t.test('a revoke while Redis is down still logs out at OpenIM, forgets this repl
   t.not(after.token, first.token)
 })
 
+t.test('Redis down: a replica mints once per user and lease; a second mint would log the other replica\'s token out: 503', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url })
+  await redis.stop()
+  await waitFor(() => app.redis?.available === false, 'the gateway to notice')
+  const first = await provision(app, { userID: 'wade', platformID: 5 })
+  t.equal(first.statusCode, 201, 'minted once, under this replica\'s own lock')
+  // Another replica, unaware, mints for the same user meanwhile: this replica's token is kicked.
+  emulator.advanceClock(1)
+  await openImCall(emulator.url, '/auth/get_user_token', { userID: 'wade', platformID: 5 }, { token: await adminToken(emulator) })
+  const second = await provision(app, { userID: 'wade', platformID: 5 })
+  t.equal(second.statusCode, 503)
+  t.match(second.json(), { code: 'OVERLOADED', message: /already minted a token for this user and platform/ })
+  t.match(second.headers['retry-after'], /^\d+$/)
+  t.equal(emulator.callCount('/auth/get_user_token'), 2, 'the first mint and the other replica\'s: no third')
+  t.match((await app.inject({ url: '/metrics' })).body, /openim_gateway_mints_degraded_total 1/)
+})
+
 t.test('/revoke on one replica forgets the token for every replica sharing the Redis', async (t) => {
   if (skipWithoutRedis(t)) return
   const redis = await startRedis(t)

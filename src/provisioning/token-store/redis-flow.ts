@@ -4,10 +4,6 @@ import type { LocalToken, RedisSessionStore } from './redis.js'
 import { FORGET_IF_UNCHANGED, LOOK, RELEASE, REMEMBER, RENEW } from './scripts.js'
 import type { Look, MintLease, PairFlow, RememberedToken, TokenPair } from './store.js'
 
-// Slack kept when a lease is judged to hold without asking Redis: timers, and a pause of this process between
-// that judgement and the mint being sent.
-const LEASE_SLACK_MS = 1000
-
 type LookReply = ['token', string] | ['mine', string] | ['held']
 
 const remembered = (entry: RememberedToken): Look => ({ kind: 'remembered', entry })
@@ -24,8 +20,8 @@ const BUSY: Look = { kind: 'busy' }
  *   for another flow) nor forgets it (it may hold it itself); it waits as a waiter would and asks again once
  *   Redis answers. Whatever it may hold is released when it ends, or, if Redis cannot be reached then, as
  *   soon as it can (the lease ends it anyway).
- * - A renew that fails means the lease is lost. A lease is renewed only when less than one mint's time of it
- *   may be left; otherwise the time since it was taken says it holds.
+ * - The lease is renewed, in Redis, right before the mint: a lock lost meanwhile (its lease ran out; a failover or
+ *   an eviction lost the key, and another flow took it) is found then, and a renew that fails means the lease is lost.
  * - When Redis cannot be asked at all, this process's lock is the only one, and a replica mints at most once
  *   per pair per lease (mint-lock.ts): a second mint would only log out the token another replica minted.
  */
@@ -33,9 +29,8 @@ export class RedisPairFlow implements PairFlow {
   private readonly holder = randomBytes(16).toString('base64url')
   private readonly passed = new Set<string>()
   private readonly sealedValues = new WeakMap<RememberedToken, string>()
-  /** This flow's hold on the pair's lock in Redis: none, held (taken when heldSince), unknown, or maybe (released at the end). */
+  /** This flow's hold on the pair's lock in Redis: none, held, unknown, or maybe (released at the end). */
   private lock: 'none' | 'held' | 'unknown' | 'maybe' = 'none'
-  private heldSince = 0
   /** A token minted under the lease that Redis did not (surely) take: written when the flow ends, or once Redis is back. */
   private unremembered?: RememberedToken
   private releaseLocal?: () => void
@@ -58,13 +53,11 @@ export class RedisPairFlow implements PairFlow {
     if (local?.unshared === true && !this.passed.has(local.token)) return remembered(local)
     if (!redis.available) return this.degraded(local, recall)
     let reply: LookReply
-    let sentAt = performance.now()
     try {
       reply = await this.runLook(recall)
       if (reply[0] === 'token') {
         const entry = this.decode(reply[1])
         if (entry !== undefined && !this.passed.has(entry.token)) return remembered(entry)
-        sentAt = performance.now()
         reply = await this.runLook(false)
       }
     } catch (error) {
@@ -78,7 +71,6 @@ export class RedisPairFlow implements PairFlow {
     }
     this.store.repaired(reply[1] ?? '')
     this.lock = 'held'
-    this.heldSince = sentAt
     return { kind: 'lease', lease: this.redisLease() }
   }
 
@@ -163,17 +155,14 @@ export class RedisPairFlow implements PairFlow {
   }
 
   private redisLease (): MintLease {
-    const { redis, leaseMs, mintMs, sealer, memory, local } = this.store.options
+    const { redis, leaseMs, sealer, memory, local } = this.store.options
     return {
       renew: async () => {
         if (this.lock !== 'held') return false
-        if (performance.now() - this.heldSince + mintMs + LEASE_SLACK_MS <= leaseMs) return true
-        const sentAt = performance.now()
         try {
           const keys = this.lockKeys
           const renewed = await redis.run((client) => client.eval(RENEW, keys.length, ...keys, this.holder, leaseMs)) === 1
-          if (renewed) this.heldSince = sentAt
-          else this.lock = 'none'
+          if (!renewed) this.lock = 'none'
           return renewed
         } catch (error) {
           if (error instanceof RedisUnavailable && error.outcomeUnknown) this.lock = 'unknown'

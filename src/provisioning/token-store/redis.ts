@@ -20,8 +20,6 @@ export interface RedisSessionStoreOptions {
   local: LocalMintLock
   /** A lock's lease: a request's deadline plus one OpenIM call sent before it (a dead holder blocks no longer). */
   leaseMs: number
-  /** The longest one mint may take (OPENIM_TIMEOUT_MS): a lease with less than that left is renewed before minting. */
-  mintMs: number
   log: { warn (details: object, message: string): void }
   events?: {
     /** A lock request whose outcome is unknown (it timed out, or its connection was lost, after it was sent). */
@@ -42,8 +40,8 @@ const MAX_OWED = 10_000
 /**
  * Remembered tokens in Redis, shared by every replica: encrypted (crypto.ts), under key names that say nothing
  * about the user (key-names.ts), each expiring with its token, and the pair's mint lock beside them (the same
- * slot). A first provision costs two round trips (look: token or lock; remember: token and release), a reuse
- * one, a revoke one. Each replica also keeps a bounded copy of what it handed out or read, so a user holding
+ * slot). A first provision costs three round trips (look: token or lock; renew, right before the mint; remember:
+ * token and release), a reuse one, a revoke one. Each replica also keeps a bounded copy of what it handed out or read, so a user holding
  * a live token keeps it while Redis cannot answer (a blip, a pause, a failover, OOM); the flow's rules for
  * that are in redis-flow.ts.
  */

@@ -25,7 +25,6 @@ export function sessionStore (config: Config, redis: SharedRedis | undefined, me
     memory,
     local,
     leaseMs,
-    mintMs: config.openim.timeoutMs,
     log,
     events: {
       ambiguousAcquire: () => metrics.mintLockAmbiguous.inc(),
