@@ -3,7 +3,7 @@ import { Cluster } from 'ioredis'
 import { ConfigError, redisSecrets, type RedisConnectionSettings } from '../config/index.js'
 import { createRedisClient, describeRedis, type RedisClient } from './connection.js'
 import { KeyNames } from './key-names.js'
-import { connectionProblem, outcomeUnknown, unusableRedis, type RedisDiagnosisContext, type RedisProblem } from './replies.js'
+import { connectionProblem, outcomeUnknown, unusableRedis, type RedisCause, type RedisDiagnosisContext, type RedisProblem } from './replies.js'
 
 /** Thrown by SharedRedis.run while Redis counts as unavailable, or when a command failed: use the per-replica fallback. */
 export class RedisUnavailable extends Error {
@@ -43,6 +43,7 @@ export interface SharedRedisOptions {
 const STARTUP_WAIT_MS = 2000
 
 type State = 'up' | 'down' | 'writes-refused'
+const UNREACHABLE_CAUSES = new Set<RedisCause>(['refused', 'timeout', 'dns', 'closed'])
 
 /**
  * The one Redis connection of a gateway process (standalone, behind Sentinel, or a Cluster), behind one circuit
@@ -66,6 +67,7 @@ export class SharedRedis {
   readonly keys: KeyNames
   readonly topology: RedisConnectionSettings['topology']['kind']
   private state: State = 'up'
+  private lastCause?: RedisCause
   private wrongTopology = false
   private probing?: NodeJS.Timeout
   private closed = false
@@ -133,6 +135,16 @@ export class SharedRedis {
   get available (): boolean { return this.state !== 'down' }
   /** Writes may succeed too: Redis is neither unavailable nor refusing writes. */
   get writable (): boolean { return this.state === 'up' }
+
+  /**
+   * For /readyz: `unreachable` when no answer comes (refused, timed out, closed, no such host), `degraded` when
+   * Redis answers but cannot serve the gateway (credentials, TLS, topology, permissions, writes refused).
+   */
+  get readiness (): 'ok' | 'unreachable' | 'degraded' {
+    if (this.state === 'up') return 'ok'
+    if (this.state === 'writes-refused') return 'degraded'
+    return UNREACHABLE_CAUSES.has(this.lastCause ?? 'closed') ? 'unreachable' : 'degraded'
+  }
 
   /** Told each time Redis serves again after being unavailable or refusing writes. */
   onRecovered (listener: () => void) {
@@ -211,6 +223,7 @@ export class SharedRedis {
     if (problem.lasting === true) this.wrongTopology = true
     // A Redis refusing writes that then fails altogether is down; one that is down does not get "better" by a reply.
     if (this.state === next || this.state === 'down') return
+    this.lastCause = problem.cause
     const wasUp = this.state === 'up'
     this.state = next
     if (wasUp) this.options.onStateChange?.(true)

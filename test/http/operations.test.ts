@@ -83,15 +83,21 @@ t.test('a stale OpenIM state is answered at once while a new probe runs, unless 
   t.match((await strict.inject({ url: '/readyz' })).json(), { status: 'not_ready', reason: 'openim_timeout' }, 'waited for')
 })
 
-t.test('/readyz reports Redis: ok while it serves, degraded while the breaker is open', async (t) => {
+t.test('/readyz reports Redis: ok while it serves, unreachable while it does not answer, degraded while it refuses the gateway', async (t) => {
   if (skipWithoutRedis(t)) return
   const redis = await startRedis(t)
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url, { REDIS_URL: redis.url })
   t.same((await app.inject({ url: '/readyz' })).json(), { status: 'ready', openim: 'ok', redis: 'ok' })
   await redis.stop()
-  await waitFor(async () => (await app.inject({ url: '/readyz' })).json().redis === 'degraded', 'the breaker to open')
+  await waitFor(async () => (await app.inject({ url: '/readyz' })).json().redis === 'unreachable', 'the breaker to open')
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'still ready: every replica shares that Redis')
+
+  const guarded = await startRedis(t, ['--requirepass', 'the-right-one'])
+  const { app: refused } = await buildGateway(t, emulator.url, { REDIS_URL: guarded.url.replace('redis://', 'redis://:a-wrong-one@') })
+  const answer = await refused.inject({ url: '/readyz' })
+  t.equal(answer.statusCode, 200)
+  t.same(answer.json(), { status: 'ready', openim: 'ok', redis: 'degraded' }, 'it answers, but not to these credentials')
 })
 
 t.test('during a shutdown /readyz answers 503 shutting_down, /healthz 200, and other routes 503 SHUTTING_DOWN in the error shape', async (t) => {

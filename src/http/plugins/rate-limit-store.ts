@@ -80,9 +80,13 @@ export function sharedRateLimitStore (redis: SharedRedis, log: WarnLogger): Fast
         })
     }
 
-    /** One counter namespace per route, as @fastify/rate-limit's own stores do. */
-    child (routeOptions: Parameters<FastifyRateLimitStore['child']>[0]): FastifyRateLimitStore {
-      return new SharedRateLimitStore(undefined, `${String(routeOptions.method)}${routeOptions.url}`)
+    /**
+     * One counter namespace per route with limits of its own, as @fastify/rate-limit's own stores do: the plugin
+     * hands over its merged options, the route under `routeInfo`.
+     */
+    child (options: Parameters<FastifyRateLimitStore['child']>[0]): FastifyRateLimitStore {
+      const route = (options as { routeInfo?: { method?: unknown, url?: unknown } }).routeInfo
+      return new SharedRateLimitStore(undefined, `${String(route?.method)}${String(route?.url)}`)
     }
   }
 }

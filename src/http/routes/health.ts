@@ -14,7 +14,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     lifecycle: app.lifecycle,
     cacheMs: readinessCacheMs,
     requiresOpenIm: readinessRequiresOpenIm,
-    ...(redis !== undefined && { redis: () => redis.available ? 'ok' : 'degraded' }),
+    ...(redis !== undefined && { redis: () => redis.readiness }),
     onOpenImState: (state, reason, message) => {
       for (const each of OPENIM_STATES) app.metrics.openimState.set({ state: each }, each === state ? 1 : 0)
       if (state === 'ok') app.log.info({ openim: state }, 'readiness: OpenIM serves the gateway')
