@@ -1,7 +1,7 @@
-import { brokenUserIdRule, fromOpenImError } from '../errors.js'
+import { fromOpenImError } from '../errors.js'
 import type { ImportUser } from '../http/schemas/index.js'
 import type { OpenImClient } from '../openim/client.js'
-import { ErrCode, OpenImError } from '../openim/errors.js'
+import { ErrCode, OpenImError, UserIdRuleRefusal } from '../openim/errors.js'
 import { MAX_USER_ID_LENGTH, userIdProblem, type RegisterUser } from '../openim/generations.js'
 import { CallCancelled, type CallContext } from '../openim/transport.js'
 import { Deadline, DeadlineExceeded } from './deadline.js'
@@ -149,29 +149,24 @@ class ImportRun {
         (error.errCode === ErrCode.ServerInternal || error.errCode === ErrCode.DuplicateKey)) {
         return this.afterInsertFailure(chunk, error)
       }
-      if (error instanceof OpenImError && brokenUserIdRule(error) !== undefined) return this.afterRuleRefusal(chunk, error)
+      if (error instanceof UserIdRuleRefusal) return this.afterRuleRefusal(chunk)
       return this.fail(chunk, this.failure(error))
     }
   }
 
   /**
    * v3.8.0 speaks the legacy API but holds new userIDs to v3.8's rule, and refuses the whole chunk for one ID that
-   * breaks it. The IDs that break the rule fail alone and the rest are sent again; if the rule explains none of
-   * them, halving finds the one OpenIM refuses.
+   * breaks it. The OpenIM client says so only when an ID it sent breaks that rule: those fail alone, the rest are
+   * sent again.
    */
-  private async afterRuleRefusal (chunk: Array<{ index: number, user: RegisterUser }>, cause: OpenImError): Promise<void> {
+  private async afterRuleRefusal (chunk: Array<{ index: number, user: RegisterUser }>): Promise<void> {
     const rest = chunk.filter(({ index, user }) => {
       const problem = userIdProblem(user.userID, 'current')
       if (problem === undefined) return true
       this.results[index] = { userID: user.userID, status: 'failed', code: 'INVALID_USER_ID', message: problem }
       return false
     })
-    if (rest.length === 0) return
-    if (rest.length < chunk.length) return this.register(rest)
-    if (chunk.length === 1) return this.fail(chunk, this.failure(cause))
-    const half = Math.ceil(chunk.length / 2)
-    await this.register(chunk.slice(0, half))
-    return this.register(chunk.slice(half))
+    if (rest.length > 0) await this.register(rest)
   }
 
   /**
