@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
 import { skipWithoutRedis, startCluster, startDelayingProxy, startRedis, startSentinel } from '../redis.js'
 import { KeyNames } from '../../src/redis/key-names.js'
-import { SECRET } from '../helper.js'
+import { SECRET, SERVICE_KEY } from '../helper.js'
 
 // Two replicas (two gateway apps, each with its own Redis connection) receiving the same new user at once, on each
 // topology, and with a lock request whose reply arrives after the command timeout; then Redis paused under them.
@@ -53,6 +53,46 @@ t.test('a lock request answered after its timeout (ambiguous SET NX), 20 trials:
   }
   t.same(statuses.filter((status) => status >= 300), [], 'no answer but a success')
   t.ok(Number(/^openim_gateway_mint_lock_ambiguous_total (\d+)/m.exec(await a.app.metrics.registry.metrics())?.[1]) >= 20, 'each trial\'s request counted as ambiguous')
+})
+
+t.test('a lock request left unanswered by a flow whose caller left keeps the next flow of its replica from minting while Redis cannot say who holds the lock', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const proxy = await startDelayingProxy(t, server.node)
+  const emulator = await startOpenIm(t, { latencyMs: 20 })
+  const { app } = await buildGateway(t, emulator.url, { RATE_LIMIT_MAX: '100000', REDIS_URL: proxy.url })
+  const redis = app.redis!
+  const pair = { userID: 'amb_next_flow', platformID: 5 }
+  await provision(app, { userID: pair.userID, platformID: 1 })
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+  const send = (signal: AbortSignal) => fetch(`${base}/provision`, {
+    method: 'POST', headers: { 'x-api-key': SERVICE_KEY, 'content-type': 'application/json' }, body: JSON.stringify(pair), signal
+  }).then(() => 'answered', () => 'left')
+  const waits = async () => Number(/^openim_gateway_mint_lock_waits_total (\d+)/m.exec(await app.metrics.registry.metrics())?.[1] ?? 0)
+  emulator.resetCounts()
+  // The lock request's reply, and every reply after it on that connection (the breaker's probes too), held long
+  // past the command timeout: Redis took the lock for the first flow, which cannot know it.
+  const held = proxy.holdReplyTo(new KeyNames(SECRET).pair(pair).lock, 8000)
+  const firstCaller = new AbortController()
+  const first = send(firstCaller.signal)
+  await waitFor(() => !redis.available, 'the lock request to time out and the breaker to open')
+  firstCaller.abort()
+  t.equal(await first, 'left', 'the first caller leaves, and its flow ends with the lock request unanswered')
+  // A second flow, alone: with Redis unavailable it would take this process's lock and mint, while Redis may hold the
+  // first flow's lock and another replica waits for that lock to be released or run out before minting too.
+  const waitsBefore = await waits()
+  const secondCaller = new AbortController()
+  const second = send(secondCaller.signal)
+  await waitFor(async () => emulator.callCount('/auth/get_user_token') > 0 || await waits() > waitsBefore, 'the second flow to mint or wait')
+  secondCaller.abort()
+  await second
+  t.equal(redis.available, false, 'Redis still unavailable to this replica')
+  t.equal(emulator.callCount('/auth/get_user_token'), 0, 'the second flow waited instead of minting')
+  await held
+  await waitFor(() => redis.available, 'Redis to serve again')
+  const after = await provision(app, pair)
+  t.equal(after.statusCode, 200, 'once Redis answers, the first flow\'s lock is released and the pair is minted')
+  t.equal(emulator.callCount('/auth/get_user_token'), 1, 'one mint in all')
 })
 
 for (const mode of ['ALL', 'WRITE'] as const) {

@@ -71,6 +71,7 @@ export class RedisPairFlow implements PairFlow {
     }
     this.store.repaired(reply[1] ?? '')
     this.lock = 'held'
+    this.store.options.local.forgetUnknownLock(this.pair)
     return { kind: 'lease', lease: this.redisLease() }
   }
 
@@ -126,7 +127,7 @@ export class RedisPairFlow implements PairFlow {
   private failed (error: unknown, local: LocalToken | undefined, recall: boolean): Promise<Look> {
     if (error instanceof RedisUnavailable && error.outcomeUnknown) {
       this.store.options.events?.ambiguousAcquire?.()
-      this.lock = 'unknown'
+      this.lockUnknown()
     } else if (!(error instanceof RedisUnavailable)) {
       // A reply (OOM): the script stopped at a write it was refused, and took at most a lock of this holder.
       this.store.trouble(error, 'look')
@@ -138,7 +139,10 @@ export class RedisPairFlow implements PairFlow {
   /** Redis cannot answer: the copy in memory, else this process's lock, at most one mint per pair per lease. */
   private async degraded (local: LocalToken | undefined, recall: boolean): Promise<Look> {
     if (local !== undefined && !this.passed.has(local.token)) return remembered(local)
-    if (this.lock === 'unknown') return BUSY
+    // Not only this flow's own request: a flow of this process that has ended may hold the pair's lock in Redis
+    // unknowingly, and a replica waiting on that lock mints once it is released or run out; minting here as well
+    // would make two tokens.
+    if (this.lock === 'unknown' || this.store.options.local.mayHoldInRedis(this.pair)) return BUSY
     const { local: lock } = this.store.options
     this.releaseLocal ??= lock.hold(this.pair)
     if (this.releaseLocal === undefined) return BUSY
@@ -165,7 +169,7 @@ export class RedisPairFlow implements PairFlow {
           if (!renewed) this.lock = 'none'
           return renewed
         } catch (error) {
-          if (error instanceof RedisUnavailable && error.outcomeUnknown) this.lock = 'unknown'
+          if (error instanceof RedisUnavailable && error.outcomeUnknown) this.lockUnknown()
           else this.store.trouble(error, 'renew')
           return false
         }
@@ -176,9 +180,10 @@ export class RedisPairFlow implements PairFlow {
         try {
           await this.runRemember(sealed, ttl, false)
           this.lock = 'none'
+          this.store.options.local.forgetUnknownLock(this.pair)
           memory.rememberNow(this.pair, entry)
         } catch (error) {
-          if (error instanceof RedisUnavailable && error.outcomeUnknown) this.lock = 'unknown'
+          if (error instanceof RedisUnavailable && error.outcomeUnknown) this.lockUnknown()
           else this.store.trouble(error, 'remember')
           // Minted under the lock, but no other replica may find it: this one mints no second token meanwhile, and
           // writes it when the flow ends, or once Redis is back.
@@ -188,6 +193,12 @@ export class RedisPairFlow implements PairFlow {
         }
       }
     }
+  }
+
+  /** A lock request went unanswered: Redis may hold the pair's lock for this flow, as later flows here must know. */
+  private lockUnknown () {
+    this.lock = 'unknown'
+    this.store.options.local.recordUnknownLock(this.pair)
   }
 
   private degradedLease (): MintLease {
@@ -221,6 +232,7 @@ export class RedisPairFlow implements PairFlow {
     try {
       await this.runRemember(sealed, ttl, true)
       this.lock = 'none'
+      this.store.options.local.forgetUnknownLock(this.pair)
       this.unremembered = undefined
       // Now a copy of what Redis has (or of an older token than Redis has, which Redis's answer replaces).
       if (memory.recallNow(this.pair)?.token === token) memory.rememberNow(this.pair, { token, expiresAt, lifetimeSeconds })
