@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { errorEnvelope } from './envelope.js'
 import { BEHAVIOURS, type Behaviour, type EmulatorMode } from './modes.js'
@@ -37,6 +39,7 @@ export type Fault =
   | { kind: 'text', status?: number, body: string }
   | { kind: 'delay', ms: number } // answer normally, this much later (one slow call among fast ones)
   | { kind: 'hold', until: Promise<unknown> } // answer normally once `until` settles: a test holds a call in flight, no timer races it
+  | { kind: 'oversized', bytes: number } // a valid envelope this many bytes long, streamed: an answer too large to read whole
 
 export interface ReceivedCall {
   path: string
@@ -243,6 +246,11 @@ export class OpenImEmulator {
       case 'text':
         res.writeHead(fault.status ?? 200, { 'content-type': 'text/plain' }).end(fault.body)
         return
+      case 'oversized':
+        res.writeHead(200, { ...CORS_HEADERS, 'content-type': 'application/json' })
+        // The reader may hang up once it has read enough: that ends the stream, it is not the emulator's failure.
+        pipeline(Readable.from(oversizedEnvelope(fault.bytes)), res).catch(() => {})
+        return
       case 'errCode': {
         const envelope = errorEnvelope(fault.errCode, fault.errDlt)
         if (fault.errMsg !== undefined) envelope.errMsg = fault.errMsg
@@ -250,6 +258,21 @@ export class OpenImEmulator {
       }
     }
   }
+}
+
+/** `{"errCode":0,…,"data":{"padding":"xxx…"}}` in chunks, `bytes` long in all, never held whole in memory. */
+function * oversizedEnvelope (bytes: number): Generator<string> {
+  const head = '{"errCode":0,"errMsg":"","errDlt":"","data":{"padding":"'
+  const tail = '"}}'
+  const chunk = 'x'.repeat(64 * 1024)
+  yield head
+  let left = Math.max(bytes - head.length - tail.length, 0)
+  while (left > 0) {
+    const part = Math.min(left, chunk.length)
+    yield part === chunk.length ? chunk : chunk.slice(0, part)
+    left -= part
+  }
+  yield tail
 }
 
 function header (req: IncomingMessage, name: string): string | undefined {

@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls'
 import { Agent, buildConnector } from 'undici'
 import type { OpenImError } from './errors.js'
-import { networkFailure, readAnswer, type CallOptions } from './transport.js'
+import { MAX_ANSWER_BYTES, networkFailure, readAnswer, type CallOptions } from './transport.js'
 
 /** One raw answer from OpenIM, with what the gateway's transport throws away: status, headers, timing. */
 export interface RawAnswer {
@@ -50,6 +50,7 @@ export class OpenImDiagnostics {
     // No TLS session resumption: a resumed session shows no certificate to report.
     const connect = buildConnector({ timeout: timeoutMs, maxCachedSessions: 0 })
     this.agent = new Agent({
+      maxResponseSize: MAX_ANSWER_BYTES,
       connect: (options, callback) => connect(options, (...args) => {
         const socket = args[1]
         if (socket != null && 'getPeerCertificate' in socket) this.tlsSession = describeTls(socket)

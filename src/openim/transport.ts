@@ -50,6 +50,13 @@ export interface OpenImCallMessage { path: string, operationID: string }
 /** Costs nothing while nobody subscribes, i.e. unless tracing is on. */
 export const openImCallChannel = tracingChannel<unknown, OpenImCallMessage>('openim-gateway:openim-call')
 
+/**
+ * The largest answer read from OpenIM. Its own gRPC messages are capped at 4 MB (v3.7) or 8 MB (v3.8's
+ * rpcMaxBodySize), and the gateway's largest question (an account_check of one import batch) is answered in far
+ * less; without a cap, anything answering at OPENIM_API_URL could stream hundreds of MB into every replica's memory.
+ */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
   // TLS: an https OPENIM_API_URL whose certificate this host does not trust, or that is not TLS at all.
@@ -76,6 +83,7 @@ export class OpenImTransport {
       // OpenIM's own server (Go net/http) closes idle connections after a while; undici honours its
       // keep-alive hint, this caps what we assume when there is none.
       keepAliveMaxTimeout: Math.max(options.keepAliveTimeoutMs, 1000),
+      maxResponseSize: MAX_ANSWER_BYTES,
       connect: { timeout: options.timeoutMs }
     })
     this.slots = new ConnectionSlots(options.connections * options.pipelining, options.maxPendingCalls)
@@ -176,11 +184,17 @@ export function readAnswer<T = unknown> (path: string, statusCode: number, text:
   return envelope.data as T | undefined
 }
 
-/** What an undici failure means: a timeout, or OpenIM unreachable (with the system's or TLS's error code). */
+/**
+ * What an undici failure means: a timeout, an answer past MAX_ANSWER_BYTES (something answered, just not
+ * OpenIM's JSON), or OpenIM unreachable (with the system's or TLS's error code).
+ */
 export function networkFailure (path: string, error: unknown, timeoutMs: number): OpenImError {
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError) {
     return new OpenImError('timeout', path, `OpenIM did not answer within ${timeoutMs} ms`)
+  }
+  if (error instanceof undiciErrors.ResponseExceededMaxSizeError) {
+    return new OpenImError('bad_response', path, `OpenIM's answer was larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`)
   }
   const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code
   const known = code !== undefined && CONNECTION_ERROR_CODES.has(code)

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { EMULATOR_MODES } from '../../src/emulator/modes.js'
+import { MAX_ANSWER_BYTES } from '../../src/openim/transport.js'
 import { HUNG_CALL_TIMEOUT_MS, SECRET, SERVICE_KEY, buildGateway, openImCall, provision, startOpenIm } from '../helper.js'
 
 const ERROR_KEYS = ['code', 'error', 'message', 'requestId', 'statusCode']
@@ -145,6 +146,21 @@ t.test('every row of the error table', async (t) => {
   // caller for the same pair would queue behind it.
   emulator.injectFault('/user/account_check', { kind: 'errCode', errCode: 1001 })
   t.match((await provision(app, { userID: 'dave_2', platformID: 5 })).json(), { openimErrCode: 1001, openimErrMsg: 'ArgsError' })
+})
+
+t.test('an answer larger than OpenIM ever gives is 502 OPENIM_BAD_RESPONSE, read no further, and the next call is answered', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  await provision(app, { userID: 'dave', platformID: 1 })
+  emulator.resetCounts()
+  emulator.injectFault('/user/account_check', { kind: 'oversized', bytes: MAX_ANSWER_BYTES + 1024 * 1024 })
+  const response = await provision(app, { userID: 'dave', platformID: 5 })
+  t.equal(response.statusCode, 502)
+  t.equal(response.json().code, 'OPENIM_BAD_RESPONSE')
+  t.match(response.json().message, /larger than 8 MiB/)
+  const next = await provision(app, { userID: 'dave', platformID: 5 })
+  t.equal(next.statusCode, 200)
+  t.equal(emulator.callCount('/user/account_check'), 2, 'the oversized answer and the next one')
 })
 
 t.test('a wrong secret is 502 OPENIM_AUTH_FAILED, logged loudly, and the gateway keeps serving', async (t) => {
