@@ -89,6 +89,27 @@ t.test('URLs handed to callers or fetched by the gateway refuse user:pass@ too, 
   t.equal(loadConfig({ ...required, PUBLIC_BASE_URL: 'https://gateway.example.com/' }).publicBaseUrl, 'https://gateway.example.com')
 })
 
+t.test('a malformed or credentialed OTLP endpoint or CORS origin stops start-up naming the variable, never repeating the password', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://user:Sekr3t@[::1:4318' }, /OTEL_EXPORTER_OTLP_ENDPOINT is not a valid URL/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://user:Sekr3t@[::1:4318/v1/traces' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not a valid URL/],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://user:Sekr3t@collector:4318' }, /OTEL_EXPORTER_OTLP_ENDPOINT must not carry a user name or password.*OTEL_EXPORTER_OTLP_HEADERS/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://user:Sekr3t@collector/v1/traces', OTEL_SDK_DISABLED: 'true' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must not carry/],
+    [{ CORS_ORIGINS: 'https://app.example.com,https://user:Sekr3t@app.example.com' }, /CORS_ORIGINS: an entry carries a user name or password/]
+  ]
+  for (const [env, message] of cases) {
+    let thrown: unknown
+    try {
+      loadConfig({ ...required, ...env })
+    } catch (error) {
+      thrown = error
+    }
+    t.ok(thrown instanceof ConfigError, JSON.stringify(env))
+    t.match((thrown as Error).message, message)
+    t.notMatch((thrown as Error).message, /Sekr3t/, 'the password is not repeated')
+  }
+})
+
 t.test('an empty variable counts as unset', async (t) => {
   t.equal(loadConfig({ ...required, OPENIM_PUBLIC_API_URL: '', PORT: '' }).port, 3000)
 })

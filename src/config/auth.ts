@@ -186,6 +186,8 @@ function parseJwt (env: AuthEnvValues): AuthConfig['jwt'] {
 
 function parseOrigins (value: string | undefined): string[] {
   return commaList(value).map((origin) => {
+    // Never repeated when it holds user:pass@: that part may be a password pasted by mistake.
+    if (origin.includes('@')) fail('CORS_ORIGINS: an entry carries a user name or password (user:pass@); an origin is scheme://host[:port]')
     if (!/^https?:\/\/[^\s/?#]+$/.test(origin)) fail(`CORS_ORIGINS: "${origin}" is not an exact origin like https://app.example.com`)
     return origin
   })

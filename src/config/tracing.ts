@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { commaList, fail, httpUrl } from './shared.js'
+import { commaList, fail, httpUrl, withoutCredentials } from './shared.js'
 
 // OpenTelemetry tracing, configured by the variables the OpenTelemetry specification defines. Tracing is off
 // (and no OpenTelemetry code is loaded) unless an OTLP endpoint is set.
@@ -7,11 +7,11 @@ export const TracingEnv = Type.Object({
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({
     pattern: httpUrl,
     description: 'The OTLP/HTTP base URL (`http(s)://`), e.g. `http://otel-collector:4318` (spans go to `…/v1/traces`); tracing is ' +
-      'off while unset'
+      'off while unset; no `user:pass@` (credentials go in `OTEL_EXPORTER_OTLP_HEADERS`)'
   })),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({
     pattern: httpUrl,
-    description: 'The full URL for spans instead, used as it is (wins over the base URL)'
+    description: 'The full URL for spans instead, used as it is (wins over the base URL); no `user:pass@`'
   })),
   OTEL_EXPORTER_OTLP_HEADERS: Type.Optional(Type.String({
     description: '`name=value,…` sent with every export (a backend\'s API key; values percent-encoded); never logged'
@@ -94,10 +94,18 @@ function sampler (env: Type.Static<typeof TracingEnv>): { sampler: Sampler, rati
   return { sampler: name as Sampler, ratio: name === 'traceidratio' ? env.OTEL_TRACES_SAMPLER_ARG ?? 1 : 1 }
 }
 
+// The exporter stops the process with a URL it cannot parse quoted whole, user:pass@ included: parsed here, where
+// a failure names the variable only. Credentials belong in the headers variables, which are never logged.
+const endpoint = (name: string, value: string | undefined) => value === undefined
+  ? undefined
+  : withoutCredentials(name, value, 'send them with OTEL_EXPORTER_OTLP_HEADERS (e.g. Authorization=Basic%20…), which is never logged')
+
 /** The specification's rule: the generic endpoint is a base URL, the signal-specific one is used as it is. */
 function tracesUrl (env: Type.Static<typeof TracingEnv>): string | undefined {
-  if (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined) return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined) return `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`
+  const base = endpoint('OTEL_EXPORTER_OTLP_ENDPOINT', env.OTEL_EXPORTER_OTLP_ENDPOINT)
+  const traces = endpoint('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+  if (traces !== undefined) return traces
+  if (base !== undefined) return `${base.replace(/\/+$/, '')}/v1/traces`
   return undefined
 }
 

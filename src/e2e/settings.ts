@@ -1,6 +1,6 @@
 import envSchema from 'env-schema'
 import Type from 'typebox'
-import { httpUrl } from '../config/shared.js'
+import { ConfigError, httpUrl, withoutCredentials } from '../config/shared.js'
 
 // `npm run e2e`: what it is pointed at, validated once. OpenIM cannot delete users, so nothing is written
 // without E2E_ALLOW_WRITES=1.
@@ -44,6 +44,14 @@ export function loadE2eSettings (env: Record<string, string | undefined>): E2eSe
     settings = envSchema<E2eSettings>({ schema: E2eEnv, data, env: false, dotenv: false })
   } catch (error) {
     throw new E2eRefusal(`invalid configuration: ${(error as Error).message}`)
+  }
+  try {
+    // Parsed here, where a failure names the variable: undici and fetch quote a URL they refuse, password included.
+    withoutCredentials('OPENIM_API_URL', settings.OPENIM_API_URL, 'OpenIM authenticates by OPENIM_SECRET alone')
+    if (settings.GATEWAY_URL !== undefined) withoutCredentials('GATEWAY_URL', settings.GATEWAY_URL, 'the gateway takes GATEWAY_API_KEY')
+  } catch (error) {
+    if (error instanceof ConfigError) throw new E2eRefusal(error.message)
+    throw error
   }
   if ((settings.GATEWAY_URL === undefined) !== (settings.GATEWAY_API_KEY === undefined)) {
     throw new E2eRefusal('invalid configuration: GATEWAY_URL and GATEWAY_API_KEY go together (a gateway to check and a key it accepts), ' +
