@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto'
 
 // Profile values everyone in the chat sees. A nickname must show what it is: well-formed Unicode, no control
-// characters, no bidirectional-text controls (which can make "nimda" read as "admin"), and not made only of
-// blanks: White_Space, Default_Ignorable_Code_Point and characters that draw nothing (braille blank, the Hangul
-// fillers). The schema's pattern spells the classes out rather than using Unicode property escapes: OpenAPI tools
-// read patterns without the regex "u" flag, where those escapes mean something else. Without "u" it is the whole
-// rule; with "u" (ajv, TypeBox) it cannot name supplementary-plane blanks, so the `nickname` format, which the
-// gateway's validators run beside the pattern, applies the rule exactly.
+// characters, no bidirectional-text controls (which can make "nimda" read as "admin"), and at least one letter,
+// number, punctuation mark or symbol that draws something: not only White_Space, Default_Ignorable_Code_Point,
+// characters that draw nothing (braille blank, the Hangul fillers), combining marks with nothing to sit on, or
+// format controls (such as the Egyptian hieroglyph ones, U+13430–U+1343F). The schema's pattern spells the blank
+// classes out rather than using Unicode property escapes: OpenAPI tools read patterns without the regex "u" flag,
+// where those escapes mean something else. It cannot list every mark and format control, nor (with "u", as ajv and
+// TypeBox read it) name supplementary-plane blanks, so it is a looser reading for tools: the `nickname` format,
+// which the gateway's validators run beside the pattern, applies the rule exactly.
 export const CONTROLS = '\\u0000-\\u001F\\u007F-\\u009F'
 const BIDI_CONTROLS = '\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029'
 const BLANK_LOOKING = '\\u2800\\u3164\\u115F\\u1160\\uFFA0'
@@ -24,14 +26,16 @@ export const NICKNAME_PATTERN = `^(?=[\\s\\S]*?(?:[^\\s${INVISIBLE}${BLANK_LOOKI
 export const NICKNAME_FORMAT = 'nickname'
 
 const forbidden = new RegExp(`[${CONTROLS}${BIDI_CONTROLS}]`, 'u')
-// The class lists combining and ignorable characters on purpose; built by a function, so the linter's rule against
-// misleading classes (which reads literal patterns) does not take them for a typo.
-const blanksOnly = () => `^[\\p{White_Space}\\p{Default_Ignorable_Code_Point}${INVISIBLE}${BLANK_LOOKING}]*$`
-const onlyBlanks = new RegExp(blanksOnly(), 'u')
+// A letter, number, punctuation mark or symbol, but not one that draws nothing (the Hangul fillers are letters,
+// U+2800 a symbol). The class lists combining and ignorable characters on purpose; built by a function, so the
+// linter's rule against misleading classes (which reads literal patterns) does not take them for a typo.
+const drawnCharacter = () => `(?![\\p{White_Space}\\p{Default_Ignorable_Code_Point}${INVISIBLE}${BLANK_LOOKING}])` +
+  '[\\p{L}\\p{N}\\p{P}\\p{S}]'
+const showsSomething = new RegExp(drawnCharacter(), 'u')
 
 /** The nickname rule, exactly (any length: the schemas bound it). */
 export function isNickname (value: string): boolean {
-  return value.isWellFormed() && !forbidden.test(value) && !onlyBlanks.test(value)
+  return value.isWellFormed() && !forbidden.test(value) && showsSomething.test(value)
 }
 
 /**

@@ -43,7 +43,7 @@ t.test('for every caller, nicknames with control characters, bidi controls or no
     for (const nickname of nicknames) {
       const response = await provision(app, { userID: 'rex', platformID: 5, nickname }, headers)
       t.equal(response.statusCode, 400, `${who}: ${escaped(nickname)}`)
-      t.match(response.json(), { code: 'INVALID_REQUEST', message: 'body.nickname must not contain control characters or bidirectional-text controls, nor be only white space' })
+      t.match(response.json(), { code: 'INVALID_REQUEST', message: 'body.nickname must not contain control characters or bidirectional-text controls, must contain a letter' })
     }
     for (const faceURL of faceURLs) {
       const response = await provision(app, { userID: 'rex', platformID: 5, faceURL }, headers)

@@ -39,16 +39,32 @@ t.test('next to a visible character each blank is allowed, unless it is a contro
   t.ok(Check(Nickname, '\u{20000}'), 'so is a supplementary-plane ideograph')
 })
 
-t.test('the pattern read without "u", the pattern with "u" and the rule agree on every BMP character, alone and after a letter', async (t) => {
+t.test('the pattern read without "u", the pattern with "u" and the rule agree on every BMP character after a letter; alone, the ' +
+  'pattern is looser only by what is no letter, number, punctuation or symbol', async (t) => {
   const disagreements: string[] = []
+  const looser: number[] = []
   for (let c = 0; c <= 0xFFFF; c++) {
     if (c >= 0xD800 && c <= 0xDFFF) continue
-    for (const name of [String.fromCharCode(c), `a${String.fromCharCode(c)}`]) {
-      const rule = isNickname(name)
-      if (plain.test(name) !== rule || unicode.test(name) !== rule) disagreements.push(`${JSON.stringify(name)} ${hex(c)}`)
+    const alone = String.fromCharCode(c)
+    const rule = isNickname(alone)
+    if (plain.test(alone) !== unicode.test(alone) || (rule && !plain.test(alone))) disagreements.push(`${JSON.stringify(alone)} ${hex(c)}`)
+    if (!rule && plain.test(alone)) looser.push(c)
+    const afterLetter = `a${alone}`
+    if (plain.test(afterLetter) !== isNickname(afterLetter) || unicode.test(afterLetter) !== isNickname(afterLetter)) {
+      disagreements.push(`${JSON.stringify(afterLetter)} ${hex(c)}`)
     }
   }
   t.same(disagreements, [])
+  t.same(looser.filter((c) => /[\p{L}\p{N}\p{P}\p{S}]/u.test(String.fromCharCode(c))).map(hex), [])
+  t.ok(looser.includes(0x0301), 'a combining mark alone passes the pattern, and the format refuses it')
+})
+
+t.test('a nickname needs a letter, number, punctuation mark or symbol: marks and format controls alone are refused', async (t) => {
+  const refused = ['\u0301', '\u0301\u0308', '\u20DD', '\u{13430}', '\u{13430}\u{1343F}', '\u{16FE4}', '\u{16FE4}\u0301', '\uE000',
+    '\u3164\u0301', '\u0378']
+  for (const name of refused) t.same([isNickname(name), Check(Nickname, name)], [false, false], JSON.stringify(name))
+  const accepted = ['e\u0301', '\u0301e', '.', '1', '\u00A9', '\u{13000}\u{13430}\u{13001}', '\u0915\u094D\u200D']
+  for (const name of accepted) t.same([isNickname(name), Check(Nickname, name)], [true, true], JSON.stringify(name))
 })
 
 t.test('lone surrogates are refused, pairs accepted, by the rule, the schema and both readings of the pattern', async (t) => {
@@ -66,7 +82,7 @@ t.test('a userID made of blanks gets the neutral default nickname', async (t) =>
 t.test('blank nicknames are 400 on /provision, before any OpenIM call', async (t) => {
   const emulator = await startOpenIm(t)
   const { app } = await buildGateway(t, emulator.url)
-  for (const nickname of ['\u3164', '\u2800\u2800', '\u115F\u1160', '\u034F', '\uFFA0 ', '\u{E0020}\u{E0041}']) {
+  for (const nickname of ['\u3164', '\u2800\u2800', '\u115F\u1160', '\u034F', '\uFFA0 ', '\u{E0020}\u{E0041}', '\u0301', '\u{13430}']) {
     const response = await provision(app, { userID: 'blank_1', platformID: 5, nickname })
     t.equal(response.statusCode, 400, JSON.stringify(nickname))
     t.match(response.json(), { code: 'INVALID_REQUEST', message: /^body\.nickname .*blanks/ })

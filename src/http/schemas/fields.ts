@@ -7,8 +7,9 @@ export const PLATFORMS = 'OpenIM platform: 1 iOS, 2 Android, 3 Windows, 4 OSX, 5
   '10 (Admin) is refused.'
 export const USER_ID_RULES = 'The OpenIM userID, without ":". A user the call registers must follow OpenIM\'s rule for new IDs ' +
   '(from v3.8.0 only letters, digits and "_"); an existing user keeps whatever ID OpenIM holds.'
-export const NICKNAME_RULES = 'Well-formed Unicode; no control characters, no bidirectional-text controls; not only blanks (white ' +
-  'space, default-ignorable characters, U+2800, U+3164, U+115F, U+1160, U+FFA0).'
+export const NICKNAME_RULES = 'Well-formed Unicode; no control characters, no bidirectional-text controls; at least one letter, ' +
+  'number, punctuation mark or symbol, so not only blanks (white space, default-ignorable characters, U+2800, U+3164, U+115F, ' +
+  'U+1160, U+FFA0), combining marks or format controls. The pattern is a looser reading for tools; the `nickname` format is exact.'
 
 /** Formats the gateway's validators (ajv for routes, TypeBox for imports and token claims) check beside the patterns. */
 export const FORMATS: Record<string, (value: string) => boolean> = { [NICKNAME_FORMAT]: isNickname }
@@ -29,8 +30,9 @@ const CLEARABLE_FACE_URL_PATTERN = `^(https?://(?:[^\\s${CONTROLS}\\uD800-\\uDFF
 const WELL_FORMED_PATTERN = `^(?:${WELL_FORMED_CHAR})*$`
 const WELL_FORMED = 'well-formed Unicode (no lone UTF-16 surrogate, such as a \\ud800 escape without its pair)'
 
-const NICKNAME_MEANING = 'must not contain control characters or bidirectional-text controls, nor be only white space or other blanks ' +
-  `(default-ignorable characters, U+2800, U+3164, U+115F, U+1160, U+FFA0), and must be ${WELL_FORMED}`
+const NICKNAME_MEANING = 'must not contain control characters or bidirectional-text controls, must contain a letter, number, ' +
+  'punctuation mark or symbol (not be only white space or other blanks: default-ignorable characters, U+2800, U+3164, U+115F, ' +
+  `U+1160, U+FFA0, combining marks, format controls), and must be ${WELL_FORMED}`
 
 /** What a schema's pattern or format means, for validation messages (ajv only says which one failed). */
 export const PATTERN_MEANINGS: Record<string, string> = {

@@ -22,8 +22,8 @@ const importValueRules = [
   {
     field: 'nickname',
     check: Compile(Nickname),
-    rule: `1–${IMPORT_ROW_LIMITS.nickname} characters of well-formed Unicode, not only white space or other blanks, ` +
-      'without control characters or bidi overrides'
+    rule: `1–${IMPORT_ROW_LIMITS.nickname} characters of well-formed Unicode with a letter, number, punctuation mark or symbol ` +
+      '(not only blanks or marks), without control characters or bidi overrides'
   },
   {
     field: 'faceURL',
