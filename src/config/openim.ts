@@ -39,7 +39,7 @@ export const OpenImEnv = Type.Object({
   OPENIM_RESERVED_USER_IDS: Type.String({
     default: DEFAULT_RESERVED_USER_IDS,
     description: 'Comma-separated userIDs (each at most 64 characters) no caller may provision or revoke (403 `RESERVED_USER_ID`); ' +
-      'setting it replaces the list, `OPENIM_ADMIN_USER_ID` stays reserved'
+      'setting it replaces the list, `OPENIM_ADMIN_USER_ID` stays reserved; matched ignoring case, surrounding spaces and accents'
   }),
   OPENIM_API_MODE: Type.Union([Type.Literal('auto'), Type.Literal('current'), Type.Literal('legacy')], {
     default: 'auto',

@@ -12,9 +12,29 @@ import type { Caller } from './auth.js'
  * OpenIM's admin and system accounts (config.openim.reservedUserIDs). Up to v3.8.0 OpenIM mints a token for
  * any userID with the secret, the admin's included, and that token is an admin token; newer servers refuse,
  * but only after the call. Also how an import screens its rows.
+ *
+ * Matched loosely (reservedKey): up to v3.4 OpenIM keeps users in MySQL under utf8mb4_unicode_ci, where
+ * "IMADMIN", "imAdmin " and "ímAdmin" are the admin's own row; on later versions they are other users that read
+ * as the admin to everyone in a chat.
  */
 export function isReservedUserID (userID: string, reserved: ReadonlySet<string>): boolean {
-  return reserved.has(userID)
+  return reservedKeys(reserved).has(reservedKey(userID))
+}
+
+/** Compatibility-decomposed, without marks or default-ignorable characters, trimmed and lower-cased. */
+function reservedKey (userID: string): string {
+  return userID.normalize('NFKD').replace(/[\p{M}\p{Default_Ignorable_Code_Point}]/gu, '').trim().toLowerCase()
+}
+
+// The configured set is built once at start-up; its keys are worked out once per set.
+const keysOf = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>()
+function reservedKeys (reserved: ReadonlySet<string>): ReadonlySet<string> {
+  let keys = keysOf.get(reserved)
+  if (keys === undefined) {
+    keys = new Set([...reserved].map(reservedKey))
+    keysOf.set(reserved, keys)
+  }
+  return keys
 }
 
 export interface UserTarget {
