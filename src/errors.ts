@@ -36,7 +36,7 @@ export const ERROR_CODES = {
     when: 'headers or body did not arrive within `HTTP_HEADERS_TIMEOUT_MS` / `HTTP_REQUEST_TIMEOUT_MS` (the connection is then closed)'
   },
   PAYLOAD_TOO_LARGE: { status: 413, when: 'body larger than `BODY_LIMIT_BYTES`' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, when: 'body not sent as `application/json`' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, when: 'body not sent as `application/json`, or in another charset than UTF-8' },
   RATE_LIMITED: {
     status: 429,
     when: 'the caller used up `RATE_LIMIT_MAX` for the window (with `Retry-After` and `x-ratelimit-*`), or the client address caused ' +

@@ -58,6 +58,21 @@ t.test('an unknown route or a method a path does not have is 404 NOT_FOUND', asy
   }
 })
 
+t.test('an unknown route is 404 NOT_FOUND whatever body comes with it: empty, malformed, of another type or charset', async (t) => {
+  const bodies: Array<[string, string | undefined]> = [
+    ['', 'application/json'], ['{"userID":', 'application/json'], ['{}', 'application/json; charset=latin1'], ['{}', 'text/plain'],
+    ['{}', undefined]
+  ]
+  for (const url of ['/nope', '/provision/extra']) {
+    for (const method of ['POST', 'PUT', 'PATCH'] as const) {
+      for (const [payload, type] of bodies) {
+        const headers = { ...credentials, ...(type !== undefined && { 'content-type': type }) }
+        assertShape(t, await app.inject({ method, url, headers, payload }), 404, 'NOT_FOUND', `${method} ${url}, ${JSON.stringify([payload, type])}`)
+      }
+    }
+  }
+})
+
 t.test('malformed bodies are 400, 413 or 415 on every operation that takes one, and the document lists them', async (t) => {
   const bodies: Array<[string, string, string | undefined, number, string]> = [
     ['not JSON', '{"userID":', 'application/json', 400, 'INVALID_REQUEST'],
@@ -71,7 +86,9 @@ t.test('malformed bodies are 400, 413 or 415 on every operation that takes one, 
     ['text/plain', '{}', 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['form-encoded', 'userID=alice_1', 'application/x-www-form-urlencoded', 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['a look-alike content type', '{}', 'application/jsonx', 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['no content type', '{}', undefined, 415, 'UNSUPPORTED_MEDIA_TYPE']
+    ['no content type', '{}', undefined, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['JSON in latin1', '{}', 'application/json; charset=latin1', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['JSON in UTF-16', '{}', 'application/json; charset="UTF-16"', 415, 'UNSUPPORTED_MEDIA_TYPE']
   ]
   for (const { method, path, documented } of operations.filter((operation) => ['POST', 'PATCH'].includes(operation.method))) {
     for (const [what, payload, type, status, code] of bodies) {

@@ -108,6 +108,21 @@ t.test('malformed JSON, an empty body, prototype keys and a wrong content type h
   const text = await app.inject({ method: 'POST', url: '/provision', payload: 'userID=a', headers: { ...headers, 'content-type': 'text/plain' } })
   t.equal(text.statusCode, 415)
   t.equal(text.json().code, 'UNSUPPORTED_MEDIA_TYPE')
+  const latin1Headers = { ...headers, 'content-type': 'application/json; charset=latin1' }
+  const latin1 = await app.inject({ method: 'POST', url: '/provision', payload: { userID: 'a', platformID: 5 }, headers: latin1Headers })
+  t.equal(latin1.statusCode, 415)
+  t.match(latin1.json(), { code: 'UNSUPPORTED_MEDIA_TYPE', message: /UTF-8/ })
+})
+
+t.test('JSON declared as UTF-8, in any spelling, is read as UTF-8', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  for (const type of ['application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/json; charset="utf-8"', 'application/json; charset=utf8']) {
+    const payload = JSON.stringify({ userID: 'zoë_1', platformID: 5, nickname: 'Zoë' })
+    const response = await app.inject({ method: 'POST', url: '/provision', payload, headers: { 'x-api-key': SERVICE_KEY, 'content-type': type } })
+    t.ok([200, 201].includes(response.statusCode), type)
+    t.equal(emulator.users.get('zoë_1')?.nickname, 'Zoë', type)
+  }
 })
 
 t.test('unknown routes answer 404 in the error shape', async (t) => {

@@ -75,7 +75,7 @@ const ERRORS: Record<number, DocumentedError> = {
     examples: [['PAYLOAD_TOO_LARGE', 'Request body is too large']]
   },
   415: {
-    description: 'UNSUPPORTED_MEDIA_TYPE: the body was not sent as application/json',
+    description: 'UNSUPPORTED_MEDIA_TYPE: the body was not sent as application/json, or declared in another charset than UTF-8',
     examples: [['UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json']]
   },
   429: {
