@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Batcher } from './batcher.js'
-import { USAGE, settings as readSettings, type Settings } from './options.js'
+import { USAGE, clearTextKeyWarning, settings as readSettings, type Settings } from './options.js'
 import { Progress } from './progress.js'
 import { InputError, RowReader } from './rows.js'
 import { Uploader } from './uploader.js'
@@ -9,9 +9,13 @@ import { Uploader } from './uploader.js'
 // `npm run import -- <file>`: streams a CSV or NDJSON file of users through POST /users/import of a running
 // gateway. Every record ends created, existing, failed or not attempted, and the summary counts them. Exit 0 when
 // every record was created or existed, 1 when one failed, 2 when the run could not be done (bad arguments, an
-// unreadable file, no gateway, a refused API key), 130 or 143 when SIGINT or SIGTERM stopped it.
+// unreadable file, no gateway, a refused API key, an answer no gateway gives), 129, 130 or 143 when SIGHUP, SIGINT
+// or SIGTERM stopped it (128 + the signal's number, as a shell reports it). SIGHUP (the terminal or SSH session
+// closed) stops it gracefully too, rather than killing it with batches in flight and no line to resume from.
 const GRACE_MS = 10_000
-const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 }
+const SIGNAL_EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const
+type StopSignal = keyof typeof SIGNAL_EXIT_CODES
+const STOP_SIGNALS = Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]
 
 async function main (): Promise<number> {
   let options: Settings | undefined
@@ -23,6 +27,8 @@ async function main (): Promise<number> {
       return 0
     }
     size = (await stat(options.file)).size
+    const warning = clearTextKeyWarning(options)
+    if (warning !== undefined) process.stderr.write(warning)
   } catch (error) {
     process.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}`)
     return 2
@@ -54,10 +60,10 @@ async function main (): Promise<number> {
     uploader?.stop()
     reading.abort()
   }
-  let signal: NodeJS.Signals | undefined
+  let signal: StopSignal | undefined
   let giveUp = () => {}
   const gaveUp = new Promise<void>((resolve) => { giveUp = resolve })
-  const onSignal = (name: NodeJS.Signals) => {
+  const onSignal = (name: StopSignal) => {
     if (signal !== undefined) {
       process.stderr.write('second signal: stopping now; the batches in flight are not waited for\n')
       return giveUp()
@@ -67,8 +73,7 @@ async function main (): Promise<number> {
       '(a second signal stops at once)\n')
     stop()
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  for (const name of STOP_SIGNALS) process.on(name, onSignal)
 
   const reader = new RowReader(options.file, { ...options, signal: reading.signal })
   let inputError: string | undefined
@@ -105,9 +110,8 @@ async function main (): Promise<number> {
     stoppedBy: signal !== undefined ? `interrupted by ${signal}` : 'stopped',
     error
   })
-  process.off('SIGINT', onSignal)
-  process.off('SIGTERM', onSignal)
-  if (signal !== undefined) return SIGNAL_EXIT_CODES[signal]!
+  for (const name of STOP_SIGNALS) process.off(name, onSignal)
+  if (signal !== undefined) return SIGNAL_EXIT_CODES[signal]
   if (error !== undefined) return 2
   return progress.tally.failed > 0 ? 1 : 0
 }

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net'
 import { parseArgs } from 'node:util'
 import envSchema from 'env-schema'
 import Type from 'typebox'
@@ -17,7 +18,8 @@ export const USAGE = `usage: npm run import -- <file.csv|file.ndjson> [options]
   --max-record-lines <n>    lines a quoted CSV field may span (default 100); past them the record fails
   --progress-interval <s>   seconds between progress lines when not on a terminal (default 5)
 
-  Exit 0: every record created or existing; 1: some failed; 2: usage, unreadable file or no gateway; 130/143: interrupted.
+  Exit 0: every record created or existing; 1: some failed; 2: usage, unreadable file or no gateway;
+  129/130/143: stopped by SIGHUP/SIGINT/SIGTERM.
 `
 
 /** The CLI's variables (exported for the configuration reference, `npm run docs`). */
@@ -131,4 +133,24 @@ export function settings (argv: string[]): Settings | undefined {
     intervalMs: seconds(values['progress-interval'], 'progress-interval', 5, 0.05) * 1000,
     ...gatewayEnv(!dryRun)
   }
+}
+
+/**
+ * A warning when GATEWAY_API_KEY would cross a network in clear text: http:// to a host other than this machine.
+ * Not refused: a gateway behind a private network or a sidecar may be meant; the operator should know.
+ */
+export function clearTextKeyWarning ({ gatewayUrl, apiKey, dryRun }: Settings): string | undefined {
+  if (dryRun || apiKey === undefined) return undefined
+  const url = new URL(gatewayUrl)
+  if (url.protocol !== 'http:' || isLoopback(url.hostname)) return undefined
+  return `warning: GATEWAY_API_KEY is sent in clear text to ${url.host} (GATEWAY_URL is http://, not https://): ` +
+    'anyone on the network between can read it\n'
+}
+
+function isLoopback (hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  if (host === 'localhost' || host.endsWith('.localhost') || host === '::1') return true
+  if (isIPv4(host)) return host.startsWith('127.')
+  // An IPv4 address written as IPv6 (::ffff:127.0.0.1; the URL parser gives ::ffff:7f00:1).
+  return /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(host)
 }

@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { once } from 'node:events'
 import cliProgress from 'cli-progress'
+import { printable, printableJson } from './terminal-text.js'
 import type { RowOutcome } from './uploader.js'
 
 export interface Tally { records: number, created: number, existing: number, failed: number, notAttempted: number, bytes: number }
@@ -73,7 +74,7 @@ export class Progress {
 
   /** A pause before a retry (429, 503, network trouble), shown once per pause. */
   waiting (seconds: number, reason: string) {
-    const text = `waiting ${seconds.toFixed(seconds < 10 ? 1 : 0)} s before retrying a batch: ${reason}`
+    const text = `waiting ${seconds.toFixed(seconds < 10 ? 1 : 0)} s before retrying a batch: ${printable(reason)}`
     if (this.bar === undefined) this.options.err.write(`${text}\n`)
   }
 
@@ -88,7 +89,7 @@ export class Progress {
     const { records, created, existing, failed, notAttempted } = this.tally
     const seconds = (Date.now() - this.started) / 1000
     const info = this.options.json ? this.options.err : this.options.out
-    if (ending.error !== undefined) this.options.err.write(`error: ${ending.error}\n`)
+    if (ending.error !== undefined) this.options.err.write(`error: ${printable(ending.error)}\n`)
     if (failed > 0 && this.options.failuresPath !== undefined) info.write(`failed rows written to ${this.options.failuresPath}\n`)
     if (failed > 0 && this.options.failuresPath === undefined) {
       info.write(`first failed rows (use --failures <path> to keep them all):\n${this.shownFailures.join('\n')}\n`)
@@ -115,7 +116,7 @@ export class Progress {
   }
 
   private recordFailure ({ row, code, message }: RowOutcome) {
-    const entry = JSON.stringify({ line: row.line, userID: row.user?.userID, code, message })
+    const entry = printableJson({ line: row.line, userID: row.user?.userID, code, message })
     if (this.shownFailures.length < SHOWN_FAILURES) this.shownFailures.push(entry)
     this.failures?.write(`${entry}\n`)
   }

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { AnswerTooLarge, readJsonAnswer } from './answer.js'
 import type { Row } from './rows.js'
+import { printable } from './terminal-text.js'
 
 export type RowStatus = 'created' | 'existing' | 'failed' | 'notAttempted'
 export interface RowOutcome { row: Row, status: RowStatus, code?: string, message?: string }
@@ -67,9 +69,13 @@ export class Uploader {
           redirect: 'manual',
           signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.aborting.signal])
         })
-        body = await response.json().catch(() => undefined)
+        body = await readJsonAnswer(response)
       } catch (error) {
         if (this.aborting.signal.aborted) return
+        // Not the gateway's answer, and the batch's outcome unknown: the run stops, the resume line before the batch.
+        if (error instanceof AnswerTooLarge) {
+          throw new FatalError(`${url} answered more than the gateway ever does (${error.message}): is GATEWAY_URL the gateway's address?`)
+        }
         const timedOut = (error as Error).name === 'TimeoutError'
         if (!this.confirmed && !timedOut) throw new FatalError(`no gateway at ${this.options.gatewayUrl}: ${networkProblem(error)}`)
         const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : `gateway unreachable (${causeOf(error)})`
@@ -129,17 +135,22 @@ function answersEvery (body: unknown, count: number): body is ImportAnswer {
   return Array.isArray(results) && results.length === count
 }
 
-/** The gateway's error body: `{statusCode, code, error, message, requestId}`; code and message are what count. */
+/**
+ * The gateway's error body: `{statusCode, code, error, message, requestId}`; code and message are what count,
+ * printable (whatever answers may put escape sequences in them).
+ */
 function errorAnswer (body: unknown): ErrorAnswer | undefined {
   const { code, message } = (body ?? {}) as Partial<Record<string, unknown>>
-  return typeof code === 'string' && typeof message === 'string' ? { code, message } : undefined
+  return typeof code === 'string' && typeof message === 'string' ? { code: printable(code), message: printable(message) } : undefined
 }
 
 function settle (items: Item[], body: ImportAnswer) {
   items.forEach((item, index) => {
     const result = body.results![index]!
     const status = result.status === 'created' || result.status === 'existing' ? result.status : 'failed'
-    item.outcome = status === 'failed' ? { status, code: result.code ?? 'FAILED', message: result.message } : { status }
+    const code = typeof result.code === 'string' ? printable(result.code) : 'FAILED'
+    const message = typeof result.message === 'string' ? printable(result.message) : undefined
+    item.outcome = status === 'failed' ? { status, code, message } : { status }
   })
 }
 

@@ -160,3 +160,88 @@ t.test('network errors after the gateway has answered are retried (--retries); t
   t.equal(server.received.length, 4, 'three batches, one of them twice')
   t.match(summary(run.stdout), { records: 3, created: 3, failed: 0 })
 })
+
+t.test('an answer larger than 8 MiB stops the run with exit 2 at the first batch: read no further, no row failed', async (t) => {
+  const server = await recordingServer(t, '127.0.0.1', (response) => {
+    // Streamed without a Content-Length, so the cap is found while reading.
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.write('{"results":[{"status":"created","message":"')
+    const chunk = 'x'.repeat(1024 * 1024)
+    for (let i = 0; i < 9; i++) response.write(chunk)
+    response.end('"}]}')
+  })
+  const declared = await recordingServer(t, '127.0.0.1', (response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(9 * 1024 * 1024) })
+    response.write('{"results":[')
+  })
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  const failures = join(dir, 'failures.ndjson')
+  await writeFile(csv, 'userID\nbig_1\nbig_2\n')
+  for (const { url } of [server, declared]) {
+    const run = await runCli([csv, '--failures', failures], { GATEWAY_URL: url, GATEWAY_API_KEY: API_KEY })
+    t.equal(run.code, 2, run.stderr)
+    t.match(run.stderr, `error: ${url}/users/import answered more than the gateway ever does (the answer was larger than 8 MiB)`)
+    t.match(summary(run.stdout), { records: 2, created: 0, failed: 0, notAttempted: 2 })
+    t.match(run.stdout, /--from-line 2\b/)
+    t.equal(await readFile(failures, 'utf8'), '', 'no row failed: their outcome is unknown')
+  }
+})
+
+/** Every control character but tab and newline. */
+const CONTROL_CHARACTERS = /(?![\t\n])\p{Cc}/u
+
+t.test('escape sequences in what the server answers are never printed: failed rows, the failures file, a refusal', async (t) => {
+  const hostile = 'evil\u001b[2J\u001b]0;owned\u0007\r\u009b31mred\u0085'
+  const rows = await recordingServer(t, '127.0.0.1', (response) => {
+    response.writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ results: [{ status: 'failed', code: 'BAD\u001b[1m', message: hostile }], created: 0, existing: 0, failed: 1 }))
+  })
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  const failures = join(dir, 'failures.ndjson')
+  await writeFile(csv, 'userID\nesc_\u009b1\n')
+  const failed = await runCli([csv, '--failures', failures], { GATEWAY_URL: rows.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(failed.code, 1, failed.stderr)
+  const withoutFile = await runCli([csv], { GATEWAY_URL: rows.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(withoutFile.code, 1, withoutFile.stderr)
+  t.match(withoutFile.stdout, 'evil[2J]0;owned')
+  const file = await readFile(failures, 'utf8')
+  for (const [what, text] of [['output', failed.stdout + failed.stderr], ['output listing rows', withoutFile.stdout + withoutFile.stderr],
+    ['failures file', file]]) {
+    t.notMatch(text!, CONTROL_CHARACTERS, `${what}: no control character`)
+  }
+  t.match(JSON.parse(file), { line: 2, userID: 'esc_\u009b1', code: 'BAD[1m', message: 'evil[2J]0;owned31mred' },
+    'the file keeps the row\'s own userID (escaped), the server\'s text without its controls')
+
+  const refusal = await recordingServer(t, '127.0.0.1', (response) => {
+    response.writeHead(401, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ statusCode: 401, code: 'UNAUTHENTICATED\u001b[8m', error: 'Unauthorized', message: hostile, requestId: 'r' }))
+  })
+  const refused = await runCli([csv], { GATEWAY_URL: refusal.url, GATEWAY_API_KEY: API_KEY })
+  t.equal(refused.code, 2)
+  t.match(refused.stderr, 'refused the import (401 UNAUTHENTICATED[8m): evil[2J]0;owned31mred')
+  t.notMatch(refused.stdout + refused.stderr, CONTROL_CHARACTERS)
+})
+
+t.test('an API key sent over http:// to another machine is warned about (never printed); loopback and https are not', async (t) => {
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  await writeFile(csv, 'userID\nw_1\n')
+  const server = await recordingServer(t, '127.0.0.1', (response) => {
+    response.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"status":"created"}]}')
+  })
+  const port = new URL(server.url).port
+  const remote = await runCli([csv], { GATEWAY_URL: 'http://no-such-gateway.invalid:3000', GATEWAY_API_KEY: API_KEY })
+  t.match(remote.stderr, 'warning: GATEWAY_API_KEY is sent in clear text to no-such-gateway.invalid:3000 (GATEWAY_URL is http://, not https://)')
+  t.notMatch(remote.stdout + remote.stderr, /APIKEY/)
+  for (const [env, why] of [
+    [{ GATEWAY_URL: 'https://no-such-gateway.invalid', GATEWAY_API_KEY: API_KEY }, 'https'],
+    [{ GATEWAY_URL: 'http://no-such-gateway.invalid' }, 'no key'],
+    [{ GATEWAY_URL: server.url, GATEWAY_API_KEY: API_KEY }, '127.0.0.1'],
+    [{ GATEWAY_URL: `http://localhost:${port}`, GATEWAY_API_KEY: API_KEY }, 'localhost'],
+    [{ GATEWAY_URL: `http://[::1]:${port}`, GATEWAY_API_KEY: API_KEY }, '::1']
+  ] as const) {
+    t.notMatch((await runCli([csv], env)).stderr, /warning/, why)
+  }
+})

@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { SERVICE_KEY, userCount, waitFor } from '../helper.js'
+import { SERVICE_KEY, hold, userCount, waitFor } from '../helper.js'
 import { folder, gateway, lines, runCli, startCli, summary } from './cli-helper.js'
 
-// SIGINT or SIGTERM: the CLI stops sending, waits for the batches in flight (a second signal: not even that), prints
-// the summary and the line to resume from, writes the failures file and exits 130 or 143.
+// SIGHUP, SIGINT or SIGTERM: the CLI stops sending, waits for the batches in flight (a second signal: not even that),
+// prints the summary and the line to resume from, writes the failures file and exits 129, 130 or 143.
 
 const resumeLine = (stdout: string) => Number(/--from-line (\d+)/.exec(stdout)?.[1])
 
@@ -84,4 +84,23 @@ t.test('SIGTERM exits 143; a second signal stops at once, the batch in flight no
   t.match(counts, { created: 0, existing: 0, failed: 0 })
   t.equal(counts.notAttempted, counts.records)
   t.equal(resumeLine(exit.stdout), 2)
+})
+
+t.test('SIGHUP (the terminal closed) stops gracefully like SIGTERM: the batch in flight is waited for and counted, exit 129', async (t) => {
+  const { emulator, url } = await gateway(t)
+  const dir = await folder(t)
+  const csv = join(dir, 'users.csv')
+  await writeFile(csv, 'userID\n' + Array.from({ length: 20 }, (_, i) => `hup_${i}`).join('\n') + '\n')
+  const held = hold()
+  emulator.injectFault('/user/user_register', held.fault)
+  const run = startCli([csv, '--batch-size', '5', '--concurrency', '1', '--json'], { GATEWAY_URL: url, GATEWAY_API_KEY: SERVICE_KEY })
+  await waitFor(() => emulator.callCount('/user/user_register') === 1, 'the first batch at user_register')
+  run.child.kill('SIGHUP')
+  await run.until(/SIGHUP: stopping/, 'the signal acknowledged')
+  held.release()
+  const exit = await run.exit
+  t.equal(exit.code, 129, exit.stderr)
+  t.match(JSON.parse(exit.stdout), { created: 5, existing: 0, failed: 0, resumeFromLine: 7 })
+  t.equal(userCount(emulator), 5)
+  t.equal(emulator.callCount('/user/user_register'), 1, 'nothing sent after the signal')
 })
