@@ -32,8 +32,9 @@ export interface TokenProviderOptions {
   /**
    * Who is signed in (the identity provider's subject, the app's user id), read on every getToken() and refresh().
    * A token is only ever handed to the identity it was fetched for, and is shared with tabs and kept in storage
-   * under a digest of it. Without this option it is the bearer JWT's `iss` and `sub` (decoded, not verified);
-   * when neither names anyone, nothing is shared between tabs or kept in storage.
+   * under a digest of it. With a bearer JWT, its `iss` and `sub` (decoded, not verified) are part of the identity
+   * too, so a page whose identity() lags behind a sign-in never gets the previous person's token; without this
+   * option they are the identity. When neither names anyone, nothing is shared between tabs or kept in storage.
    */
   identity?: () => string | undefined | Promise<string | undefined>
   /** Extra request headers (only those the gateway's CORS allows: x-request-id). */
@@ -94,7 +95,9 @@ export interface TokenProvider extends EventTarget {
 
 /**
  * A request that failed: the gateway's error body's code and requestId, and Retry-After when it sent one; or, with
- * status 0 and code GATEWAY_UNREACHABLE, no answer at all (the gateway restarting, offline, a CORS refusal).
+ * status 0 and code GATEWAY_UNREACHABLE, no answer at all (the gateway restarting, offline, a CORS refusal). Code
+ * USER_ID_CHANGED is a token for another userID than the identity was handed before, refused by the provider: with
+ * the gateway's status when the gateway answered it, 0 when another tab or storage offered it.
  */
 export class GatewayRequestError extends Error {
   override name = 'GatewayRequestError'
@@ -128,6 +131,7 @@ const PROXY_STATUSES = new Set([502, 503, 504])
 const STORAGE_PREFIX = 'openim-gateway-token:'
 
 type Failure = { error: GatewayRequestError, waitMs: number | undefined }
+type Answered = { answer: ProvisionAnswer, status: number, requestId: string | undefined }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -152,16 +156,28 @@ function backoffMs (attempt: number, maxWaitMs: number): number {
 }
 
 /** The bearer JWT's issuer and subject (decoded, not verified: the gateway verifies), or undefined. */
-function identityFromBearer (authorization: string | undefined): string | undefined {
+function bearerSubject (authorization: string | undefined): [string, string] | undefined {
   const [, payload] = /^Bearer\s+[\w-]+\.([\w-]+)\.[\w-]*$/i.exec(authorization?.trim() ?? '') ?? []
   if (payload === undefined) return undefined
   try {
     const bytes = Uint8Array.from(atob(payload.replace(/-/g, '+').replace(/_/g, '/')), (char) => char.charCodeAt(0))
     const { iss, sub } = JSON.parse(new TextDecoder().decode(bytes)) as { iss?: unknown, sub?: unknown }
-    return typeof sub === 'string' && sub !== '' ? JSON.stringify([typeof iss === 'string' ? iss : '', sub]) : undefined
+    return typeof sub === 'string' && sub !== '' ? [typeof iss === 'string' ? iss : '', sub] : undefined
   } catch {
     return undefined
   }
+}
+
+/**
+ * Who is signed in, as text: the page's identity and the bearer JWT's iss and sub, either alone when the other is
+ * missing; undefined (nobody: nothing shared or stored) when the page names none, or when it has no identity
+ * option and the bearer JWT names nobody.
+ */
+function identityText (named: string | undefined, hasOption: boolean, authorization: string | undefined): string | undefined {
+  const bearer = bearerSubject(authorization)
+  if (!hasOption) return bearer === undefined ? undefined : JSON.stringify(bearer)
+  if (named === undefined || named === '') return undefined
+  return bearer === undefined ? named : JSON.stringify([named, ...bearer])
 }
 
 // SHA-256 (FIPS 180-4) over UTF-8. crypto.subtle would do it, but only in secure contexts and only asynchronously.
@@ -221,6 +237,8 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   let held: ProvisionAnswer | undefined
   let announced: string | undefined
   let inflight: { identity: string | undefined, promise: Promise<ProvisionAnswer | undefined> } | undefined
+  /** The userID this identity's tokens were for: an answer for another one is refused, never handed out. */
+  let pinnedUserID: string | undefined
   let asking = false
   const refused = new Set<string>()
   const listeners = new Set<(message: Message) => void>()
@@ -241,8 +259,26 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
 
   const post = (message: Message) => channel?.postMessage(message)
 
+  /** The digest of who `authorization` and the page's identity() name. */
+  async function identityOf (authorization: string | undefined): Promise<string | undefined> {
+    return digest(identityText(await options.identity?.(), options.identity !== undefined, authorization))
+  }
+
   async function currentIdentity (): Promise<string | undefined> {
-    return digest(options.identity !== undefined ? await options.identity() : identityFromBearer(await options.getAuthorization?.()))
+    return identityOf(await options.getAuthorization?.())
+  }
+
+  /**
+   * Whether `answer` may be handed to this identity: the first token pins its userID, and one for another userID
+   * (a gateway whose JWT_USER_ID_MAPPING changed, a tab or storage entry that is not this person's) is refused
+   * with an error event.
+   */
+  function forThisUser (answer: ProvisionAnswer, status = 0, requestId?: string): GatewayRequestError | undefined {
+    if (pinnedUserID === undefined || answer.userID === pinnedUserID) return undefined
+    const error = new GatewayRequestError(status, 'USER_ID_CHANGED', `a token for another userID (${answer.userID}) than this ` +
+      `identity was given (${pinnedUserID}) is refused; clear() the provider on sign-out`, requestId, undefined)
+    dispatch('error', error)
+    return error
   }
 
   /** Moves this tab to `next`: a different person forgets the previous one's token here, in their tabs and in storage. */
@@ -254,13 +290,14 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     }
     channel?.close()
     held = undefined
+    pinnedUserID = undefined
     identity = next
     channel = next !== undefined && typeof BroadcastChannel === 'function' ? new BroadcastChannel(prefix + next) : undefined
     channel?.addEventListener('message', onMessage)
     if (next !== undefined) {
       dropOtherIdentities(next)
       const stored = guarded(() => JSON.parse(storage?.getItem(prefix + next) ?? 'null') as ProvisionAnswer | null) ?? undefined
-      if (isLive(stored) && !refused.has(stored.token)) keep(stored)
+      if (isLive(stored) && !refused.has(stored.token) && forThisUser(stored) === undefined) keep(stored)
     }
   }
 
@@ -278,6 +315,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   }
 
   function keep (answer: ProvisionAnswer) {
+    pinnedUserID = answer.userID
     // A later mint kicks the earlier token (OpenIM v3.8.1+), so the latest expiry wins.
     if (held === undefined || Date.parse(answer.expiresAt) >= Date.parse(held.expiresAt)) held = answer
     if (identity !== undefined) guarded(() => storage?.setItem(prefix + identity, JSON.stringify(held)))
@@ -301,7 +339,9 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   }
 
   function onMessage ({ data }: MessageEvent<Message>) {
-    if (data.type === 'token' && isLive(data.answer) && !refused.has(data.answer.token)) keep(data.answer)
+    if (data.type === 'token' && isLive(data.answer) && !refused.has(data.answer.token) && forThisUser(data.answer) === undefined) {
+      keep(data.answer)
+    }
     if (data.type === 'clear') forget()
     if (data.type === 'ask') {
       if (data.stale !== undefined && held?.token === data.stale) refuse(data.stale)
@@ -323,7 +363,8 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
         resolve(answer)
       }
       function listen (message: Message) {
-        if (message.type === 'token' && isLive(message.answer, stale) && !refused.has(message.answer.token)) done(message.answer)
+        if (message.type === 'token' && isLive(message.answer, stale) && !refused.has(message.answer.token) &&
+          (pinnedUserID === undefined || message.answer.userID === pinnedUserID)) done(message.answer)
         const peerFetches = message.type === 'busy' || (message.type === 'ask' && message.from < self)
         if (peerFetches) {
           clearTimeout(timer)
@@ -336,7 +377,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
   }
 
   /** One POST /provision: the answer, or the error with how long to wait before trying again (none: give up). */
-  async function request (authorization: string | undefined, attempt: number): Promise<{ answer: ProvisionAnswer } | Failure> {
+  async function request (authorization: string | undefined, attempt: number): Promise<Answered | Failure> {
     let response: Response
     try {
       response = await fetch(endpoint, {
@@ -349,7 +390,10 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
       const error = new GatewayRequestError(0, 'GATEWAY_UNREACHABLE', message, undefined, undefined, cause)
       return { error, waitMs: backoffMs(attempt, maxRetryWaitMs) }
     }
-    if (response.ok) return { answer: await response.json() as ProvisionAnswer }
+    if (response.ok) {
+      const requestId = response.headers.get('x-request-id') ?? undefined
+      return { answer: await response.json() as ProvisionAnswer, status: response.status, requestId }
+    }
     const body = await response.json().catch(() => ({})) as { code?: string, message?: string, requestId?: string }
     const wait = retryAfterSeconds(response.headers.get('retry-after'))
     const message = body.message ?? `the gateway answered ${response.status}`
@@ -361,13 +405,13 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     return { error, waitMs: PROXY_STATUSES.has(response.status) ? backoffMs(attempt, maxRetryWaitMs) : undefined }
   }
 
-  /** A token from the gateway for `who`, or undefined when the bearer token stopped naming them meanwhile. */
-  async function provision (who: string | undefined): Promise<ProvisionAnswer | undefined> {
+  /** The gateway's answer for `who`, or undefined when the bearer token or identity() stopped naming them meanwhile. */
+  async function provision (who: string | undefined): Promise<Answered | undefined> {
     for (let attempt = 0; ; attempt++) {
       const authorization = await options.getAuthorization?.()
-      if (options.identity === undefined && digest(identityFromBearer(authorization)) !== who) return undefined
+      if (await identityOf(authorization) !== who) return undefined
       const outcome = await request(authorization, attempt)
-      if ('answer' in outcome) return outcome.answer
+      if ('answer' in outcome) return outcome
       if (outcome.waitMs === undefined || attempt >= maxRetries) {
         dispatch('error', outcome.error)
         throw outcome.error
@@ -389,9 +433,12 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
     if (shared !== undefined) return keep(shared)
     // A token another tab shared while this one waited counts too.
     if (isLive(held, stale)) return held
-    const answer = await provision(who)
+    const answered = await provision(who)
     // Signed in as someone else by now: the answer is theirs to ask for, not this identity's to keep.
-    if (answer === undefined || identity !== who) return undefined
+    if (answered === undefined || identity !== who) return undefined
+    const { answer, status, requestId } = answered
+    const refusal = forThisUser(answer, status, requestId)
+    if (refusal !== undefined) throw refusal
     refused.delete(answer.token)
     const kept = keep(answer)
     post({ type: 'token', from: self, answer: kept })
@@ -431,6 +478,7 @@ export function createTokenProvider (options: TokenProviderOptions): TokenProvid
 
   function clear () {
     forget()
+    pinnedUserID = undefined
     dropOtherIdentities('')
     post({ type: 'clear', from: self })
   }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
+import { waitFor } from '../helper.js'
 import { skipWithoutChromium } from './chromium.js'
 import {
-  MINT, bearerIdentity, browserForFile, events, getToken, openTab, setUp, signIn, storageKeys, tokenWith, useBearer
+  MINT, bearerIdentity, browserForFile, events, failure, getToken, openTab, setUp, signIn, storageKeys, tokenWith, useBearer
 } from './provider-page.js'
 
 // The token provider in Chromium: a token belongs to the person it was fetched for, in tabs and in storage.
@@ -115,5 +116,58 @@ t.test('the storage key is the SHA-256 of the identity, whatever its length and 
     }
     return keys
   }, gateway, identities)
-  t.same(keys, identities.map((name) => name === '' ? [] : [keyOf(gateway, name)]), 'an empty identity names nobody: nothing stored')
+  // The bearer JWT's iss and sub are folded into the identity the page names.
+  const folded = (name: string) => JSON.stringify([name, ...JSON.parse(bearerIdentity('gil_9'))])
+  t.same(keys, identities.map((name) => name === '' ? [] : [keyOf(gateway, folded(name))]), 'an empty identity names nobody: nothing stored')
+})
+
+t.test('with an identity option, the bearer JWT\'s iss and sub are part of the identity: an identity() that lags behind a ' +
+  'sign-in never hands the previous person\'s token', async (t) => {
+  if (skipWithoutChromium(t)) return
+  const { pages, gateway, context, statuses } = await setUp(t, browser)
+  const page = await openTab(context, pages.url('app.test'), gateway, 'jo_1', '{ storage: globalThis.localStorage, identity: () => "app-session" }')
+  const jos = await getToken(page)
+  t.equal(jos.userID, 'jo_1')
+  t.same(await storageKeys(page), [keyOf(gateway, JSON.stringify(['app-session', ...JSON.parse(bearerIdentity('jo_1'))]))])
+  await signIn(page, 'kim_2')
+  const kims = await getToken(page)
+  t.equal(kims.userID, 'kim_2', 'not the token held for the previous bearer')
+  t.same(statuses, [201, 201])
+  t.same(await storageKeys(page), [keyOf(gateway, JSON.stringify(['app-session', ...JSON.parse(bearerIdentity('kim_2'))]))], 'Jo\'s entry is gone')
+})
+
+t.test('a token for another userID than the identity was given is refused: an error event, never handed out, until clear()', async (t) => {
+  if (skipWithoutChromium(t)) return
+  // The page names the person itself and its ID tokens carry no subject: only the pin tells the two users apart.
+  const { pages, gateway, context, statuses } = await setUp(t, browser, { JWT_USER_ID_CLAIM: 'uid' })
+  const options = '{ identity: () => "app-user-hal" }'
+  const [page, other] = [await openTab(context, pages.url('app.test'), gateway, 'hal_1', options), await openTab(context, pages.url('app.test'), gateway, 'hal_1', options)]
+  for (const tab of [page, other]) await useBearer(tab, await tokenWith({ uid: 'hal_1' }))
+  const hals = await getToken(page)
+  t.equal(hals.userID, 'hal_1')
+  // The app's identity() still says Hal while the gateway now maps the page's ID token to Ivy.
+  await useBearer(page, await tokenWith({ uid: 'ivy_2' }))
+  t.match(await failure(page, 'refresh'), { name: 'GatewayRequestError', code: 'USER_ID_CHANGED', status: 201, message: /ivy_2.*hal_1/ })
+  t.match(await failure(page, 'getToken'), { code: 'USER_ID_CHANGED' }, 'asked again, refused again')
+  t.same(statuses, [201, 201, 200], 'the gateway answered Ivy\'s token twice')
+  // Another tab of the same identity offers a token for someone else: ignored, with an error event.
+  await useBearer(page, await tokenWith({ uid: 'hal_1' }))
+  t.equal((await getToken(page)).userID, 'hal_1')
+  // The channel is named like the storage entry: the prefix and the identity's digest.
+  await other.evaluate((name: string, hal: Record<string, any>) => {
+    const channel = new BroadcastChannel(name)
+    channel.postMessage({ type: 'token', from: 'rogue', answer: { ...hal, userID: 'zed_3', token: 'zeds-token' } })
+    channel.close()
+  }, keyOf(gateway, 'app-user-hal'), hals)
+  const errors = async () => (await events(page)).filter((event) => event.type === 'error')
+  await waitFor(async () => (await errors()).length === 3, 'the tab\'s offer refused')
+  const seen = await events(page)
+  t.notOk(seen.some((event) => event.type === 'token' && event.userID !== 'hal_1'), 'no token event for anyone but Hal')
+  t.same(seen.filter((event) => event.type === 'error').map((event) => event.code), ['USER_ID_CHANGED', 'USER_ID_CHANGED', 'USER_ID_CHANGED'],
+    'the gateway\'s two answers and the tab\'s offer')
+  t.equal((await getToken(page)).userID, 'hal_1', 'still Hal\'s token')
+  // Signing out resets the pin.
+  await page.evaluate(() => (globalThis as any).provider.clear())
+  await useBearer(page, await tokenWith({ uid: 'ivy_2' }))
+  t.equal((await getToken(page)).userID, 'ivy_2')
 })
