@@ -1,4 +1,4 @@
-import { ErrCode, OpenImError, UserIdRuleRefusal, errCodeName } from './openim/errors.js'
+import { ErrCode, OpenImError, UserIdRuleRefusal, errCodeName, isNotFound } from './openim/errors.js'
 import { STRICT_USER_ID_RULE } from './openim/generations.js'
 import { CallCancelled } from './openim/transport.js'
 import { InvalidUserId, isDomainError, type DomainError } from './provisioning/errors.js'
@@ -151,7 +151,8 @@ export function fromOpenImError (error: OpenImError): GatewayError {
     case 'rejected':
       return fromRejection(error)
     case 'bad_response':
-      return new GatewayError(502, 'OPENIM_BAD_RESPONSE', `${error.message} to ${error.path}`)
+      if (isNotFound(error)) return new GatewayError(502, 'OPENIM_BAD_RESPONSE', wrongOpenImUrl(error.path))
+      return new GatewayError(502, 'OPENIM_BAD_RESPONSE', `${error.message} (${error.path})`)
     case 'unavailable':
       return new GatewayError(503, 'OPENIM_UNAVAILABLE', error.message, {},
         { 'retry-after': String(OPENIM_UNAVAILABLE_RETRY_AFTER_SECONDS) })
@@ -162,6 +163,12 @@ export function fromOpenImError (error: OpenImError): GatewayError {
         { 'retry-after': String(OVERLOADED_RETRY_AFTER_SECONDS) })
   }
 }
+
+/** A route OpenIM does not have at OPENIM_API_URL (gin's 404, or no admin route of either generation): the operator's to fix. */
+export const isWrongOpenImUrl = (error: unknown): error is OpenImError => error instanceof OpenImError && isNotFound(error)
+
+const wrongOpenImUrl = (path: string) => `OpenIM has no ${path} at OPENIM_API_URL (not found); the operator must check ` +
+  'OPENIM_API_URL: OpenIM\'s API address (port 10002 by default), with a path only if a proxy in front of OpenIM maps one'
 
 /** The rule a refused userID broke, whether the gateway or OpenIM refused it; undefined for any other failure. */
 export function brokenUserIdRule (error: unknown): string | undefined {

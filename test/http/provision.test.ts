@@ -188,6 +188,23 @@ t.test('a wrong secret is 502 OPENIM_AUTH_FAILED, logged loudly, and the gateway
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
 })
 
+t.test('an OPENIM_API_URL path OpenIM does not have is 502 naming the path and the setting, logged at error level', async (t) => {
+  for (const mode of ['legacy', 'current'] as const) {
+    const emulator = await startOpenIm(t, { mode })
+    const { app, logs } = await buildGateway(t, `${emulator.url}/api`)
+    const response = await provision(app, { userID: 'gail', platformID: 5 })
+    t.equal(response.statusCode, 502, mode)
+    t.match(response.json(), { code: 'OPENIM_BAD_RESPONSE', message: /^OpenIM has no \/auth\/(get_admin_token|user_token) at OPENIM_API_URL \(not found\); the operator must check OPENIM_API_URL/ }, mode)
+    t.notMatch(response.json().message, / to \//, 'no "check OPENIM_API_URL to /auth/…"')
+    t.match(logs.records.filter((line) => line.level === 50), [{ msg: /OPENIM_API_URL is wrong/, path: /^\/auth\// }], 'one error-level line naming the setting')
+  }
+  const emulator = await startOpenIm(t)
+  const { app } = await buildGateway(t, emulator.url)
+  emulator.injectFault('/user/account_check', { kind: 'text', status: 404, body: '404 page not found' })
+  const missing = await provision(app, { userID: 'gail', platformID: 5 })
+  t.match(missing.json(), { code: 'OPENIM_BAD_RESPONSE', message: /^OpenIM has no \/user\/account_check at OPENIM_API_URL/ }, 'any route gin does not have')
+})
+
 t.test('OpenIM down: 503 on requests, never a crash', async (t) => {
   const { app } = await buildGateway(t, 'http://127.0.0.1:9')
   const response = await provision(app, { userID: 'frank', platformID: 5 })
@@ -227,7 +244,7 @@ t.test('a user account_check still calls unregistered after registering is a bad
   emulator.injectFault('/user/user_register', { kind: 'text', body: '{"errCode":0,"errMsg":"","errDlt":""}' })
   const response = await provision(app, { userID: 'ivy', platformID: 5 })
   t.equal(response.statusCode, 502)
-  t.match(response.json(), { code: 'OPENIM_BAD_RESPONSE', message: 'OpenIM reports the user unregistered right after registering it to /user/account_check' })
+  t.match(response.json(), { code: 'OPENIM_BAD_RESPONSE', message: 'OpenIM reports the user unregistered right after registering it (/user/account_check)' })
   t.equal(emulator.callCount('/auth/get_user_token'), 0)
 })
 

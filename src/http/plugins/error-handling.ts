@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { GatewayError, asGatewayError } from '../../errors.js'
+import { GatewayError, asGatewayError, isWrongOpenImUrl } from '../../errors.js'
 import type { OpenImError } from '../../openim/errors.js'
 import { PATTERN_MEANINGS } from '../schemas/index.js'
 
@@ -76,6 +76,10 @@ async function errorHandling (app: FastifyInstance) {
     if (gatewayError.code === 'OPENIM_AUTH_FAILED') {
       request.log.error({ code: gatewayError.code, openimErrCode: (error as unknown as OpenImError).errCode },
         'OpenIM refused the admin credentials: OPENIM_SECRET or OPENIM_ADMIN_USER_ID is wrong')
+    } else if (isWrongOpenImUrl(error)) {
+      // Every request fails the same way until the operator fixes the setting: as loud as a wrong secret.
+      request.log.error({ code: gatewayError.code, path: error.path },
+        'OpenIM has no such route at OPENIM_API_URL: OPENIM_API_URL is wrong')
     } else if (gatewayError.statusCode >= 500 && gatewayError.code === 'INTERNAL_ERROR') {
       request.log.error({ err: error }, 'unexpected error')
     } else if (gatewayError.statusCode >= 500) {
