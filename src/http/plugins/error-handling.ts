@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { GatewayError, asGatewayError, isWrongOpenImUrl } from '../../errors.js'
 import type { OpenImError } from '../../openim/errors.js'
+import { loggedHeaders } from '../logged-headers.js'
 import { PATTERN_MEANINGS } from '../schemas/index.js'
 
 /** Fastify's own errors, by code, as gateway errors. */
@@ -89,8 +90,9 @@ async function errorHandling (app: FastifyInstance) {
       request.log.info({ code: gatewayError.code }, 'the caller left before the answer')
     } else {
       request.log.info({ code: gatewayError.code, reason: gatewayError.message }, 'request refused')
-      // What the client sent helps explain a refusal; the credentials in it are redacted (logger.ts).
-      request.log.debug({ req: request }, 'refused request')
+      // What the client sent helps explain a refusal: the allow-listed headers only, never a credential.
+      request.log.debug({ req: { method: request.method, url: request.url, headers: loggedHeaders(request.headers), ip: request.ip } },
+        'refused request')
     }
     return sendError(reply, gatewayError)
   })
