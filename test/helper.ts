@@ -159,9 +159,10 @@ export function post (app: FastifyInstance, url: string, body: unknown, headers:
 
 /**
  * Polls `check` (sync or async) every 5 ms until it holds; fails naming `what` after `ms` (a hang detector, read
- * on the monotonic clock: tests that hold Date still with mock.timers wait here too).
+ * on the monotonic clock: tests that hold Date still with mock.timers wait here too). Generous: two suites at once
+ * with other work beside them have taken over 30 s to start a gateway process.
  */
-export async function waitFor (check: () => boolean | Promise<boolean>, what: string, ms = 30_000) {
+export async function waitFor (check: () => boolean | Promise<boolean>, what: string, ms = 120_000) {
   const deadline = performance.now() + ms
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)

@@ -82,7 +82,7 @@ t.test('HTTP_MAX_CONNECTIONS: connections beyond the cap are closed at once; the
   const held = [await rawConnection(t, port), await rawConnection(t, port), await rawConnection(t, port)]
   await waitFor(async () => await new Promise<number>((resolve) => app.server.getConnections((_error, count) => resolve(count))) === 3, 'three connections')
   const refused = await rawConnection(t, port)
-  await waitFor(() => refused.closedAt !== undefined, 'the fourth connection to be closed', 5000)
+  await waitFor(() => refused.closedAt !== undefined, 'the fourth connection to be closed')
   t.equal(refused.received, '', 'closed without an answer')
   held[0]!.socket.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n')
   await waitFor(() => held[0]!.received.includes('"status":"ok"'), 'a held connection to be served')
@@ -96,7 +96,7 @@ t.test('HTTP_MAX_CONNECTIONS_PER_ADDRESS: one address holds its share at most; a
   const port = await listen(app)
   const flood: Array<Awaited<ReturnType<typeof rawConnection>>> = []
   for (let i = 0; i < 8; i++) flood.push(await rawConnection(t, port, '127.0.0.2'))
-  await waitFor(() => flood.filter((connection) => connection.closedAt !== undefined).length === 6, 'six of the eight to be closed', 10_000)
+  await waitFor(() => flood.filter((connection) => connection.closedAt !== undefined).length === 6, 'six of the eight to be closed')
   t.same(flood.map((connection) => connection.closedAt === undefined), [true, true, false, false, false, false, false, false], 'the first two are kept')
   t.equal(flood[2]!.received, '', 'the others closed without an answer')
   for (const connection of flood.slice(0, 2)) {

@@ -39,7 +39,7 @@ async function withoutBody (port: number): Promise<string> {
     `x-api-key: ${SERVICE_KEY}\r\ncontent-length: 1000000\r\n\r\n{"users":[`)
   let answer = ''
   socket.on('data', (chunk) => { answer += String(chunk) })
-  await waitFor(() => answer.includes('\r\n\r\n{'), 'an answer before the body was sent', 10_000)
+  await waitFor(() => answer.includes('\r\n\r\n{'), 'an answer before the body was sent')
   socket.destroy()
   return answer
 }

@@ -40,7 +40,7 @@ async function startReplica (t: { teardown (fn: () => unknown): void }, env: Rec
     child.kill('SIGKILL')
     await exited
   })
-  await waitFor(() => /Server listening at/.test(output) || child.exitCode !== null, 'the replica to listen', 30_000)
+  await waitFor(() => /Server listening at/.test(output) || child.exitCode !== null, 'the replica to listen')
   const url = /Server listening at (http:\/\/[\d.:]+)/.exec(output)?.[1]
   if (url === undefined) throw new Error(`the replica did not start: ${output}`)
   return { child, url, output: () => output }

@@ -57,7 +57,7 @@ t.test('a Cluster primary killed: followed to its replica; users holding tokens 
   t.same(answers.filter((answer) => answer.statusCode >= 500).map((answer) => answer.json()), [], 'no 5xx while the primary is gone')
   t.equal(mints(emulator), users.length, 'every user kept the token it holds')
   await cluster.healthy({ replicas: false })
-  await waitFor(() => a.app.redis?.writable === true && b.app.redis?.writable === true, 'both replicas back on the cluster', 30_000)
+  await waitFor(() => a.app.redis?.writable === true && b.app.redis?.writable === true, 'both replicas back on the cluster')
   const late = await provision(a.app, { userID: users[0]!, platformID: 1 })
   t.equal(late.statusCode, 200, 'a new pair of a user whose primary was killed: minted, through the promoted replica')
   const shared = await provision(b.app, { userID: users[0]!, platformID: 1 })

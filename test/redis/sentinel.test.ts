@@ -44,8 +44,8 @@ t.test('the primary killed: users holding tokens keep them through the failover,
   t.same(answers.map((answer) => answer.token), [...users, ...users].map((userID) => tokens.get(userID)), 'every user keeps the token it holds')
   t.equal(mints(emulator), users.length, 'no mint while the primary is gone')
 
-  await waitFor(async () => await set.primaryPort() === set.replica.port, 'the sentinels to promote the replica', 30_000)
-  await waitFor(() => a.app.redis?.writable === true && b.app.redis?.writable === true, 'both replicas to write to the new primary', 30_000).catch((error) => {
+  await waitFor(async () => await set.primaryPort() === set.replica.port, 'the sentinels to promote the replica')
+  await waitFor(() => a.app.redis?.writable === true && b.app.redis?.writable === true, 'both replicas to write to the new primary').catch((error) => {
     t.comment(`client ${String((a.app.redis?.client as { status?: string } | undefined)?.status)}: ${a.logs.lines.filter((line) => /Redis/.test(line)).join('\n')}`)
     throw error
   })

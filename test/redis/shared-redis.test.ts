@@ -87,7 +87,7 @@ t.test('a Redis that is down at start is reported once, and joined when it comes
   t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { cause: 'refused', reason: /^not reachable at start \(redis:\/\/127\.0\.0\.1:\d+\/0\): connect ECONNREFUSED/ } }])
   t.notMatch(JSON.stringify(lines), /:\/\/:[^@]*@/, 'no password in the log')
   await server.start()
-  await waitFor(() => redis.available, 'Redis to be used once it is up', 10_000)
+  await waitFor(() => redis.available, 'Redis to be used once it is up')
   t.same(changes, [true, false])
 })
 
@@ -130,7 +130,7 @@ t.test('a Redis that refuses what the gateway runs (NOPERM) is degraded from the
   t.same(changes, [true])
 
   await admin.call('ACL', 'SETUSER', 'limited', '+eval')
-  await waitFor(() => redis.available, 'the probe to find the script allowed', 10_000)
+  await waitFor(() => redis.available, 'the probe to find the script allowed')
   t.same(changes, [true, false])
   t.match(lines[1], { level: 'warn', message: /Redis recovered/ })
   t.equal(await redis.run((client) => client.eval('return 7', 0)), 7)
@@ -168,5 +168,5 @@ t.test('the gateway\'s own checks cover the mint lock: a Redis user that may not
   t.equal(redis.available, false)
   t.match(lines, [{ level: 'error', message: /Redis degraded/, details: { cause: 'permission', reason: /^the token store and mint lock .*can't run this command/ } }])
   await admin.call('ACL', 'SETUSER', 'noset', '+set')
-  await waitFor(() => redis.available, 'the probe to find SET allowed', 10_000)
+  await waitFor(() => redis.available, 'the probe to find SET allowed')
 })

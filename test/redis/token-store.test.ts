@@ -186,7 +186,7 @@ t.test('Redis stopped: provisions succeed at once from memory; what was remember
   t.match((await app.inject({ url: '/metrics' })).body, /openim_gateway_redis_degraded 1/)
 
   await redis.start()
-  await waitFor(() => app.redis?.available === true, 'Redis to be back', 15_000)
+  await waitFor(() => app.redis?.available === true, 'Redis to be back')
   emulator.resetCounts()
   t.match((await provision(app, { userID: 'vera', platformID: 5 })).json(), { reused: true, token: fresh.json().token })
   t.same(emulator.recentCalls.map((call) => call.path), ['/auth/parse_token'])
