@@ -118,11 +118,15 @@ export interface RedisSettings {
 }
 
 /** host:port, or [IPv6]:port. */
-function address (entry: string, variable: string): RedisAddress {
+function address (entry: string, position: number, variable: string): RedisAddress {
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(entry)
   const port = Number(match?.[3])
   if (match === null || !(port >= 1 && port <= 65_535)) {
-    fail(`${variable} must be comma-separated host:port entries ("${entry.slice(0, 60)}" is not one)`)
+    // An entry pasted from a URL may carry user:password@: it is named by its place, never echoed.
+    const carriesCredentials = /[@/]/.test(entry)
+    const which = carriesCredentials ? `entry ${position + 1}` : `"${entry.slice(0, 60)}"`
+    fail(`${variable} must be comma-separated host:port entries (${which} is not one` +
+      `${carriesCredentials ? '; credentials have variables of their own' : ''})`)
   }
   return { host: (match![1] ?? match![2])!, port }
 }
@@ -130,7 +134,7 @@ function address (entry: string, variable: string): RedisAddress {
 function addresses (value: string, variable: string): RedisAddress[] {
   const entries = commaList(value)
   if (entries.length === 0) fail(`${variable} must list at least one host:port`)
-  return entries.map((entry) => address(entry, variable))
+  return entries.map((entry, position) => address(entry, position, variable))
 }
 
 function readPem (file: string | undefined, variable: string): string | undefined {
@@ -152,13 +156,23 @@ function topologyVariable (env: RedisEnvValues): 'REDIS_URL' | 'REDIS_SENTINELS'
   return set[0]
 }
 
+/** A user or password from REDIS_URL, decoded; a stray "%" is a mistake to name, not a stack trace (nor an echo). */
+function urlCredential (encoded: string): string {
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    return fail('REDIS_URL\'s user or password is not percent-encoded right: write % as %25 (and @ as %40, : as %3A, / as %2F)')
+  }
+}
+
 /** What REDIS_URL holds: the server, and the credentials and database it may carry. */
 function parseRedisUrl (value: string) {
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    return fail('REDIS_URL is not a valid URL (redis://[<user>:<password>@]host:6379[/<db>])')
+    return fail('REDIS_URL is not a valid URL (redis://[<user>:<password>@]host:6379[/<db>]; in the user and password, ' +
+      'percent-encode @ : / ? # % and spaces)')
   }
   if (url.hostname === '') fail('REDIS_URL must name a host')
   if (url.search !== '' || url.hash !== '') {
@@ -169,8 +183,8 @@ function parseRedisUrl (value: string) {
   const port = url.port === '' ? 6379 : Number(url.port)
   return {
     address: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port },
-    username: url.username === '' ? undefined : decodeURIComponent(url.username),
-    password: url.password === '' ? undefined : decodeURIComponent(url.password),
+    username: url.username === '' ? undefined : urlCredential(url.username),
+    password: url.password === '' ? undefined : urlCredential(url.password),
     db: db === '' ? undefined : Number(db),
     tls: url.protocol === 'rediss:'
   }

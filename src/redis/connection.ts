@@ -9,7 +9,7 @@ export type RedisClient = Redis | Cluster
 const retryDelay = (attempt: number) => Math.min(attempt * 100, 2000)
 const CONNECT_TIMEOUT_MS = 2000
 
-function tlsOptions (settings: RedisConnectionSettings): ConnectionOptions | undefined {
+export function tlsOptions (settings: RedisConnectionSettings): ConnectionOptions | undefined {
   const { tls } = settings
   if (tls === undefined) return undefined
   return {

@@ -63,7 +63,10 @@ function replyProblem (reason: string, context: RedisDiagnosisContext): Omit<Red
     const hint = `${where} points at a Redis Cluster node: list the cluster's nodes in REDIS_CLUSTER_NODES instead (and restart)`
     return { ...all('topology', hint), lasting: true }
   }
-  if (/^CLUSTERDOWN\b/.test(reason)) return all('busy', 'the cluster does not serve every slot (a primary and its replicas are down): it comes back by itself once one of them is promoted')
+  if (/^CLUSTERDOWN\b/.test(reason)) {
+    return all('busy', 'the cluster does not serve every slot (a primary and its replicas are down): it comes back by itself once one ' +
+      'of them is promoted')
+  }
   if (/^ERR unknown (sub)?command\b/.test(reason) || /^NOSCRIPT\b/.test(reason)) {
     return all('unsupported', 'this Redis (or a proxy or managed service in front of it) does not offer a command the gateway runs: ' +
       'give it a Redis that runs Lua scripts (EVAL)')
@@ -87,7 +90,9 @@ function replyProblem (reason: string, context: RedisDiagnosisContext): Omit<Red
     const hint = 'Redis is full (maxmemory with noeviction) and refuses writes; reads go on: give it memory'
     return { cause: 'full', scope: 'writes', hint }
   }
-  if (/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(reason)) return all('busy', 'Redis is loading its data, running a long script or without its primary: it should come back by itself')
+  if (/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(reason)) {
+    return all('busy', 'Redis is loading its data, running a long script or without its primary: it should come back by itself')
+  }
   return undefined
 }
 
@@ -105,21 +110,42 @@ export function connectionProblem (error: unknown, context: RedisDiagnosisContex
   const reason = redisErrorText(inner, context.secrets)
   const where = TOPOLOGY_VARIABLE[context.topology]
   const problem = (cause: RedisCause, hint: string): RedisProblem => ({ cause, reason, hint, scope: 'all' })
+  // Before the replies: a server of another topology answers the sentinels' or the cluster's commands with an
+  // "unknown command", which is no missing feature of a Redis the gateway uses.
+  if (/unknown command .?sentinel/i.test(reason)) {
+    return problem('topology', 'REDIS_SENTINELS lists a Redis that is no sentinel (their port is usually 26379)')
+  }
+  if (/cluster support disabled/i.test(reason)) {
+    return problem('topology', 'REDIS_CLUSTER_NODES lists a Redis that is no cluster node: use REDIS_URL (or REDIS_SENTINELS) for it')
+  }
+  // ioredis words a failure of every sentinel "All sentinels are unreachable… Last error: <the last sentinel's>".
+  const fromSentinels = context.topology === 'sentinel' && /All sentinels are unreachable/.test(reason)
+  if (fromSentinels && /WRONGPASS|NOAUTH/.test(reason)) {
+    return problem('authentication', 'the sentinels refused the gateway: REDIS_SENTINEL_USERNAME/REDIS_SENTINEL_PASSWORD must hold ' +
+      'the sentinels\' own user and password (not the data nodes\')')
+  }
   const reply = replyProblem(reason.replace(/^(Ready check failed: |.*Last error: )/, ''), context)
   if (reply !== undefined) return { ...reply, reason }
-  if (/WRONGPASS|NOAUTH|invalid (username|password)|AUTH .*called without any password/i.test(reason)) return problem('authentication', credentialsHint(context))
+  if (/WRONGPASS|NOAUTH|invalid (username|password)|AUTH .*called without any password/i.test(reason)) {
+    return problem('authentication', credentialsHint(context))
+  }
   if (TLS_CODES.test(code) || /certificate|\bSSL\b|\bTLS\b|wrong version number/i.test(reason)) {
     return problem('tls', 'the TLS handshake failed: REDIS_TLS_CA_FILE must hold the CA that signed the server\'s certificate, ' +
       'REDIS_TLS_SERVERNAME the name in it, and a server that wants a client certificate REDIS_TLS_CERT_FILE/REDIS_TLS_KEY_FILE')
   }
-  if (/cluster support disabled/i.test(reason)) return problem('topology', 'REDIS_CLUSTER_NODES lists a Redis that is no cluster node: use REDIS_URL (or REDIS_SENTINELS) for it')
-  if (/unknown command .?sentinel/i.test(reason)) return problem('topology', 'REDIS_SENTINELS lists a Redis that is no sentinel (their port is usually 26379)')
-  if (/invalid reply: null|No such master with that name/.test(reason)) return problem('topology', 'the sentinels watch no primary of that name: REDIS_SENTINEL_MASTER must be the name in their "sentinel monitor" line')
-  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(reason)) return problem('refused', `nothing listens at ${where}'s address: is Redis running, and on that port?`)
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /ENOTFOUND|EAI_AGAIN/.test(reason)) return problem('dns', `${where}'s host name does not resolve from here`)
+  if (/invalid reply: null|No such master with that name/.test(reason)) {
+    return problem('topology', 'the sentinels watch no primary of that name: REDIS_SENTINEL_MASTER must be the name in their ' +
+      '"sentinel monitor" line')
+  }
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(reason)) {
+    return problem('refused', `nothing listens at ${where}'s address: is Redis running, and on that port?`)
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /ENOTFOUND|EAI_AGAIN/.test(reason)) {
+    return problem('dns', `${where}'s host name does not resolve from here`)
+  }
   if (code === 'ETIMEDOUT' || /timed out|ETIMEDOUT/i.test(reason)) {
     return problem('timeout', `Redis did not answer within ${context.commandTimeoutMs} ms (REDIS_COMMAND_TIMEOUT_MS): ` +
-      'a firewall dropping packets, or a paused or overloaded Redis')
+      'a firewall dropping packets, a paused or overloaded Redis, or a server without TLS reached with rediss:// or REDIS_TLS=true')
   }
   return problem('closed', 'the connection closed before Redis answered: a restart or a failover (it is used again once it answers), ' +
     'a server that speaks TLS reached without it (use rediss:// or REDIS_TLS=true), or a proxy that refused the gateway')

@@ -3,7 +3,10 @@ import { Cluster } from 'ioredis'
 import { ConfigError, redisSecrets, type RedisConnectionSettings } from '../config/index.js'
 import { createRedisClient, describeRedis, type RedisClient } from './connection.js'
 import { KeyNames } from './key-names.js'
-import { connectionProblem, outcomeUnknown, unusableRedis, type RedisCause, type RedisDiagnosisContext, type RedisProblem } from './replies.js'
+import { diagnoseConnection } from './reach.js'
+import {
+  connectionProblem, outcomeUnknown, unusableRedis, type RedisCause, type RedisDiagnosisContext, type RedisProblem
+} from './replies.js'
 
 /** Thrown by SharedRedis.run while Redis counts as unavailable, or when a command failed: use the per-replica fallback. */
 export class RedisUnavailable extends Error {
@@ -113,7 +116,7 @@ export class SharedRedis {
       sleep(Math.max(STARTUP_WAIT_MS, options.settings.commandTimeoutMs * 2), false, { ref: false })
     ])
     if (!ready) {
-      const problem = redis.connectionProblem(`not reachable at start (${describeRedis(options.settings)})`)
+      const problem = await redis.startProblem(`not reachable at start (${describeRedis(options.settings)})`)
       if (problem.cause === 'topology' && /cluster support disabled/i.test(problem.reason)) {
         await redis.close()
         throw new ConfigError(`invalid configuration: ${problem.hint}`)
@@ -184,6 +187,13 @@ export class SharedRedis {
     this.closed = true
     clearTimeout(this.probing)
     this.client.disconnect()
+  }
+
+  /** The first connection's failure, by its real cause (reach.ts looks deeper where ioredis says only "closed"). */
+  private async startProblem (context: string): Promise<RedisProblem> {
+    if (this.lastConnectionError === undefined) return this.connectionProblem(context)
+    const problem = await diagnoseConnection(this.lastConnectionError, this.options.settings, this.diagnosis)
+    return { ...problem, reason: `${context}: ${problem.reason}` }
   }
 
   private connectionProblem (context: string): RedisProblem {

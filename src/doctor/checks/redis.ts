@@ -3,7 +3,8 @@ import { Cluster } from 'ioredis'
 import { redisSecrets } from '../../config/index.js'
 import { gatewayRedisChecks } from '../../http/redis-checks.js'
 import { createRedisClient, describeRedis, type RedisClient } from '../../redis/connection.js'
-import { connectionProblem, redisErrorText, unusableRedis, type RedisDiagnosisContext } from '../../redis/replies.js'
+import { diagnoseConnection } from '../../redis/reach.js'
+import { redisErrorText, unusableRedis, type RedisDiagnosisContext } from '../../redis/replies.js'
 import type { Check } from '../context.js'
 import type { Outcome } from '../report.js'
 
@@ -63,8 +64,8 @@ export const redis: Check = {
     const diagnosis: RedisDiagnosisContext = {
       topology: settings.topology.kind, commandTimeoutMs: ctx.timeoutMs, secrets: redisSecrets(settings)
     }
-    const failed = (error: unknown): Outcome => {
-      const problem = connectionProblem(error, diagnosis)
+    const failed = async (error: unknown): Promise<Outcome> => {
+      const problem = await diagnoseConnection(error, settings, diagnosis)
       const summary = `${where}: ${problem.cause}: ${problem.reason}`
       return { status: 'fail', summary, hint: problem.hint, facts: { cause: problem.cause } }
     }
@@ -79,7 +80,7 @@ export const redis: Check = {
         new Promise<boolean>((resolve) => { client.once('ready', () => resolve(true)); client.once('end', () => resolve(false)) }),
         sleep(ctx.timeoutMs + 500, false, { ref: false })
       ])
-      if (!ready) return failed(reason ?? new Error(`no answer within ${ctx.timeoutMs} ms`))
+      if (!ready) return await failed(reason ?? new Error(`no answer within ${ctx.timeoutMs} ms`))
       await client.ping()
       const pingMs = Math.round(performance.now() - started)
       if (!(client instanceof Cluster) && /cluster_enabled:1/.test(await serverInfo(client, 'cluster'))) {
@@ -102,7 +103,7 @@ export const redis: Check = {
         facts: { version, topology: settings.topology.kind }
       }
     } catch (error) {
-      return failed(reason ?? error)
+      return await failed(reason ?? error)
     } finally {
       client.disconnect()
     }
