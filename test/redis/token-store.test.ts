@@ -106,6 +106,31 @@ t.test('a revoke while Redis is down still logs out at OpenIM, forgets this repl
   t.not(after.token, first.token)
 })
 
+t.test('a revoke Redis could not be told of is done once it serves again: no replica hands the revoked token out after', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const redis = await startRedis(t)
+  const client = await admin(t, redis.url)
+  await client.call('ACL', 'SETUSER', 'gateway', 'on', '>gateway-pw-123', '~*', '+@all')
+  // v3.7 with TOKEN_REUSE=true: force_logout leaves the token valid there, so only forgetting it stops a reuse.
+  const emulator = await startOpenIm(t, { mode: 'legacy' })
+  const settings = { REDIS_URL: redis.url.replace('redis://', 'redis://gateway:gateway-pw-123@'), TOKEN_REUSE: 'true' }
+  const [a, b] = [await buildGateway(t, emulator.url, settings), await buildGateway(t, emulator.url, settings)]
+  const first = (await provision(a.app, { userID: 'xena', platformID: 5 })).json()
+  // Redis refuses this replica's scripts for a while (an ACL changed by mistake): its breaker opens, and the revoke's
+  // DEL is not sent.
+  await client.call('ACL', 'SETUSER', 'gateway', '-eval')
+  await provision(a.app, { userID: 'yann', platformID: 5 })
+  await waitFor(() => a.app.redis?.available === false, 'the replica to stop using Redis')
+  t.equal((await post(a.app, '/revoke', { userID: 'xena' })).statusCode, 200)
+  await client.call('ACL', 'SETUSER', 'gateway', '+eval')
+  await waitFor(() => a.app.redis?.available === true, 'Redis to serve the replica again')
+  await waitFor(async () => await client.exists(tokenKey('xena', 5)) === 0, 'the owed revoke')
+  emulator.advanceClock(1)
+  const after = (await provision(b.app, { userID: 'xena', platformID: 5 })).json()
+  t.match(after, { reused: false }, 'the other replica mints: it found no revoked token')
+  t.not(after.token, first.token)
+})
+
 t.test('Redis down: a replica mints once per user and lease; a second mint would log the other replica\'s token out: 503', async (t) => {
   if (skipWithoutRedis(t)) return
   const redis = await startRedis(t)

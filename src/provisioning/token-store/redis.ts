@@ -41,9 +41,9 @@ const MAX_OWED = 10_000
  * Remembered tokens in Redis, shared by every replica: encrypted (crypto.ts), under key names that say nothing
  * about the user (key-names.ts), each expiring with its token, and the pair's mint lock beside them (the same
  * slot). A first provision costs three round trips (look: token or lock; renew, right before the mint; remember:
- * token and release), a reuse one, a revoke one. Each replica also keeps a bounded copy of what it handed out or read, so a user holding
- * a live token keeps it while Redis cannot answer (a blip, a pause, a failover, OOM); the flow's rules for
- * that are in redis-flow.ts.
+ * token and release), a reuse one, a revoke one. Each replica also keeps a bounded copy of what it handed out or
+ * read, so a user holding a live token keeps it while Redis cannot answer (a blip, a pause, a failover, OOM); the
+ * flow's rules for that are in redis-flow.ts.
  */
 export class RedisSessionStore implements SessionStore {
   /** Until when the previous release's names are written too (standalone and Sentinel only); unknown: written. */
@@ -72,10 +72,15 @@ export class RedisSessionStore implements SessionStore {
     for (const platformID of platformIDs) memory.forgetNow({ userID, platformID })
     if (platformIDs.length === 0) return
     const keys = platformIDs.flatMap((platformID) => this.tokenKeys({ userID, platformID }))
+    const forget = async () => await redis.run((client) => client.del(...keys))
     try {
-      await redis.run((client) => client.del(...keys))
+      await forget()
     } catch (error) {
       this.trouble(error, 'forget')
+      // Redis may still hold them (it could not be asked, or the DEL's outcome is unknown): once it serves again they are
+      // deleted, before any token minted after this revoke is written back (owed work runs in the order it was owed),
+      // or another replica would find a revoked token, which OpenIM v3.7 still confirms.
+      this.owe(`forget\u0000${keys.join('\u0000')}`, Number.POSITIVE_INFINITY, forget)
     }
   }
 
@@ -101,6 +106,8 @@ export class RedisSessionStore implements SessionStore {
    * as Redis serves again, unless `until` (ms since the epoch: the lease's end, the token's expiry) has passed.
    */
   owe (key: string, until: number, settle: () => Promise<unknown>) {
+    // Owed again: it moves to the end, after what was owed meanwhile (the order Redis must see them in).
+    this.owed.delete(key)
     if (this.owed.size >= MAX_OWED) this.owed.delete(this.owed.keys().next().value!)
     this.owed.set(key, { until, settle })
   }
