@@ -1,3 +1,4 @@
+import { databaseRedisCheck } from '../redis/database-check.js'
 import type { RedisCheck } from '../redis/shared-redis.js'
 import { tokenStoreRedisCheck } from '../provisioning/token-store/scripts.js'
 import { rateLimitRedisCheck } from './plugins/rate-limit-store.js'
@@ -7,4 +8,4 @@ import { rateLimitRedisCheck } from './plugins/rate-limit-store.js'
  * trusts a Redis (connected, or found back), and npm run doctor runs them to say what a Redis refuses. A new
  * user of Redis adds its own here.
  */
-export const gatewayRedisChecks: RedisCheck[] = [rateLimitRedisCheck, tokenStoreRedisCheck]
+export const gatewayRedisChecks: RedisCheck[] = [databaseRedisCheck, rateLimitRedisCheck, tokenStoreRedisCheck]

@@ -24,7 +24,7 @@ export function tlsOptions (settings: RedisConnectionSettings): ConnectionOption
  * command fails within the command timeout at worst; the breaker (shared-redis.ts) makes sure only the first
  * one pays that.
  */
-function nodeOptions (settings: RedisConnectionSettings): RedisOptions {
+export function nodeOptions (settings: RedisConnectionSettings): RedisOptions {
   return {
     username: settings.username,
     password: settings.password,

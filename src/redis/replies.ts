@@ -27,7 +27,9 @@ export interface RedisDiagnosisContext {
 
 const TOPOLOGY_VARIABLE = { standalone: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' } as const
 
-const ACL = 'ACL SETUSER <user> +get +set +del +eval +incr +pexpire +pttl +type +ping +info +cluster|slots ~openim-gateway:*'
+// +select: for a database other than 0; +cluster|slots and +cluster|info: for a Cluster (its slot map, its ready check).
+const ACL = 'ACL SETUSER <user> +get +set +del +eval +incr +pexpire +pttl +type +ping +info +select +cluster|slots +cluster|info ' +
+  '~openim-gateway:*'
 
 /**
  * The error's message fit for a log line: its first line, without the arguments Redis echoes back for an

@@ -191,8 +191,8 @@ export class SharedRedis {
 
   /** The first connection's failure, by its real cause (reach.ts looks deeper where ioredis says only "closed"). */
   private async startProblem (context: string): Promise<RedisProblem> {
-    if (this.lastConnectionError === undefined) return this.connectionProblem(context)
-    const problem = await diagnoseConnection(this.lastConnectionError, this.options.settings, this.diagnosis)
+    const error = this.lastConnectionError ?? new Error('no answer')
+    const problem = await diagnoseConnection(error, this.options.settings, this.diagnosis)
     return { ...problem, reason: `${context}: ${problem.reason}` }
   }
 
