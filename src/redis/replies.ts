@@ -69,6 +69,10 @@ function replyProblem (reason: string, context: RedisDiagnosisContext): Omit<Red
     return all('busy', 'the cluster does not serve every slot (a primary and its replicas are down): it comes back by itself once one ' +
       'of them is promoted')
   }
+  if (/^ERR DB index is out of range/.test(reason)) {
+    return all('unsupported', 'REDIS_DB (or REDIS_URL\'s /<db>) names a database this Redis does not have (its `databases` ' +
+      'setting, 16 by default)')
+  }
   if (/^ERR unknown (sub)?command\b/.test(reason) || /^NOSCRIPT\b/.test(reason)) {
     return all('unsupported', 'this Redis (or a proxy or managed service in front of it) does not offer a command the gateway runs: ' +
       'give it a Redis that runs Lua scripts (EVAL)')

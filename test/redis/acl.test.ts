@@ -71,3 +71,15 @@ t.test('a Cluster user without CLUSTER INFO (ioredis\'s ready check): the log an
     status: 'fail', facts: { cause: 'permission' }, summary: /CLUSTER INFO.*NOPERM/, hint: /\+cluster\|info/
   })
 })
+
+t.test('a database this Redis does not have: degraded, naming REDIS_DB, not database 0 instead', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const server = await startRedis(t)
+  const { app, logs } = await buildGateway(t, (await startOpenIm(t)).url, { REDIS_URL: server.url, REDIS_DB: '99' })
+  t.equal(app.redis?.available, false)
+  t.match(logs.records.find((line) => /Redis degraded/.test(String(line.msg))), {
+    cause: 'unsupported', reason: /ERR DB index is out of range/, hint: /^REDIS_DB \(or REDIS_URL's \/<db>\) names a database this Redis does not have/
+  })
+  t.equal((await provision(app, { userID: 'acl_dora', platformID: 5 })).statusCode, 201)
+  t.same(await server.node.admin().keys('openim-gateway:*'), [], 'database 0 untouched')
+})
