@@ -139,6 +139,9 @@ function addresses (value: string, variable: string): RedisAddress[] {
 
 function readPem (file: string | undefined, variable: string): string | undefined {
   if (file === undefined) return undefined
+  // The PEM itself where its path belongs (an environment variable filled from a secret): named, never echoed, for
+  // it may be a private key.
+  if (/-----BEGIN |[\r\n]/.test(file)) fail(`${variable} must be the path of a PEM file, not the PEM itself (mount it as a file)`)
   let text: string
   try {
     text = readFileSync(file, 'utf8')

@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { freeLoopbackPort } from '../../src/bench/redis-servers.js'
 import { check, doctor, startDoctorOpenIm } from '../doctor/helper.js'
 import { runEntry } from '../entry.js'
 import { SECRET, buildGateway, startOpenIm } from '../helper.js'
-import { skipWithoutRedis, startCluster, startSentinel } from '../redis.js'
+import { TLS_FILES, skipWithoutRedis, startCluster, startSentinel } from '../redis.js'
 
 // What an operator reads when the Redis settings are wrong: a malformed setting stops the start with a message
 // naming the variable (never echoing a password, never a stack trace); a connection that fails is named by its
@@ -23,6 +24,9 @@ t.test('malformed Redis settings stop the start naming the variable, never echoi
       /REDIS_SENTINELS must be comma-separated host:port entries \(entry 2 is not one; credentials have variables of their own\)/],
     [{ REDIS_CLUSTER_NODES: `gateway:${PASSWORD}@redis-a:6379` }, /REDIS_CLUSTER_NODES must be .*\(entry 1 is not one; credentials/]
   ]
+  const key = readFileSync(TLS_FILES['client-key'], 'utf8')
+  cases.push([{ REDIS_URL: 'rediss://redis', REDIS_TLS_CERT_FILE: TLS_FILES.client, REDIS_TLS_KEY_FILE: key },
+    /REDIS_TLS_KEY_FILE must be the path of a PEM file, not the PEM itself/])
   for (const [env, message] of cases) {
     const started = await runEntry(server, [], { OPENIM_API_URL: 'http://127.0.0.1:1', OPENIM_SECRET: SECRET, AUTH_DISABLED: 'true', PORT: '0', ...env })
     const output = started.stdout + started.stderr
@@ -31,6 +35,7 @@ t.test('malformed Redis settings stop the start naming the variable, never echoi
     t.match(started.stderr, message)
     t.notMatch(output, /\n\s+at /, 'no stack trace')
     t.notOk(output.includes(PASSWORD.slice(0, 6)), 'no part of the password')
+    t.notOk(output.includes(key.split('\n')[1]!), 'no part of a private key')
   }
 })
 
