@@ -8,6 +8,7 @@ import { SECRET, SERVICE_KEY } from '../helper.js'
 // topology, and with a lock request whose reply arrives after the command timeout; then Redis paused under them.
 
 type Env = Record<string, string>
+const COMMAND_TIMEOUT_MS = 2000
 const topologies: Array<[string, (t: Parameters<typeof startRedis>[0]) => Promise<Env>]> = [
   ['standalone', async (t) => ({ REDIS_URL: (await startRedis(t)).url })],
   ['Sentinel', async (t) => (await startSentinel(t)).env],
@@ -17,7 +18,9 @@ const topologies: Array<[string, (t: Parameters<typeof startRedis>[0]) => Promis
 for (const [name, start] of topologies) {
   t.test(`${name}: 50 concurrent first provisions of one user across two replicas make 1 registration and 1 mint`, async (t) => {
     if (skipWithoutRedis(t)) return
-    const env = { ...await start(t), RATE_LIMIT_MAX: '1000' }
+    // A command timeout no busy machine reaches: a breaker opened by a slow command lets a replica mint once under its
+    // own lock (docs/operators/replicas.md); the ambiguous test below holds a reply past a timeout on purpose.
+    const env = { ...await start(t), RATE_LIMIT_MAX: '1000', REDIS_COMMAND_TIMEOUT_MS: '10000' }
     // Some latency, so that the two replicas' flows overlap.
     const emulator = await startOpenIm(t, { latencyMs: 20 })
     const [a, b] = [await buildGateway(t, emulator.url, env), await buildGateway(t, emulator.url, env)]
@@ -34,17 +37,20 @@ t.test('a lock request answered after its timeout (ambiguous SET NX), 20 trials:
   const server = await startRedis(t)
   const proxy = await startDelayingProxy(t, server.node)
   const emulator = await startOpenIm(t, { latencyMs: 20 })
-  const env = { RATE_LIMIT_MAX: '100000', REQUEST_DEADLINE_MS: '10000', OPENIM_TIMEOUT_MS: '2000' }
-  const a = await buildGateway(t, emulator.url, { ...env, REDIS_URL: proxy.url })
-  const b = await buildGateway(t, emulator.url, { ...env, REDIS_URL: server.url })
+  const env = { RATE_LIMIT_MAX: '100000', REQUEST_DEADLINE_MS: '20000', OPENIM_TIMEOUT_MS: '10000' }
+  // Replica A's lock request is held past its command timeout on purpose; no other command may time out, on either
+  // replica, however busy the machine (a breaker opened by a slow command lets a replica mint once under its own
+  // lock: docs/operators/replicas.md), so A's timeout is long, its hold longer, and B's timeout out of reach.
+  const a = await buildGateway(t, emulator.url, { ...env, REDIS_URL: proxy.url, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) })
+  const b = await buildGateway(t, emulator.url, { ...env, REDIS_URL: server.url, REDIS_COMMAND_TIMEOUT_MS: '10000' })
   const names = new KeyNames(SECRET)
   const statuses: number[] = []
   for (let trial = 0; trial < 20; trial++) {
     const pair = { userID: `amb_${trial}`, platformID: 5 }
     emulator.resetCounts()
     await waitFor(() => a.app.redis?.available === true, 'replica A back on Redis')
-    // Replica A's first lock request for the pair: its reply is held for 700 ms, past the 500 ms command timeout.
-    const held = proxy.holdReplyTo(names.pair(pair).lock, 700)
+    // Replica A's first lock request for the pair: its reply is held past A's command timeout.
+    const held = proxy.holdReplyTo(names.pair(pair).lock, COMMAND_TIMEOUT_MS + 600)
     const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => provision(i % 2 === 0 ? a.app : b.app, pair)))
     await held
     statuses.push(...answers.map((answer) => answer.statusCode))

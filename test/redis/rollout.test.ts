@@ -54,7 +54,9 @@ async function setUp (t: Parameters<typeof startRedis>[0], marker?: number) {
   t.teardown(() => redis.disconnect())
   if (marker !== undefined) await redis.set('openim-gateway:key-layout-v2-since', String(marker))
   const emulator = await startOpenIm(t)
-  const { app } = await buildGateway(t, emulator.url, { REDIS_URL: server.url })
+  // Not a test of slow commands: a command timeout no busy machine reaches keeps the breaker shut (a breaker opened
+  // by a slow command lets this replica mint once under its own lock: docs/operators/replicas.md).
+  const { app } = await buildGateway(t, emulator.url, { REDIS_URL: server.url, REDIS_COMMAND_TIMEOUT_MS: '10000' })
   // The replica reads when the upgrade began (the marker) right after it connects.
   await waitFor(async () => await redis.exists('openim-gateway:key-layout-v2-since') === 1, 'the key layout marker')
   return { redis, emulator, app }
