@@ -26,6 +26,12 @@ export const rateLimitRedisCheck: RedisCheck = {
   run: (client) => client.eval(INCREMENT_LUA, 1, checkKey('rate'), 1000)
 }
 
+/** The script's reply, checked: anything else (a proxy in between that answers oddly) is an error, counted from memory. */
+function counted (reply: unknown): [number, number] {
+  if (Array.isArray(reply) && reply.length === 2 && reply.every((value) => Number.isSafeInteger(value))) return reply as [number, number]
+  throw new Error('unexpected reply to the rate limiter\'s script')
+}
+
 // A command error Redis keeps giving (a key of another type under our prefix) is told once a minute, not per request.
 const WARN_EVERY_MS = 60_000
 
@@ -72,7 +78,7 @@ export function sharedRateLimitStore (redis: SharedRedis, log: WarnLogger): Fast
 
     incr (key: string, callback: IncrCallback, timeWindow: number): void {
       const redisKey = redis.keys.rateLimit(this.scope, key)
-      redis.run((client) => client.eval(INCREMENT_LUA, 1, redisKey, timeWindow) as Promise<[number, number]>).then(
+      redis.run((client) => client.eval(INCREMENT_LUA, 1, redisKey, timeWindow)).then(counted).then(
         ([current, ttl]) => callback(null, { current, ttl }),
         (error) => {
           if (!(error instanceof RedisUnavailable)) warn(error)
