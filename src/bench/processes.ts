@@ -1,6 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
 // What every benchmark script needs to run the emulator and the gateway as processes of their own: one
@@ -59,4 +60,59 @@ export async function untilHealthy (url: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   throw new Error('the gateway did not start')
+}
+
+/**
+ * The Node flags `npm start` runs the gateway with (package.json's "start" script), so that what a benchmark
+ * measures is what production runs: the heap cap, the heap-snapshot signal.
+ */
+export function startFlags (): string[] {
+  const { scripts } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+  return scripts.start.split(/\s+/).filter((word) => word.startsWith('--'))
+}
+
+export interface GatewayProcess { child: ChildProcess, pid: number, url: string }
+
+/**
+ * The gateway as `npm start` runs it (BENCH_GATEWAY: another build's dist/server.js), against the OpenIM at
+ * `openimUrl`, with one API key and a rate limit no benchmark reaches; `env` adds or overrides settings.
+ * Its logs go to /dev/null: written at info as in production, read by nobody.
+ */
+export async function startGateway (openimUrl: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<GatewayProcess> {
+  const port = await freePort()
+  const child = fork(process.env.BENCH_GATEWAY ?? dist + 'server.js', [], {
+    execArgv: [...startFlags(), ...execArgv],
+    env: {
+      PATH: process.env.PATH ?? '',
+      OPENIM_API_URL: openimUrl,
+      OPENIM_SECRET: secret,
+      GATEWAY_API_KEYS: `bench:${apiKey}`,
+      RATE_LIMIT_MAX: '1000000',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...env
+    },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
+  })
+  children.push(child)
+  const url = `http://127.0.0.1:${port}`
+  await untilHealthy(url)
+  return { child, pid: child.pid!, url }
+}
+
+export const hasRedisServer = () => spawnSync('redis-server', ['--version']).status === 0
+
+/** A redis-server on a free loopback port, persisting nothing, stopped with the other children. */
+export async function startRedisServer (): Promise<{ url: string, pid: number }> {
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  let output = ''
+  child.stdout?.on('data', (chunk) => { output += chunk })
+  for (let attempt = 0; !output.includes('Ready to accept connections'); attempt++) {
+    if (attempt === 250 || child.exitCode !== null) throw new Error(`redis-server did not start: ${output}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid! }
 }

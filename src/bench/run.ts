@@ -1,280 +1,212 @@
-import { fork, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import autocannon, { type Result } from 'autocannon'
-import { apiKey, ask, children, dist, freePort, secret, setting, startChild, startEmulator, untilHealthy } from './processes.js'
-import { figures, mean, table, type Figures } from './report.js'
+import autocannon from 'autocannon'
+import { cpuMicroseconds, loadAverage } from './cpu.js'
+import { residentMemory, storeMemory } from './memory.js'
+import {
+  apiKey, ask, children, hasRedisServer, secret, setting, startChild, startEmulator, startGateway, startRedisServer, type GatewayProcess
+} from './processes.js'
+import { cpuTable, detailTable, loadRange, median, sample, type Sample } from './report.js'
 
-// `npm run bench`: the gateway against a hand-written naive implementation and against the limit (the
-// emulator alone answering the two calls an existing user needs), and with tracing on (every request
-// sampled, spans exported to a local OTLP sink) against tracing off, in one run, runs alternated so machine
-// noise hits all of them; then the gateway's memory through many provisions of distinct users.
-const LATENCY_MS = setting('BENCH_OPENIM_LATENCY_MS', 2)
+// `npm run bench`: the gateway's CPU time per request on each /provision path, next to the floor (floor.ts: a bare
+// Fastify route making the same OpenIM calls with undici) started in the same run, and the ratio. CPU time per
+// request holds still on a machine shared with other work, where requests per second do not: throughput and
+// latency are printed too, as secondary figures. Every sample is a fixed number of requests; the runs alternate
+// over the rounds so that the machine's moods hit all of them, and the median of the rounds is the figure. The
+// memory store first, then the same paths with Redis, then tracing, then memory.
+const REQUESTS = setting('BENCH_REQUESTS', 12_000)
+const ROUNDS = Math.max(1, setting('BENCH_ROUNDS', 3))
+const WARMUP = setting('BENCH_WARMUP_REQUESTS', 3000)
 const CONNECTIONS = setting('BENCH_CONNECTIONS', 32)
-const DURATION_S = setting('BENCH_DURATION_SECONDS', 8)
-const ROUNDS = setting('BENCH_ROUNDS', 2)
-const EXISTING_USERS = setting('BENCH_EXISTING_USERS', 4000)
+const LATENCY_MS = setting('BENCH_OPENIM_LATENCY_MS', 2)
+const USERS = Math.max(CONNECTIONS + 1, setting('BENCH_EXISTING_USERS', 4000))
+const WITH_REDIS = setting('BENCH_REDIS', 1) > 0 && hasRedisServer()
+const WITH_TRACING = setting('BENCH_TRACING', 1) > 0
 const MEMORY_PROVISIONS = setting('BENCH_MEMORY_PROVISIONS', 100_000)
 const STORE_ENTRIES = setting('BENCH_STORE_ENTRIES', 100_000)
-/** A folder: the gateway runs with --cpu-prof and writes its profile there on exit. */
+/** Only the runs whose names contain one of these words (BENCH_ONLY=reuse,floor), for a quick look at one path. */
+const ONLY = process.env.BENCH_ONLY?.split(',')
+/** A folder: the gateways run with --cpu-prof and write their profiles there when they exit. */
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE
+const FLOOR_USERS = 100
 
-const HEAP_FLAGS = ['--max-old-space-size=128']
+/** What one sample drives: `requests` POSTs to `path` of the process `pid` listening at `url`. */
+interface Run { name: string, pid: number, url: string, path: string, headers: Record<string, string>, body: () => string }
 
-async function startGateway (openimUrl: string, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess, url: string }> {
-  const port = await freePort()
-  const child = fork(dist + 'server.js', [], {
-    // As `npm start` and the image run it (see package.json "start"), so the memory figures are production's.
-    execArgv: [...HEAP_FLAGS, ...(CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR])],
-    env: {
-      PATH: process.env.PATH ?? '',
-      OPENIM_API_URL: openimUrl,
-      OPENIM_SECRET: secret,
-      GATEWAY_API_KEYS: `bench:${apiKey}`,
-      RATE_LIMIT_MAX: '1000000',
-      // On a machine shared with other work the event loop lags past the 1 s guard now and then, and the
-      // gateway would shed requests at random: the bench measures throughput, not load shedding.
-      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      ...extraEnv
-    },
-    // Request logs at info, as in production, written to /dev/null.
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
-  })
-  children.push(child)
-  const url = `http://127.0.0.1:${port}`
-  await untilHealthy(url)
-  return { child, url }
-}
+const jsonHeaders = { 'content-type': 'application/json' }
 
-/** A counter of a child process, over IPC: the emulator's OpenIM `calls`, the OTLP sink's `spans`. */
-const count = async (child: ChildProcess, counter: 'calls' | 'spans') =>
-  (await ask<Record<typeof counter, number>>(child, { type: counter }))[counter]
+/** POST /provision to a gateway, for the users `nextUser` names (never two in flight for one user). */
+const provisionRun = (name: string, gateway: GatewayProcess, nextUser: () => string): Run => ({
+  name,
+  pid: gateway.pid,
+  url: gateway.url,
+  path: '/provision',
+  headers: { ...jsonHeaders, 'x-api-key': apiKey },
+  body: () => JSON.stringify({ userID: nextUser(), platformID: 5 })
+})
 
-/** Drives POST /provision; `userFor(i)` names the i-th request's user, so no two in-flight requests share one. */
-async function provisionLoad (url: string, headers: Record<string, string>, userFor: (i: number) => string, amount?: number): Promise<Result> {
+/** The `count` users of `prefix` in turn. */
+function cycle (prefix: string, count = USERS): () => string {
   let i = 0
-  return autocannon({
-    url,
-    connections: CONNECTIONS,
-    ...(amount === undefined ? { duration: DURATION_S } : { amount }),
-    requests: [{
-      method: 'POST',
-      path: '/provision',
-      headers: { 'content-type': 'application/json', ...headers },
-      setupRequest: (request) => ({ ...request, body: JSON.stringify({ userID: userFor(i++), platformID: 5 }) })
-    }]
-  })
+  return () => `${prefix}_${i++ % count}`
 }
 
-async function measure (name: string, emulator: ChildProcess, run: () => Promise<Result>, provisionsPerRequest = 1, latencyFactor = 1) {
-  const before = await count(emulator, 'calls')
-  const result = await run()
-  return figures(name, result, (await count(emulator, 'calls')) - before, provisionsPerRequest, latencyFactor)
-}
-
-async function adminToken (openimUrl: string): Promise<string> {
-  const response = await fetch(`${openimUrl}/auth/get_admin_token`, {
-    method: 'POST', headers: { operationID: 'bench' }, body: JSON.stringify({ secret, userID: 'imAdmin' })
-  })
-  return ((await response.json()) as { data: { token: string } }).data.token
-}
-
-/** The limit: the emulator alone, answering account_check then get_user_token for existing users. */
-async function limitLoad (openimUrl: string, token: string): Promise<Result> {
+/** Users never seen before. */
+function fresh (prefix: string): () => string {
   let i = 0
-  const headers = { 'content-type': 'application/json', operationID: 'bench', token }
+  return () => `${prefix}_${i++}`
+}
+
+async function drive (run: Run, amount: number) {
   return autocannon({
-    url: openimUrl,
+    url: run.url,
     connections: CONNECTIONS,
-    duration: DURATION_S,
-    requests: [
-      { method: 'POST', path: '/user/account_check', headers, setupRequest: (request) => ({ ...request, body: JSON.stringify({ checkUserIDs: [`existing_${i % EXISTING_USERS}`] }) }) },
-      { method: 'POST', path: '/auth/get_user_token', headers, setupRequest: (request) => ({ ...request, body: JSON.stringify({ userID: `existing_${i++ % EXISTING_USERS}`, platformID: 5 }) }) }
-    ]
+    amount,
+    requests: [{ method: 'POST', path: run.path, headers: run.headers, setupRequest: (request) => ({ ...request, body: run.body() }) }]
   })
 }
 
-/** Gauges and counters of a gateway, from its own /metrics. */
-async function gatewayMetrics (gatewayUrl: string, names: string[]): Promise<number[]> {
-  const metrics = await (await fetch(`${gatewayUrl}/metrics`)).text()
-  return names.map((name) => Number(new RegExp(`^openim_gateway_${name} (\\S+)$`, 'm').exec(metrics)?.[1]))
+/** One sample: REQUESTS requests, the CPU time the process spent meanwhile, the OpenIM calls they made. */
+async function measure (run: Run, emulator: Emulator): Promise<Sample> {
+  const load = loadAverage()
+  const calls = await emulator.calls()
+  const cpu = cpuMicroseconds(run.pid)
+  const result = await drive(run, REQUESTS)
+  const spent = cpuMicroseconds(run.pid) - cpu
+  const measured = sample(result, spent, (await emulator.calls()) - calls, load)
+  if (measured.failures > 0) process.stderr.write(`${run.name}: ${measured.failures} requests failed\n`)
+  return measured
 }
 
-/** The gateway's resident set and V8 heap in use, in MB. */
-async function memoryMb (gatewayUrl: string): Promise<{ rss: number, heap: number }> {
-  const [rss = 0, heap = 0] = await gatewayMetrics(gatewayUrl, ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes'])
-  return { rss: rss / 1024 / 1024, heap: heap / 1024 / 1024 }
+interface Emulator { url: string, calls (): Promise<number> }
+
+/** The floor process, with the tokens of its one-call route and the users of its two-call route registered. */
+async function startFloor (emulator: Emulator) {
+  const floor = await startChild('bench/floor.js', { OPENIM_API_URL: emulator.url, OPENIM_SECRET: secret })
+  const post = async (path: string, body: unknown, token?: string) => {
+    const headers = { ...jsonHeaders, operationID: 'bench', ...(token === undefined ? {} : { token }) }
+    const response = await fetch(emulator.url + path, { method: 'POST', headers, body: JSON.stringify(body) })
+    return ((await response.json()) as { data: any }).data
+  }
+  const admin = (await post('/auth/get_admin_token', { secret, userID: 'imAdmin' })).token as string
+  const users = (prefix: string) =>
+    Array.from({ length: FLOOR_USERS }, (_, i) => ({ userID: `${prefix}_${i}`, nickname: `${prefix}_${i}` }))
+  await post('/user/user_register', { users: [...users('floor1'), ...users('floor2')] }, admin)
+  const tokens: string[] = []
+  for (const { userID } of users('floor1')) tokens.push((await post('/auth/get_user_token', { userID, platformID: 5 }, admin)).token)
+  let i = 0
+  const floorRun = (name: string, path: string, body: () => unknown): Run =>
+    ({ name, pid: floor.child.pid!, url: floor.url, path, headers: jsonHeaders, body: () => JSON.stringify(body()) })
+  const mintUser = cycle('floor2', FLOOR_USERS)
+  const newUser = fresh('floor4')
+  return {
+    one: floorRun('floor, 1 call (parse_token)', '/one', () => ({ token: tokens[i++ % tokens.length] })),
+    two: floorRun('floor, 2 calls (account_check, get_user_token)', '/two', () => ({ userID: mintUser(), platformID: 5 })),
+    four: floorRun('floor, 4 calls (+ user_register, account_check)', '/four', () => ({ userID: newUser(), platformID: 5 }))
+  }
 }
 
-/** Runs `run` and adds the CPU seconds the gateway spent meanwhile to `total[name]`. */
-async function withCpu (gatewayUrl: string, total: Record<string, number>, name: string, run: () => Promise<Figures>): Promise<Figures> {
-  const [before = 0] = await gatewayMetrics(gatewayUrl, ['process_cpu_seconds_total'])
-  const result = await run()
-  const [after = 0] = await gatewayMetrics(gatewayUrl, ['process_cpu_seconds_total'])
-  total[name] = (total[name] ?? 0) + after - before
-  return result
+const profiled = () => CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR]
+
+/** The gateways of one token store: one reusing tokens (its new users too), one minting on every call. */
+async function gatewayRuns (label: string, emulator: Emulator, env: Record<string, string>) {
+  const reusing = await startGateway(emulator.url, env, profiled())
+  const minting = await startGateway(emulator.url, { ...env, TOKEN_REUSE: 'false' }, profiled())
+  const prefix = label.replace(/\W/g, '')
+  return {
+    reuse: provisionRun(`gateway, ${label}, live token remembered`, reusing, cycle(`${prefix}reuse`)),
+    mint: provisionRun(`gateway, ${label}, TOKEN_REUSE=false`, minting, cycle(`${prefix}mint`)),
+    created: provisionRun(`gateway, ${label}, new users`, reusing, fresh(`${prefix}new`))
+  }
 }
 
 async function main () {
-  console.log(`openim-gateway bench: ${CONNECTIONS} connections, ${DURATION_S} s per run, ${ROUNDS} rounds, OpenIM latency ${LATENCY_MS} ms, node ${process.version}`)
-  const { child: emulator, url: openimUrl } = await startEmulator(LATENCY_MS)
-  const { url: gatewayUrl } = await startGateway(openimUrl)
-  // The same gateway minting on every provision (as before token reuse): the comparison's existing-user runs.
-  const { url: mintingUrl } = await startGateway(openimUrl, { TOKEN_REUSE: 'false' })
-  const { url: naiveUrl } = await startChild('bench/naive.js', { OPENIM_API_URL: openimUrl, OPENIM_SECRET: secret })
-  // The same gateway with tracing on, exporting to a local sink: every request sampled, and none.
-  const { child: sink, url: sinkUrl } = await startChild('bench/otlp-sink.js', {})
-  // The comparison with the naive code and with tracing: every gateway mints on each provision (TOKEN_REUSE=false),
-  // so all of them make the same OpenIM calls; compareReuse measures reuse on its own users.
-  const gateways: Record<string, string> = {
-    [OFF]: mintingUrl,
-    [ON]: (await startGateway(openimUrl, { TOKEN_REUSE: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl })).url,
-    [NONE_SAMPLED]: (await startGateway(openimUrl, { TOKEN_REUSE: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_TRACES_SAMPLER: 'always_off' })).url
+  console.log(`openim-gateway bench: CPU time per request, ${REQUESTS} requests per sample, ${ROUNDS} rounds, ` +
+    `${CONNECTIONS} connections, OpenIM latency ${LATENCY_MS} ms, node ${process.version}, load average ${loadAverage().toFixed(1)}`)
+  const emulatorProcess = await startEmulator(LATENCY_MS)
+  const emulator: Emulator = {
+    url: emulatorProcess.url,
+    calls: async () => (await ask<{ calls: number }>(emulatorProcess.child, { type: 'calls' })).calls
   }
-  const gatewayHeaders = { 'x-api-key': apiKey }
+  const floor = await startFloor(emulator)
+  const memory = await gatewayRuns('memory store', emulator, { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' })
+  const redis = WITH_REDIS
+    ? await gatewayRuns('Redis', emulator, { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', REDIS_URL: (await startRedisServer()).url })
+    : undefined
+  const sink = WITH_TRACING ? await startChild('bench/otlp-sink.js', {}) : undefined
+  const traced = sink === undefined
+    ? undefined
+    : {
+        none: provisionRun('gateway, tracing on, none sampled', await startGateway(emulator.url, {
+          OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_off'
+        }, profiled()), cycle('tracednone')),
+        all: provisionRun('gateway, tracing on, every request sampled', await startGateway(emulator.url, {
+          OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url
+        }, profiled()), cycle('tracedall'))
+      }
 
-  // Existing users for the "existing" runs, created through the gateway.
-  const seeded = await provisionLoad(mintingUrl, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
-  if (seeded['2xx'] !== EXISTING_USERS) throw new Error(`seeding failed: ${seeded['2xx']} of ${EXISTING_USERS}`)
-  // As many requests through the traced gateways, so that all are equally warm.
-  for (const url of [gateways[ON]!, gateways[NONE_SAMPLED]!]) await provisionLoad(url, gatewayHeaders, (i) => `existing_${i}`, EXISTING_USERS)
+  const runs = [floor.one, floor.two, floor.four, memory.reuse, memory.mint, memory.created,
+    ...(redis === undefined ? [] : [redis.reuse, redis.mint, redis.created]),
+    ...(traced === undefined ? [] : [traced.none, traced.all])
+  ].filter((run) => ONLY === undefined || ONLY.some((word) => run.name.includes(word)))
 
-  if (ROUNDS > 0) await compare({ emulator, sink, openimUrl, gateways, naiveUrl }, gatewayHeaders)
-  if (ROUNDS > 0) await compareReuse(emulator, openimUrl, { reusing: gatewayUrl, minting: mintingUrl, naive: naiveUrl }, gatewayHeaders)
-  if (MEMORY_PROVISIONS > 0) await memory(gatewayUrl, gatewayHeaders)
-  if (STORE_ENTRIES > 0) await storeMemory()
-}
-
-/**
- * Existing users holding a live token the gateway remembers (TOKEN_REUSE on, as by default on OpenIM v3.8.1+):
- * one parse_token per provision. Beside it in the same rounds: the gateway minting on every call
- * (TOKEN_REUSE=false), the naive implementation, and the limit for one call (the emulator alone answering
- * parse_token). Its users are its own, so the minting runs never kick the tokens it remembers.
- */
-async function compareReuse (emulator: ChildProcess, openimUrl: string, urls: { reusing: string, minting: string, naive: string }, gatewayHeaders: Record<string, string>) {
-  const seeded = await provisionLoad(urls.reusing, gatewayHeaders, (i) => `reusing_${i}`, EXISTING_USERS)
-  if (seeded['2xx'] !== EXISTING_USERS) throw new Error(`seeding failed: ${seeded['2xx']} of ${EXISTING_USERS}`)
-  const tokens: string[] = []
-  for (let i = 0; i < 100; i++) {
-    const response = await fetch(`${urls.reusing}/provision`, {
-      method: 'POST', headers: { 'content-type': 'application/json', ...gatewayHeaders }, body: JSON.stringify({ userID: `reusing_${i}`, platformID: 5 })
-    })
-    tokens.push(((await response.json()) as { token: string }).token)
+  // Every user of the existing-user runs gets a token first (each run has users of its own, so no run's mint
+  // kicks a token another one remembers); then every run is warmed up, unmeasured.
+  process.stderr.write('seeding and warming up…\n')
+  for (const run of runs.filter((one) => one.path === '/provision' && !one.name.endsWith('new users'))) {
+    const seeded = await drive(run, USERS)
+    if (seeded['2xx'] !== USERS) throw new Error(`seeding ${run.name} failed: ${seeded['2xx']} of ${USERS}`)
   }
-  const limitName = 'limit (emulator alone, parse_token)'
-  const rows: Figures[] = []
-  for (let round = 1; round <= ROUNDS; round++) {
-    process.stderr.write(`reuse round ${round}/${ROUNDS}…\n`)
-    rows.push(await measure(limitName, emulator, () => parseTokenLoad(openimUrl, tokens)))
-    rows.push(await measure('gateway, live token remembered', emulator, () => provisionLoad(urls.reusing, gatewayHeaders, (i) => `reusing_${i % EXISTING_USERS}`)))
-    rows.push(await measure('gateway, TOKEN_REUSE=false', emulator, () => provisionLoad(urls.minting, gatewayHeaders, (i) => `existing_${i % EXISTING_USERS}`)))
-    rows.push(await measure('naive', emulator, () => provisionLoad(urls.naive, {}, (i) => `existing_${i % EXISTING_USERS}`)))
-  }
-  const [limit, reusing, minting, naive] = [limitName, 'gateway, live token remembered', 'gateway, TOKEN_REUSE=false', 'naive'].map((name) => mean(rows, name)) as [Figures, Figures, Figures, Figures]
-  table('Existing users with a live remembered token (mean of rounds)', [limit, reusing, minting, naive])
-  console.log(`\n- reuse / mint per call (TOKEN_REUSE=false) throughput: ${(reusing.perSecond / minting.perSecond).toFixed(2)}×`)
-  console.log(`- reuse / naive throughput: ${(reusing.perSecond / naive.perSecond).toFixed(2)}×`)
-  console.log(`- reuse / limit (one call) throughput: ${(reusing.perSecond / limit.perSecond).toFixed(2)}; p99 ${(reusing.p99 / limit.p99).toFixed(2)}× the limit's`)
-}
+  for (const run of runs) await drive(run, WARMUP)
+  const spansBefore = sink === undefined ? 0 : await exportedSpans(sink.child)
 
-/** The limit for a reused token: the emulator alone answering parse_token, the one call it costs. */
-function parseTokenLoad (openimUrl: string, tokens: string[]): Promise<Result> {
-  let i = 0
-  return autocannon({
-    url: openimUrl,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    requests: [{
-      method: 'POST',
-      path: '/auth/parse_token',
-      headers: { 'content-type': 'application/json', operationID: 'bench' },
-      setupRequest: (request) => ({ ...request, body: JSON.stringify({ token: tokens[i++ % tokens.length] }) })
-    }]
-  })
-}
-
-/** The in-memory token store's own heap at STORE_ENTRIES entries, measured in a process of its own. */
-async function storeMemory () {
-  const child = fork(dist + 'bench/store-memory.js', [String(STORE_ENTRIES)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.push(child)
-  await once(child, 'exit')
-}
-
-/** Spans leave in batches, every 5 s at the latest: wait for the last ones before counting. */
-const spansExported = () => new Promise((resolve) => setTimeout(resolve, 6000))
-
-const OFF = 'gateway'
-const ON = 'gateway, tracing on'
-const NONE_SAMPLED = 'gateway, tracing on, none sampled'
-
-interface Targets { emulator: ChildProcess, sink: ChildProcess, openimUrl: string, gateways: Record<string, string>, naiveUrl: string }
-
-async function compare ({ emulator, sink, openimUrl, gateways, naiveUrl }: Targets, gatewayHeaders: Record<string, string>) {
-  const gatewayUrl = gateways[OFF]!
-  const token = await adminToken(openimUrl)
-  const existing: Figures[] = []
-  const fresh: Figures[] = []
-  const cpu: Record<string, number> = {}
-  let newUser = 0
-  await spansExported()
-  const spansBefore = await count(sink, 'spans')
+  const samples = new Map<Run, Sample[]>(runs.map((run) => [run, []]))
   for (let round = 1; round <= ROUNDS; round++) {
     process.stderr.write(`round ${round}/${ROUNDS}…\n`)
-    existing.push(await measure('limit (emulator alone, 2 calls)', emulator, () => limitLoad(openimUrl, token), 2, 2))
-    for (const [name, url] of Object.entries(gateways)) {
-      existing.push(await withCpu(url, cpu, name, () => measure(name, emulator, () => provisionLoad(url, gatewayHeaders, (i) => `existing_${i % EXISTING_USERS}`))))
+    for (const run of runs) samples.get(run)!.push(await measure(run, emulator))
+  }
+  const of = (run: Run) => samples.get(run) ?? []
+  const rowsOf = (gateways: typeof memory) => [
+    { path: 'reuse (1 OpenIM call)', gateway: of(gateways.reuse), floor: of(floor.one) },
+    { path: 'mint, TOKEN_REUSE=false (2 calls)', gateway: of(gateways.mint), floor: of(floor.two) },
+    { path: 'new user (4 calls)', gateway: of(gateways.created), floor: of(floor.four) }
+  ].filter((row) => row.gateway.length > 0 && row.floor.length > 0)
+
+  cpuTable('Gateway CPU per request against the floor, memory store (no REDIS_URL)', rowsOf(memory))
+  if (redis !== undefined) cpuTable('The same with REDIS_URL (a local redis-server; the floor uses no Redis)', rowsOf(redis))
+  if (traced !== undefined && sink !== undefined) {
+    tracingTable(of(memory.reuse), of(traced.none), of(traced.all), (await exportedSpans(sink.child)) - spansBefore)
+  }
+  detailTable('Every run (secondary figures, medians of the rounds)', runs.map((run) => [run.name, of(run)]))
+
+  if (MEMORY_PROVISIONS > 0) {
+    await residentMemory('memory store', (await startGateway(emulator.url)).url, MEMORY_PROVISIONS, CONNECTIONS)
+    if (WITH_REDIS) {
+      const { url } = await startGateway(emulator.url, { REDIS_URL: (await startRedisServer()).url })
+      await residentMemory('Redis', url, MEMORY_PROVISIONS, CONNECTIONS)
     }
-    existing.push(await measure('naive', emulator, () => provisionLoad(naiveUrl, {}, (i) => `existing_${i % EXISTING_USERS}`)))
-    fresh.push(await measure('gateway', emulator, () => provisionLoad(gatewayUrl, gatewayHeaders, () => `new_gw_${newUser++}`)))
-    fresh.push(await measure('naive', emulator, () => provisionLoad(naiveUrl, {}, () => `new_naive_${newUser++}`)))
   }
-
-  const limit = mean(existing, 'limit (emulator alone, 2 calls)')
-  const [gateway, traced, unsampled] = [OFF, ON, NONE_SAMPLED].map((name) => mean(existing, name)) as [Figures, Figures, Figures]
-  const naive = mean(existing, 'naive')
-  table('Existing users (mean of rounds)', [limit, gateway, traced, unsampled, naive])
-  console.log(`\n- gateway / naive throughput: ${(gateway.perSecond / naive.perSecond).toFixed(2)}× (target ≥ 2)`)
-  console.log(`- gateway / limit throughput: ${(gateway.perSecond / limit.perSecond).toFixed(2)} (target ≥ 0.5)`)
-  console.log(`- gateway p99 / limit p99: ${(gateway.p99 / limit.p99).toFixed(2)} (target < 3); the limit's latency is 2 × one call's`)
-  const freshGateway = mean(fresh, 'gateway')
-  const freshNaive = mean(fresh, 'naive')
-  table('New users (mean of rounds)', [freshGateway, freshNaive])
-  console.log(`\n- gateway / naive throughput: ${(freshGateway.perSecond / freshNaive.perSecond).toFixed(2)}×`)
-
-  await spansExported()
-  const spansPerProvision = ((await count(sink, 'spans')) - spansBefore) / (traced.provisions * ROUNDS)
-  // CPU time per provision is what tracing costs the gateway itself, whoever else shares the machine.
-  const cpuPerProvision = (figures: Figures) => (cpu[figures.name] ?? 0) / (figures.provisions * ROUNDS) * 1e6
-  console.log('\nTracing (spans exported to a local OTLP sink) against off, existing users')
-  console.log('| tracing | throughput | p99 | gateway CPU per provision |\n|---|---:|---:|---:|')
-  for (const [label, figures] of [['off', gateway], ['on, every request sampled', traced], ['on, none sampled', unsampled]] as const) {
-    console.log(`| ${label} | ${(figures.perSecond / gateway.perSecond).toFixed(2)} | ${(figures.p99 / gateway.p99).toFixed(2)}× | ` +
-      `${cpuPerProvision(figures).toFixed(0)} µs (${(cpuPerProvision(figures) / cpuPerProvision(gateway)).toFixed(2)}×) |`)
-  }
-  console.log(`\n- throughput cost at full sampling: ${((1 - traced.perSecond / gateway.perSecond) * 100).toFixed(0)}% (target < 10%)`)
-  console.log(`- ${spansPerProvision.toFixed(2)} spans exported per sampled provision (4 when none is dropped: the request, the flow, 2 OpenIM calls)`)
+  if (STORE_ENTRIES > 0) await storeMemory(STORE_ENTRIES)
 }
 
-/** Resident memory through MEMORY_PROVISIONS provisions of distinct users, sampled every tenth. */
-async function memory (gatewayUrl: string, gatewayHeaders: Record<string, string>) {
-  const step = Math.max(1, Math.floor(MEMORY_PROVISIONS / 10))
-  const samples = [{ done: 0, ...(await memoryMb(gatewayUrl)) }]
-  let distinct = 0
-  let failed = 0
-  process.stderr.write(`memory: ${MEMORY_PROVISIONS} provisions of distinct users…\n`)
-  while (distinct < MEMORY_PROVISIONS) {
-    const result = await provisionLoad(gatewayUrl, gatewayHeaders, () => `memory_${distinct++}`, Math.min(step, MEMORY_PROVISIONS - distinct))
-    failed += result.non2xx + result.errors + result.timeouts
-    samples.push({ done: distinct, ...(await memoryMb(gatewayUrl)) })
+/** The spans the OTLP sink received so far, once the last batch has left (every 5 s at the latest). */
+async function exportedSpans (sink: Parameters<typeof ask>[0]): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 6000))
+  return (await ask<{ spans: number }>(sink, { type: 'spans' })).spans
+}
+
+/** What tracing adds to the reuse path, in µs of CPU per request, and whether every sampled span was exported. */
+function tracingTable (off: Sample[], none: Sample[], all: Sample[], spans: number) {
+  if (off.length === 0 || none.length === 0 || all.length === 0) return
+  const base = median(off.map((one) => one.cpuMicroseconds))
+  console.log('\nTracing on the reuse path, memory store (spans exported to a local OTLP sink; ' +
+    `load average ${loadRange([...off, ...none, ...all])})`)
+  console.log('| tracing | gateway µs/req | over tracing off |\n|---|---:|---:|')
+  console.log(`| off | ${base.toFixed(0)} | |`)
+  for (const [label, samples] of [['on, none sampled', none], ['on, every request sampled', all]] as const) {
+    const cost = median(samples.map((one) => one.cpuMicroseconds))
+    console.log(`| ${label} | ${cost.toFixed(0)} | ${cost >= base ? '+' : ''}${(cost - base).toFixed(0)} µs |`)
   }
-  const half = samples.find((sample) => sample.done >= MEMORY_PROVISIONS / 2)!
-  const end = samples.at(-1)!
-  const peak = Math.max(...samples.map((sample) => sample.rss))
-  const growth = end.rss - half.rss
-  console.log(`\nMemory: gateway resident set (V8 heap in use) through ${MEMORY_PROVISIONS} provisions of distinct users (${failed} failed)`)
-  console.log(samples.map((sample) => `${sample.done}: ${sample.rss.toFixed(0)} MB (${sample.heap.toFixed(0)})`).join(', '))
-  console.log(`- peak ${peak.toFixed(1)} MB (target < 150); from ${half.done} to ${end.done}: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB (target: no growth)`)
+  console.log(`\n- ${(spans / (REQUESTS * all.length)).toFixed(2)} spans exported per sampled request ` +
+    '(3 when none is dropped: the request, the flow, parse_token)')
 }
 
 try {
