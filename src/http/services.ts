@@ -53,6 +53,9 @@ export async function buildServices (config: Config, log: FastifyBaseLogger): Pr
   }
 }
 
+// LOG_LEVEL's values (config/) at which debug lines are written.
+const DEBUG_LEVELS = new Set(['debug', 'trace'])
+
 function openImClient (config: Config, metrics: Metrics, log: FastifyBaseLogger): OpenImClient {
   const transport = new OpenImTransport({
     baseUrl: config.openim.apiUrl,
@@ -60,7 +63,10 @@ function openImClient (config: Config, metrics: Metrics, log: FastifyBaseLogger)
     ...config.openim.pool,
     onCall: ({ operationID, ...call }) => {
       metrics.openimCallDuration.observe({ path: call.path, outcome: call.outcome }, call.durationMs / 1000)
-      log.debug({ reqId: operationID, openim: { ...call, durationMs: Math.round(call.durationMs * 100) / 100 } }, 'OpenIM call')
+      // Every call passes here: its debug line's object is built only when debug lines are written.
+      if (DEBUG_LEVELS.has(log.level)) {
+        log.debug({ reqId: operationID, openim: { ...call, durationMs: Math.round(call.durationMs * 100) / 100 } }, 'OpenIM call')
+      }
     }
   })
   metrics.readPendingOpenImCalls(() => transport.pendingCalls)

@@ -93,3 +93,21 @@ t.test('refused requests are logged at debug with the allow-listed headers only:
     'exactly the allow-listed headers it sent')
   t.same(logs.leaks(), [])
 })
+
+t.test('credentials are redacted under their own names at any depth, in lists and in errors; the keys stay', async (t) => {
+  const emulator = await startOpenIm(t)
+  const { app, logs } = await buildGateway(t, emulator.url)
+  const credentials = Object.fromEntries([
+    ['secret', 'a-secret-0001'], ['token', 'an-openim-token-0002'], ['adminToken', 'an-admin-token-0003'],
+    ['authorization', 'Bearer a-bearer-0004'], ['x-api-key', 'an-api-key-0005'], ['cookie', 'session=a-cookie-0006'],
+    ['proxy-authorization', 'Basic a-proxy-0007']
+  ])
+  logs.watch(credentials)
+  const redacted = Object.fromEntries(Object.keys(credentials).map((key) => [key, '[redacted]']))
+  app.log.info({ ...credentials, userID: 'kept', nested: { deeper: { ...credentials, list: [{ ...credentials }] } } }, 'plain data')
+  app.log.warn({ failure: Object.assign(new Error('odd'), { config: { headers: { ...credentials } } }) }, 'an error')
+  const [plain, error] = logs.records.slice(-2) as Array<Record<string, any>>
+  t.match(plain, { ...redacted, userID: 'kept', nested: { deeper: { ...redacted, list: [redacted] } } })
+  t.match(error, { failure: { message: 'odd', config: { headers: redacted } } })
+  t.same(logs.leaks(), [])
+})
