@@ -1,8 +1,27 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import fastifyCors from '@fastify/cors'
-import fastifyHelmet from '@fastify/helmet'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import helmet, { type HelmetOptions } from 'helmet'
 import { GatewayError } from '../../errors.js'
+
+// Swagger UI serves its scripts and styles from /docs/static and sets its own CSP there (staticCSP). No
+// upgrade-insecure-requests: TLS is the proxy's job, and plain-http deployments must keep working.
+const HELMET_OPTIONS: HelmetOptions = { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }
+
+/**
+ * The headers helmet sets with `options`, computed once: they are the same on every response, and helmet
+ * (through @fastify/helmet) rebuilt its middleware and parsed the CSP directives again on every request.
+ */
+export function securityHeaders (options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const response = {
+    setHeader: (name: string, value: unknown) => { headers[name.toLowerCase()] = String(value) },
+    removeHeader: () => {}
+  }
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (error?: unknown) => { if (error) throw error })
+  return headers
+}
 
 /**
  * Standard security headers on every response, and CORS for the exact origins in CORS_ORIGINS only: front
@@ -12,9 +31,12 @@ import { GatewayError } from '../../errors.js'
  */
 async function security (app: FastifyInstance) {
   const { corsOrigins } = app.config
-  // Swagger UI serves its scripts and styles from /docs/static and sets its own CSP there (staticCSP). No
-  // upgrade-insecure-requests: TLS is the proxy's job, and plain-http deployments must keep working.
-  await app.register(fastifyHelmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
+  const headers = securityHeaders(HELMET_OPTIONS)
+  // Set before any other hook can refuse the request, so refusals carry them too.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers)
+    done()
+  })
   if (corsOrigins.length === 0) return
   // @fastify/cors (strictPreflight) answers a preflight without these headers with a text/plain 400; this
   // hook runs before its own and answers it in the one error shape, with the request id.
