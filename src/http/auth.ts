@@ -70,7 +70,11 @@ export class Authenticator {
     return new Authenticator(config, config.jwt === undefined ? undefined : await JwtVerifier.create(config.jwt))
   }
 
-  async authenticate (headers: IncomingHttpHeaders): Promise<Caller> {
+  /**
+   * The caller the headers name, or a 401 (thrown). An API key is settled at once, without a promise (services
+   * call on every request); a bearer token is verified asynchronously (its keys may have to be fetched).
+   */
+  authenticate (headers: IncomingHttpHeaders): Caller | Promise<Caller> {
     const apiKey = headers['x-api-key']
     const authorization = headers.authorization
     // With both, the key wins: a backend that forwards its users' Authorization header acts as itself (documented).

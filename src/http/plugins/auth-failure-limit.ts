@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { LRUCache } from 'lru-cache'
 import { GatewayError } from '../../errors.js'
@@ -21,17 +21,24 @@ async function authFailureLimit (scope: FastifyInstance) {
   if (max === 0) return
   const windows = new LRUCache<string, Window>({ max: TRACKED_ADDRESSES, ttl: windowMs })
 
-  scope.addHook('onRequest', async (request) => {
+  scope.addHook('onRequest', (request, _reply, done) => {
     const window = windows.get(request.ip)
-    if (window === undefined || window.failures < max || authenticator.hasValidApiKey(request.headers)) return
+    if (window === undefined || window.failures < max || authenticator.hasValidApiKey(request.headers)) {
+      done()
+      return
+    }
     metrics.authFailureRejections.inc()
     const retryAfterSeconds = Math.max(1, Math.ceil((window.endsAt - Date.now()) / 1000))
-    throw new GatewayError(429, 'RATE_LIMITED', `too many failed authentications from this address; retry in ${retryAfterSeconds} s`, {},
-      { 'retry-after': String(retryAfterSeconds) })
+    done(new GatewayError(429, 'RATE_LIMITED', `too many failed authentications from this address; retry in ${retryAfterSeconds} s`, {},
+      { 'retry-after': String(retryAfterSeconds) }))
   })
 
-  scope.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode !== 401) return
+  scope.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode === 401) countFailure(request)
+    done()
+  })
+
+  function countFailure (request: FastifyRequest) {
     let window = windows.get(request.ip)
     if (window === undefined) {
       // The window is fixed: it starts with the first failure and more failures do not extend it.
@@ -42,7 +49,7 @@ async function authFailureLimit (scope: FastifyInstance) {
     if (window.failures === max) {
       request.log.warn({ ip: request.ip, failures: max }, 'too many failed authentications: this address gets 429 until the window ends')
     }
-  })
+  }
 }
 
 export default fp(authFailureLimit, { name: 'auth-failure-limit', dependencies: ['services', 'request-ids', 'error-handling'] })

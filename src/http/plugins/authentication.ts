@@ -17,7 +17,19 @@ declare module 'fastify' {
 async function authentication (scope: FastifyInstance) {
   const { authenticator } = scope
   scope.decorateRequest('caller', undefined)
-  scope.addHook('onRequest', async (request) => { request.caller = await authenticator.authenticate(request.headers) })
+  scope.addHook('onRequest', (request, _reply, done) => {
+    // A throw is Fastify's done(error): the 401.
+    const caller = authenticator.authenticate(request.headers)
+    if (!(caller instanceof Promise)) {
+      request.caller = caller
+      done()
+      return
+    }
+    caller.then((verified) => {
+      request.caller = verified
+      done()
+    }, done)
+  })
 }
 
 export default fp(authentication, { name: 'authentication', dependencies: ['services', 'auth-failure-limit'] })

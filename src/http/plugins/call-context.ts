@@ -48,7 +48,10 @@ async function callContexts (app: FastifyInstance) {
     const context = this.callContext()
     return waitForCaller(work(context), context)
   })
-  app.addHook('onRequest', async (request, reply) => { (request as WithReply)[REPLY] = reply })
+  app.addHook('onRequest', (request, reply, done) => {
+    (request as WithReply)[REPLY] = reply
+    done()
+  })
 }
 
 export default fp(callContexts, { name: 'call-context', dependencies: ['services'] })

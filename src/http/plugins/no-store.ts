@@ -6,7 +6,10 @@ import fp from 'fastify-plugin'
  * the routes registered after it in its scope, refusals included.
  */
 async function noStore (scope: FastifyInstance) {
-  scope.addHook('onSend', async (_request, reply) => { reply.header('cache-control', 'no-store').header('pragma', 'no-cache') })
+  scope.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    done(null, payload)
+  })
 }
 
 export default fp(noStore, { name: 'no-store' })

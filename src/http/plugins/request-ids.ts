@@ -17,7 +17,10 @@ export function requestId (req: IncomingMessage): string {
  * before any other hook can refuse the request, so plugins that refuse in onRequest depend on this one.
  */
 async function requestIds (app: FastifyInstance) {
-  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    done()
+  })
 }
 
 export default fp(requestIds, { name: 'request-ids' })

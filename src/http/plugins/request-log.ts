@@ -11,7 +11,7 @@ const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
  * and the request-duration histogram.
  */
 async function requestLog (app: FastifyInstance) {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     app.metrics.httpRequestDuration.observe({ method: request.method, route, status_code: reply.statusCode }, reply.elapsedTime / 1000)
     const line = {
@@ -24,6 +24,7 @@ async function requestLog (app: FastifyInstance) {
     }
     if (QUIET_ROUTES.has(route)) request.log.debug(line, 'request completed')
     else request.log.info(line, 'request completed')
+    done()
   })
 }
 

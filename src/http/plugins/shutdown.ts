@@ -27,10 +27,11 @@ const SHUTTING_DOWN_RETRY_AFTER_SECONDS = 1
 /** Tracks the requests in flight so a shutdown can end them with an answer instead of a reset. */
 async function shutdown (app: FastifyInstance) {
   const unfinished = new Set<FastifyReply>()
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     unfinished.add(reply)
     // 'close' comes however the response ends: finished, failed, or the client gone.
     reply.raw.once('close', () => unfinished.delete(reply))
+    done()
   })
   // Once shutdown starts, answers close their connection: a keep-alive socket would otherwise hold
   // server.close() open until it idles out, long after the last request finished. New requests on such
@@ -39,13 +40,18 @@ async function shutdown (app: FastifyInstance) {
   let lifecycle: Lifecycle = 'serving'
   app.decorate('lifecycle', () => lifecycle)
   app.addHook('preClose', async () => { lifecycle = 'shutting_down' })
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     if (lifecycle === 'shutting_down' && request.routeOptions.config.servedWhileClosing !== true) {
-      throw new GatewayError(503, 'SHUTTING_DOWN', 'the gateway is shutting down; retry on another replica', {},
-        { 'retry-after': String(SHUTTING_DOWN_RETRY_AFTER_SECONDS) })
+      done(new GatewayError(503, 'SHUTTING_DOWN', 'the gateway is shutting down; retry on another replica', {},
+        { 'retry-after': String(SHUTTING_DOWN_RETRY_AFTER_SECONDS) }))
+    } else {
+      done()
     }
   })
-  app.addHook('onSend', async (_request, reply) => { if (lifecycle === 'shutting_down') reply.header('connection', 'close') })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (lifecycle === 'shutting_down') reply.header('connection', 'close')
+    done(null, payload)
+  })
 
   app.decorate('cutUnfinishedRequests', () => {
     const cut = [...unfinished]
