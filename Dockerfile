@@ -20,7 +20,7 @@ FROM node:24-bookworm-slim AS runtime
 # The heap cap keeps the resident set near 130 MB under load (docs/figures/performance.md); without it V8 sizes its
 # heap from the host's memory, not the container's limit. Override NODE_OPTIONS to change it.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-old-space-size=128 \
+    NODE_OPTIONS="--max-old-space-size=128 --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/tmp" \
     HOST=0.0.0.0 \
     PORT=3000
 WORKDIR /app

@@ -55,8 +55,9 @@ const metricsApp = config.metricsPort === undefined ? undefined : await buildMet
 
 // Past SHUTDOWN_TIMEOUT_MS the requests still running are answered 503 SHUTTING_DOWN (Connection: close)
 // instead of being reset, their ids are logged, and the process exits 1. close-with-grace's own delay is
-// only a backstop behind this.
-closeWithGrace({ delay: config.shutdownTimeoutMs + 2000, logger: app.log }, async ({ signal, err }) => {
+// only a backstop behind this. SIGUSR2 is not a shutdown: operators send it for a heap snapshot (`npm start` and
+// the image run node with --heapsnapshot-signal=SIGUSR2), and the gateway keeps serving.
+closeWithGrace({ delay: config.shutdownTimeoutMs + 2000, logger: app.log, skip: ['SIGUSR2'] }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
   else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
   const closed = Promise.all([app.close(), metricsApp?.close()]).then(() => true)

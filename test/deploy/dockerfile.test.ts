@@ -48,11 +48,14 @@ t.test('the runtime runs unprivileged, in production mode, on port 3000, as PID 
   t.same(inFinalStage('STOPSIGNAL').map(argumentsOf), ['SIGTERM'])
 })
 
-t.test('the image caps the V8 heap as `npm start` does', async (t) => {
+t.test('the image runs node with `npm start`\'s flags: the heap cap, heap snapshots on SIGUSR2 into /tmp', async (t) => {
   const start = JSON.parse(readFileSync(`${root}package.json`, 'utf8')).scripts.start as string
-  const heapFlag = /--max-old-space-size=\d+/.exec(start)?.[0]
-  t.ok(heapFlag, 'npm start caps the heap')
-  t.match(inFinalStage('ENV').map(argumentsOf).join(' '), `NODE_OPTIONS=${heapFlag}`)
+  const flags = start.split(/\s+/).filter((word) => word.startsWith('--'))
+  t.match(start, /--max-old-space-size=\d+/, 'npm start caps the heap')
+  t.ok(flags.includes('--heapsnapshot-signal=SIGUSR2'), 'npm start writes a heap snapshot on SIGUSR2')
+  t.ok(flags.includes('--diagnostic-dir=/tmp'), 'into /tmp')
+  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(inFinalStage('ENV').map(argumentsOf).join(' '))?.[1]
+  t.same(nodeOptions?.split(' '), flags)
 })
 
 t.test('the healthcheck needs no curl: Node\'s fetch against /healthz', async (t) => {

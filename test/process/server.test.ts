@@ -1,16 +1,25 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { SECRET, SERVICE_KEY, hold, startOpenIm, waitFor } from '../helper.js'
 
 // The built server as operators run it (`npm start` = node dist/server.js); `npm test` builds first.
 const serverEntry = new URL('../../dist/server.js', import.meta.url).pathname
 
-function startServer (env: Record<string, string>) {
+/** The node flags of `npm start` (package.json), so a test runs the server exactly as operators do. */
+function startFlags (): string[] {
+  const { scripts } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+  return scripts.start.split(/\s+/).filter((word) => word.startsWith('--'))
+}
+
+function startServer (env: Record<string, string>, nodeFlags: string[] = []) {
   // Overload shedding off, as in test/helper.ts: a fresh process stalls while it loads, and under-pressure
   // would shed its first requests on a busy machine.
-  const child = spawn(process.execPath, [serverEntry], {
+  const child = spawn(process.execPath, [...nodeFlags, serverEntry], {
     env: { PATH: process.env.PATH ?? '', GATEWAY_API_KEYS: `tests:${SERVICE_KEY}`, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -164,3 +173,36 @@ t.test('METRICS_PORT: the process serves /metrics on its own listener and not on
   const [code] = await once(child, 'exit')
   t.equal(code, 0)
 })
+
+t.test('SIGUSR2 writes a heap snapshot into the diagnostic directory and the server keeps serving; SIGTERM then exits 0', async (t) => {
+  const diagnosticDir = mkdtempSync(join(tmpdir(), 'gateway-heap-'))
+  t.teardown(() => rmSync(diagnosticDir, { recursive: true, force: true }))
+  const flags = startFlags().map((flag) => flag.startsWith('--diagnostic-dir=') ? `--diagnostic-dir=${diagnosticDir}` : flag)
+  t.ok(flags.includes('--heapsnapshot-signal=SIGUSR2'), 'npm start asks node for a heap snapshot on SIGUSR2')
+  const { child, listening, output } = startServer(
+    { OPENIM_API_URL: 'http://127.0.0.1:9', OPENIM_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1' }, flags)
+  t.teardown(() => { child.kill('SIGKILL') })
+  const address = await listening
+  child.kill('SIGUSR2')
+  await waitFor(() => readdirSync(diagnosticDir).some((file) => file.endsWith('.heapsnapshot')), 'a heap snapshot', 120_000)
+  const health = await fetch(`${address}/healthz`)
+  t.equal(health.status, 200, 'still serving after the snapshot')
+  t.equal(child.exitCode, null)
+  t.notMatch(output(), /shutting down/, 'SIGUSR2 is not a shutdown')
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0)
+})
+
+for (const signal of ['SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
+  t.test(`${signal} shuts down gracefully: exits 0`, async (t) => {
+    const { child, listening, output } = startServer({ OPENIM_API_URL: 'http://127.0.0.1:9', OPENIM_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1' },
+      startFlags())
+    t.teardown(() => { child.kill('SIGKILL') })
+    await listening
+    child.kill(signal)
+    const [code] = await once(child, 'exit')
+    t.equal(code, 0)
+    t.match(output(), new RegExp(`"signal":"${signal}".*"msg":"shutting down`), 'logged as a graceful shutdown')
+  })
+}
