@@ -24,6 +24,12 @@ const MEMORY_PROVISIONS = setting('BENCH_MEMORY_PROVISIONS', 100_000)
 const STORE_ENTRIES = setting('BENCH_STORE_ENTRIES', 100_000)
 /** Only the runs whose names contain one of these words (BENCH_ONLY=reuse,floor), for a quick look at one path. */
 const ONLY = process.env.BENCH_ONLY?.split(',')
+/**
+ * Settings added to every gateway (BENCH_GATEWAY_ENV=LOG_LEVEL=warn,TOKEN_CACHE_MAX_ENTRIES=1000), to see what a
+ * piece costs by turning it off.
+ */
+const GATEWAY_ENV = Object.fromEntries((process.env.BENCH_GATEWAY_ENV ?? '').split(',').filter((pair) => pair.includes('='))
+  .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
 /** A folder: the gateways run with --cpu-prof and write their profiles there when they exit. */
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE
 const FLOOR_USERS = 100
@@ -108,8 +114,8 @@ const profiled = () => CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cp
 
 /** The gateways of one token store: one reusing tokens (its new users too), one minting on every call. */
 async function gatewayRuns (label: string, emulator: Emulator, env: Record<string, string>) {
-  const reusing = await startGateway(emulator.url, env, profiled())
-  const minting = await startGateway(emulator.url, { ...env, TOKEN_REUSE: 'false' }, profiled())
+  const reusing = await startGateway(emulator.url, { ...env, ...GATEWAY_ENV }, profiled())
+  const minting = await startGateway(emulator.url, { ...env, ...GATEWAY_ENV, TOKEN_REUSE: 'false' }, profiled())
   const prefix = label.replace(/\W/g, '')
   return {
     reuse: provisionRun(`gateway, ${label}, live token remembered`, reusing, cycle(`${prefix}reuse`)),
