@@ -18,7 +18,7 @@ export default [
   {
     files: ['src/**/*.ts'],
     rules: {
-      '@stylistic/max-len': ['warn', { code: 140, ignoreUrls: true, ignoreRegExpLiterals: true }]
+      '@stylistic/max-len': ['error', { code: 140, ignoreUrls: true, ignoreRegExpLiterals: true }]
     }
   }
 ]

@@ -37,7 +37,9 @@ function embedded (message: Buffer, number: number): Buffer[] {
 }
 
 /** ExportTraceServiceRequest → resource_spans (1) → scope_spans (2) → spans (2). */
-const countSpans = (body: Buffer) => embedded(body, 1).flatMap((resource) => embedded(resource, 2)).reduce((sum, scope) => sum + embedded(scope, 2).length, 0)
+const countSpans = (body: Buffer) => embedded(body, 1)
+  .flatMap((resource) => embedded(resource, 2))
+  .reduce((sum, scope) => sum + embedded(scope, 2).length, 0)
 
 let spans = 0
 const server = createServer((request, response) => {

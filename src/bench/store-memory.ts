@@ -24,7 +24,8 @@ let tokenChars = 0
 for (let i = 0; i < entries; i++) {
   const userID = `user_${String(i).padStart(7, '0')}`
   // Through JSON, as tokens arrive from OpenIM: one flat string, not the pieces a template literal leaves joined.
-  const token = JSON.parse(JSON.stringify(`${header}.${base64url({ UserID: userID, PlatformID: 5, exp: now + 7_776_000, iat: now - 5 })}.${randomBytes(32).toString('base64url')}`)) as string
+  const claims = base64url({ UserID: userID, PlatformID: 5, exp: now + 7_776_000, iat: now - 5 })
+  const token = JSON.parse(JSON.stringify(`${header}.${claims}.${randomBytes(32).toString('base64url')}`)) as string
   tokenChars += token.length
   store.rememberNow({ userID, platformID: 5 }, { token, expiresAt: Date.now() + 7_776_000_000, lifetimeSeconds: 7_776_000 })
 }

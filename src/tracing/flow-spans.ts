@@ -1,6 +1,8 @@
 import type { AsyncLocalStorage } from 'node:async_hooks'
 import diagnostics from 'node:diagnostics_channel'
-import { SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api'
+import {
+  SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span, type Tracer
+} from '@opentelemetry/api'
 import { ATTR_ERROR_TYPE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions'
 import { openImCallChannel } from '../openim/transport.js'
 import { provisionChannel, type ProvisionResult } from '../provisioning/service.js'
@@ -39,7 +41,8 @@ export function traceFlows (tracer: Tracer, store: AsyncLocalStorage<Context>, o
   }
 
   provisionChannel.start.bindStore(store as AsyncLocalStorage<unknown>, (message) =>
-    startSpan(message, 'provision', SpanKind.INTERNAL, () => ({ 'openim.user_id': message.userID, 'openim.platform_id': message.platformID })))
+    startSpan(message, 'provision', SpanKind.INTERNAL,
+      () => ({ 'openim.user_id': message.userID, 'openim.platform_id': message.platformID })))
   const endProvision = (message: unknown) => endSpan(message, ({ error, result }) =>
     error === undefined
       ? { 'provision.created': (result as ProvisionResult).created }
@@ -56,7 +59,11 @@ export function traceFlows (tracer: Tracer, store: AsyncLocalStorage<Context>, o
   const endCall = (message: unknown) => endSpan(message, ({ error }) => {
     if (error === undefined) return { 'openim.outcome': 'ok' }
     const { kind, errCode } = error as { kind?: string, errCode?: number }
-    return { 'openim.outcome': kind ?? 'error', ...(errCode !== undefined && { 'openim.err_code': errCode }), [ATTR_ERROR_TYPE]: kind ?? 'error' }
+    return {
+      'openim.outcome': kind ?? 'error',
+      ...(errCode !== undefined && { 'openim.err_code': errCode }),
+      [ATTR_ERROR_TYPE]: kind ?? 'error'
+    }
   })
   openImCallChannel.asyncEnd.subscribe(endCall)
 

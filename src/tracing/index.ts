@@ -41,7 +41,9 @@ export function startTracing (settings: TracingConfig, openimUrl: string): Traci
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName, 'host.name': hostname() }),
     sampler: sampler(settings),
     // The specification's defaults, spelled out so that no OTEL_BSP_* variable changes them unnoticed.
-    spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000 })]
+    spanProcessors: [new BatchSpanProcessor(exporter, {
+      maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 5000, exportTimeoutMillis: 30_000
+    })]
   })
   const contextManager = new AsyncLocalStorageContextManager()
   provider.register({ contextManager, propagator: new W3CTraceContextPropagator() })
@@ -75,7 +77,8 @@ export function startTracing (settings: TracingConfig, openimUrl: string): Traci
     logTo (log) {
       const { serviceName, sampler, ratio, tracesUrl } = settings
       // The host only: the URL may carry credentials.
-      log.info({ tracing: { serviceName, sampler, ratio, endpointHost: new URL(tracesUrl).host } }, 'tracing on: exporting spans over OTLP/HTTP')
+      log.info({ tracing: { serviceName, sampler, ratio, endpointHost: new URL(tracesUrl).host } },
+        'tracing on: exporting spans over OTLP/HTTP')
       failures.reportTo(log)
     },
     async shutdown () {
@@ -109,6 +112,8 @@ function traceFields (): Record<string, string> {
  */
 function asyncStorageOf (manager: AsyncLocalStorageContextManager): AsyncLocalStorage<Context> {
   const storage = (manager as unknown as { _asyncLocalStorage?: unknown })._asyncLocalStorage
-  if (!(storage instanceof AsyncLocalStorage)) throw new Error('@opentelemetry/context-async-hooks no longer exposes its AsyncLocalStorage: pin the version in package.json')
+  if (!(storage instanceof AsyncLocalStorage)) {
+    throw new Error('@opentelemetry/context-async-hooks no longer exposes its AsyncLocalStorage: pin the version in package.json')
+  }
   return storage as AsyncLocalStorage<Context>
 }

@@ -31,7 +31,9 @@ export class CallerProofRatioSampler implements Sampler {
 export function sampler ({ sampler, ratio }: TracingConfig): Sampler {
   if (sampler === 'traceidratio') {
     const remote = new CallerProofRatioSampler(ratio)
-    return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio), remoteParentSampled: remote, remoteParentNotSampled: remote })
+    return new ParentBasedSampler({
+      root: new TraceIdRatioBasedSampler(ratio), remoteParentSampled: remote, remoteParentNotSampled: remote
+    })
   }
   const own = sampler === 'always_off' ? new AlwaysOffSampler() : new AlwaysOnSampler()
   return new ParentBasedSampler({ root: own, remoteParentSampled: own, remoteParentNotSampled: own })
