@@ -44,6 +44,8 @@ export interface Comparison { path: string, gateway: Sample[], floor: Sample[] }
 
 /** The headline: CPU per request against the floor that makes the same OpenIM calls, medians over the rounds. */
 export function cpuTable (title: string, rows: Comparison[]) {
+  // BENCH_ONLY may have left out every gateway run of the table.
+  if (rows.length === 0) return
   const everything = rows.flatMap((row) => [...row.gateway, ...row.floor])
   console.log(`\n${title} (median of ${rows[0]?.gateway.length ?? 0} rounds; load average ${loadRange(everything)})`)
   console.log('| path | gateway µs/req | floor µs/req | ratio |')

@@ -22,7 +22,7 @@ const WITH_REDIS = setting('BENCH_REDIS', 1) > 0 && hasRedisServer()
 const WITH_TRACING = setting('BENCH_TRACING', 1) > 0
 const MEMORY_PROVISIONS = setting('BENCH_MEMORY_PROVISIONS', 100_000)
 const STORE_ENTRIES = setting('BENCH_STORE_ENTRIES', 100_000)
-/** Only the runs whose names contain one of these words (BENCH_ONLY=reuse,floor), for a quick look at one path. */
+/** Only the runs whose names contain one of these words (BENCH_ONLY=remembered,floor), for a quick look at one path. */
 const ONLY = process.env.BENCH_ONLY?.split(',')
 /**
  * Settings added to every gateway (BENCH_GATEWAY_ENV=LOG_LEVEL=warn,TOKEN_CACHE_MAX_ENTRIES=1000), to see what a
