@@ -71,6 +71,33 @@ export function startFlags (): string[] {
   return scripts.start.split(/\s+/).filter((word) => word.startsWith('--'))
 }
 
+/**
+ * The settings a benchmark's gateway starts with: OpenIM at `openimUrl`, one API key, a rate limit no benchmark
+ * reaches, loopback `port`; `env` adds or overrides settings.
+ */
+export function gatewayEnv (openimUrl: string, port: number, env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    OPENIM_API_URL: openimUrl,
+    OPENIM_SECRET: secret,
+    GATEWAY_API_KEYS: `bench:${apiKey}`,
+    RATE_LIMIT_MAX: '1000000',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ...env
+  }
+}
+
+/** Calls `onLine` with each whole line a child writes to its stdout (its JSON log lines). */
+export function eachLine (child: ChildProcess, onLine: (line: string) => void) {
+  let pending = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) onLine(line)
+  })
+}
+
 export interface GatewayProcess { child: ChildProcess, pid: number, url: string }
 
 /**
@@ -82,16 +109,7 @@ export async function startGateway (openimUrl: string, env: Record<string, strin
   const port = await freePort()
   const child = fork(process.env.BENCH_GATEWAY ?? dist + 'server.js', [], {
     execArgv: [...startFlags(), ...execArgv],
-    env: {
-      PATH: process.env.PATH ?? '',
-      OPENIM_API_URL: openimUrl,
-      OPENIM_SECRET: secret,
-      GATEWAY_API_KEYS: `bench:${apiKey}`,
-      RATE_LIMIT_MAX: '1000000',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      ...env
-    },
+    env: gatewayEnv(openimUrl, port, env),
     stdio: ['ignore', 'ignore', 'inherit', 'ipc']
   })
   children.push(child)

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, fetch } from 'undici'
 import { KeyNames } from '../redis/key-names.js'
 import { startDelayingProxy } from './delaying-proxy.js'
-import { apiKey, ask, children, dist, freePort, secret, startEmulator, untilHealthy } from './processes.js'
+import { apiKey, ask, children, dist, eachLine, freePort, gatewayEnv, secret, startEmulator, untilHealthy } from './processes.js'
 import { startRedisCluster, startSentinelSet, startStandalone, type Servers } from './redis-servers.js'
 
 // The timed Redis scenarios of `npm run bench:reliability` (BENCH_SCENARIOS=sentinel,pause,cluster,ambiguous,
@@ -27,31 +27,16 @@ async function startReplica (openimUrl: string, env: Record<string, string>,
   const port = await freePort()
   const child = fork(entry, [], {
     execArgv: ['--max-old-space-size=128'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      OPENIM_API_URL: openimUrl,
-      OPENIM_SECRET: secret,
-      GATEWAY_API_KEYS: `bench:${apiKey}`,
-      RATE_LIMIT_MAX: '1000000',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      ...env
-    },
+    env: gatewayEnv(openimUrl, port, { LOG_LEVEL: 'warn', ...env }),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc']
   })
   children.push(child)
   // The replica's own word for when it left Redis and came back (its log lines' times, to the millisecond).
   const redisStates: Replica['redisStates'] = []
-  let pending = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    const lines = (pending + chunk.toString()).split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) {
-      const state = /"msg":"Redis (degraded|recovered)/.exec(line)?.[1] as 'degraded' | 'recovered' | undefined
-      if (state !== undefined) redisStates.push({ at: (JSON.parse(line) as { time: number }).time, state })
-      if (process.env.BENCH_DEBUG !== undefined) console.log(line)
-    }
+  eachLine(child, (line) => {
+    const state = /"msg":"Redis (degraded|recovered)/.exec(line)?.[1] as 'degraded' | 'recovered' | undefined
+    if (state !== undefined) redisStates.push({ at: (JSON.parse(line) as { time: number }).time, state })
+    if (process.env.BENCH_DEBUG !== undefined) console.log(line)
   })
   const url = `http://127.0.0.1:${port}`
   await untilHealthy(url)

@@ -4,7 +4,7 @@ import { connect } from 'node:net'
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { Agent, fetch } from 'undici'
-import { apiKey, ask, children, dist, freePort, secret, startEmulator, untilHealthy } from './processes.js'
+import { apiKey, ask, children, dist, eachLine, freePort, gatewayEnv, startEmulator, untilHealthy } from './processes.js'
 import { redisMemory } from './redis-memory.js'
 import {
   ambiguousLock, clientPause, closeServers, clusterUnderLoad, residentMemory, rollout, sentinelFailover
@@ -23,28 +23,14 @@ async function startGateway (openimUrl: string, env: Record<string, string> = {}
   const port = await freePort()
   const child = fork(GATEWAY_ENTRY, [], {
     execArgv: ['--max-old-space-size=128'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      OPENIM_API_URL: openimUrl,
-      OPENIM_SECRET: secret,
-      GATEWAY_API_KEYS: `bench:${apiKey}`,
-      RATE_LIMIT_MAX: '1000000',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-      ...env
-    },
+    env: gatewayEnv(openimUrl, port, { LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc']
   })
   children.push(child)
   // The gateway's own view: responseTimeMs of every /provision it answered, from its request log lines.
   const served: number[] = []
-  let pending = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    const lines = (pending + chunk.toString()).split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) {
-      if (!line.includes('"url":"/provision"') || !line.includes('request completed')) continue
+  eachLine(child, (line) => {
+    if (line.includes('"url":"/provision"') && line.includes('request completed')) {
       served.push((JSON.parse(line) as { responseTimeMs: number }).responseTimeMs)
     }
   })
