@@ -46,7 +46,10 @@ t.test('the primary killed: users holding tokens keep them through the failover,
 
   await waitFor(async () => await set.primaryPort() === set.replica.port, 'the sentinels to promote the replica')
   await waitFor(() => a.app.redis?.writable === true && b.app.redis?.writable === true, 'both replicas to write to the new primary').catch((error) => {
-    t.comment(`client ${String((a.app.redis?.client as { status?: string } | undefined)?.status)}: ${a.logs.lines.filter((line) => /Redis/.test(line)).join('\n')}`)
+    for (const [name, replica] of [['a', a], ['b', b]] as const) {
+      const status = String((replica.app.redis?.client as { status?: string } | undefined)?.status)
+      t.comment(`replica ${name}, client ${status}: ${replica.logs.lines.filter((line) => /Redis/.test(line)).join('\n')}`)
+    }
     throw error
   })
   const late = await provision(a.app, { userID: 'jon', platformID: 5 })
