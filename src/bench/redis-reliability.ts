@@ -3,7 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, fetch } from 'undici'
 import { KeyNames } from '../redis/key-names.js'
 import { startDelayingProxy } from './delaying-proxy.js'
-import { apiKey, ask, children, dist, eachLine, freePort, gatewayEnv, secret, startEmulator, untilHealthy } from './processes.js'
+import {
+  apiKey, ask, children, dist, eachLine, freePort, gatewayEnv, secret, startEmulator, startFlags, untilHealthy
+} from './processes.js'
 import { startRedisCluster, startSentinelSet, startStandalone, type Servers } from './redis-servers.js'
 
 // The timed Redis scenarios of `npm run bench:reliability` (BENCH_SCENARIOS=sentinel,pause,cluster,ambiguous,
@@ -26,7 +28,7 @@ async function startReplica (openimUrl: string, env: Record<string, string>,
   entry = process.env.BENCH_GATEWAY ?? `${dist}server.js`): Promise<Replica> {
   const port = await freePort()
   const child = fork(entry, [], {
-    execArgv: ['--max-old-space-size=128'],
+    execArgv: startFlags(),
     env: gatewayEnv(openimUrl, port, { LOG_LEVEL: 'warn', ...env }),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc']
   })

@@ -4,7 +4,7 @@ import { connect } from 'node:net'
 import autocannon from 'autocannon'
 import { Redis } from 'ioredis'
 import { Agent, fetch } from 'undici'
-import { apiKey, ask, children, dist, eachLine, freePort, gatewayEnv, startEmulator, untilHealthy } from './processes.js'
+import { apiKey, ask, children, dist, eachLine, freePort, gatewayEnv, startEmulator, startFlags, untilHealthy } from './processes.js'
 import { redisMemory } from './redis-memory.js'
 import {
   ambiguousLock, clientPause, closeServers, clusterUnderLoad, residentMemory, rollout, sentinelFailover
@@ -22,7 +22,7 @@ const SCENARIOS = (process.env.BENCH_SCENARIOS ?? ALL_SCENARIOS).split(',')
 async function startGateway (openimUrl: string, env: Record<string, string> = {}) {
   const port = await freePort()
   const child = fork(GATEWAY_ENTRY, [], {
-    execArgv: ['--max-old-space-size=128'],
+    execArgv: startFlags(),
     env: gatewayEnv(openimUrl, port, { LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'inherit', 'ipc']
   })
