@@ -13,6 +13,11 @@ export interface DelayingProxy {
    * the held replies have been let through.
    */
   holdReplyTo (trigger: string, ms: number): Promise<void>
+  /**
+   * Holds back what the server sends, from the first command that contains `trigger` on, until `released`
+   * settles. Resolves once that command has been seen (its reply is being held).
+   */
+  holdReplyUntil (trigger: string, released: Promise<unknown>): Promise<void>
   /** The same, holding back the command itself (and any after it) on its way to the server: it runs late. */
   holdCommand (trigger: string, ms: number): Promise<void>
   /** Commands seen from clients: the arguments of each, and the chunk it came in (commands of one chunk were pipelined). */
@@ -67,13 +72,21 @@ function valve (socket: Socket) {
   }
   return {
     hold (ms: number) { heldUntil = Date.now() + ms },
+    holdUntil (released: Promise<unknown>) {
+      heldUntil = Infinity
+      void released.finally(() => {
+        heldUntil = 0
+        clearTimeout(flushing)
+        flush()
+      })
+    },
     write (chunk: Buffer) {
       if (Date.now() >= heldUntil && queue.length === 0) {
         socket.write(chunk)
         return
       }
       queue.push(chunk)
-      flushing ??= setTimeout(flush, Math.max(0, heldUntil - Date.now()))
+      if (heldUntil !== Infinity) flushing ??= setTimeout(flush, Math.max(0, heldUntil - Date.now()))
     },
     stop () { clearTimeout(flushing) }
   }
@@ -81,7 +94,7 @@ function valve (socket: Socket) {
 
 /** A TCP proxy in front of `target` (host:port) that reads the commands clients send and can hold them or their replies back. */
 export async function startDelayingProxy (target: { host: string, port: number }): Promise<DelayingProxy> {
-  let pending: { trigger: string, ms: number, direction: 'reply' | 'command', done: () => void } | undefined
+  let pending: { trigger: string, ms: number | Promise<unknown>, direction: 'reply' | 'command', done: () => void } | undefined
   const commands: DelayingProxy['commands'] = []
   let chunks = 0
   const sockets = new Set<Socket>()
@@ -96,8 +109,14 @@ export async function startDelayingProxy (target: { host: string, port: number }
       if (pending !== undefined && chunk.toString('latin1').includes(pending.trigger)) {
         const { ms, direction, done } = pending
         pending = undefined
-        ;(direction === 'reply' ? toClient : toServer).hold(ms)
-        setTimeout(done, ms + 50)
+        const side = direction === 'reply' ? toClient : toServer
+        if (typeof ms === 'number') {
+          side.hold(ms)
+          setTimeout(done, ms + 50)
+        } else {
+          side.holdUntil(ms)
+          done()
+        }
       }
       toServer.write(chunk)
     })
@@ -122,6 +141,8 @@ export async function startDelayingProxy (target: { host: string, port: number }
     },
     commands,
     holdReplyTo: (trigger, ms) => new Promise((resolve) => { pending = { trigger, ms, direction: 'reply', done: resolve } }),
+    holdReplyUntil: (trigger, released) =>
+      new Promise((resolve) => { pending = { trigger, ms: released, direction: 'reply', done: resolve } }),
     holdCommand: (trigger, ms) => new Promise((resolve) => { pending = { trigger, ms, direction: 'command', done: resolve } })
   }
 }

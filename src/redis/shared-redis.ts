@@ -44,6 +44,8 @@ export interface SharedRedisOptions {
 }
 
 const STARTUP_WAIT_MS = 2000
+// A client ioredis ended on its own is connected again after this (each time it ends).
+const RECONNECT_AFTER_END_MS = 200
 
 type State = 'up' | 'down' | 'writes-refused'
 const UNREACHABLE_CAUSES = new Set<RedisCause>(['refused', 'timeout', 'dns', 'closed'])
@@ -73,6 +75,7 @@ export class SharedRedis {
   private lastCause?: RedisCause
   private wrongTopology = false
   private probing?: NodeJS.Timeout
+  private reconnecting?: NodeJS.Timeout
   private closed = false
   private lastConnectionError?: unknown
   private readonly probeIntervalMs: number
@@ -101,6 +104,20 @@ export class SharedRedis {
       connected = true
       if (this.state !== 'up') this.probeNow()
     })
+    // Behind Sentinel, ioredis gives up for good when the sentinels' +switch-master reaches its failover detector
+    // while it is asking them where the primary is: SentinelConnector.connect() then throws "Connection is
+    // closed." and Redis._connect() sets the status 'end' without scheduling a retry (ioredis 5.11). A client
+    // that ends without us closing it is connected again, so the gateway follows every failover.
+    if (!(this.client instanceof Cluster)) {
+      const client = this.client
+      client.on('end', () => {
+        if (this.closed) return
+        clearTimeout(this.reconnecting)
+        this.reconnecting = setTimeout(() => {
+          if (!this.closed && client.status === 'end') client.connect().catch(remember)
+        }, RECONNECT_AFTER_END_MS).unref()
+      })
+    }
   }
 
   /**
@@ -186,6 +203,7 @@ export class SharedRedis {
   async close (): Promise<void> {
     this.closed = true
     clearTimeout(this.probing)
+    clearTimeout(this.reconnecting)
     this.client.disconnect()
   }
 

@@ -1,7 +1,8 @@
+import type { Redis } from 'ioredis'
 import t from 'tap'
 import { KeyNames } from '../../src/redis/key-names.js'
 import { SECRET, SERVICE_KEY, buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
-import { skipWithoutRedis, startSentinel } from '../redis.js'
+import { skipWithoutRedis, startDelayingProxy, startSentinel } from '../redis.js'
 
 // The gateway behind Sentinel (one primary, one replica, three sentinels, down-after-milliseconds 1000), as
 // REDIS_SENTINELS and REDIS_SENTINEL_MASTER configure it.
@@ -61,6 +62,46 @@ t.test('the primary killed: users holding tokens keep them through the failover,
   // Said once, and once more if ioredis meets the new primary before the sentinels' +switch-master makes it reconnect.
   const states = a.logs.records.map((line) => String(line.msg)).filter((msg) => /^Redis (degraded|recovered)/.test(msg)).map((msg) => msg.split(':')[0])
   t.ok(states.length <= 4 && states.every((state, i) => state === (i % 2 === 0 ? 'Redis degraded' : 'Redis recovered')), states.join(', '))
+})
+
+t.test('a failover announced while the gateway is asking the sentinels where the primary is: it follows it all the same', async (t) => {
+  if (skipWithoutRedis(t)) return
+  const set = await startSentinel(t)
+  // The gateway is given one sentinel, behind a proxy that can hold its answers; it learns the others from it.
+  const proxy = await startDelayingProxy(t, set.sentinels[0]!)
+  const emulator = await startOpenIm(t)
+  const env = { REDIS_SENTINELS: new URL(proxy.url).host, REDIS_SENTINEL_MASTER: set.masterName, REDIS_COMMAND_TIMEOUT_MS: '10000' }
+  const { app } = await buildGateway(t, emulator.url, env)
+  t.equal((await provision(app, { userID: 'kay', platformID: 5 })).statusCode, 201)
+  const client = app.redis!.client as Redis
+  const statuses: string[] = []
+  for (const status of ['end', 'ready']) client.on(status, () => statuses.push(status))
+
+  // ioredis's failover detector holds a +switch-master subscription on every sentinel it knows.
+  const sentinelAdmins = set.sentinels.map((sentinel) => sentinel.admin())
+  const subscribers = async () => await Promise.all(sentinelAdmins.map(async (admin) =>
+    String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).split('\n').filter((line) => line.trim() !== '').length))
+  await waitFor(async () => (await subscribers()).every((count) => count > 0), 'the failover detector to subscribe on every sentinel')
+
+  // The gateway's connection to the primary closes: it asks the sentinels again, and that question's answer is held.
+  let release!: () => void
+  const asking = proxy.holdReplyUntil('get-master-addr-by-name', new Promise<void>((resolve) => { release = resolve }))
+  const primaryAdmin = set.primary.admin()
+  const own = String(await primaryAdmin.call('CLIENT', 'ID'))
+  const clients = String(await primaryAdmin.call('CLIENT', 'LIST', 'TYPE', 'normal')).split('\n').filter((line) => / name= /.test(line))
+  for (const line of clients) if (!line.startsWith(`id=${own} `)) await primaryAdmin.call('CLIENT', 'KILL', 'ID', /^id=(\d+)/.exec(line)![1]!)
+  await asking
+
+  // Meanwhile the sentinels fail over; the detector hears +switch-master and lets go of them.
+  await sentinelAdmins[1]!.call('SENTINEL', 'FAILOVER', set.masterName)
+  await waitFor(async () => (await subscribers()).every((count) => count === 0), 'the failover detector to hear +switch-master')
+  release()
+
+  await waitFor(async () => await set.primaryPort() === set.replica.port, 'the sentinels to promote the replica')
+  await waitFor(() => app.redis?.writable === true && client.status === 'ready', 'the gateway to write to the new primary')
+  t.same(statuses.slice(0, 2), ['end', 'ready'], 'ioredis gave up on its own (the race this is about), and the gateway connected it again')
+  t.equal((await provision(app, { userID: 'lee', platformID: 5 })).statusCode, 201)
+  t.equal(await set.replica.admin().exists(new KeyNames(SECRET).pair({ userID: 'lee', platformID: 5 }).token), 1, 'written to the promoted replica')
 })
 
 t.test('a primary name the sentinels do not watch: degraded from the start, the cause named', async (t) => {
