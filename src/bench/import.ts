@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { writeBrokenUsers, writeUsers } from './import-files.js'
-import { apiKey, ask, children, dist, freePort, secret, setting, startEmulator, untilHealthy } from './processes.js'
+import { apiKey, ask, children, dist, freePort, secret, setting, startEmulator, startFlags, untilHealthy } from './processes.js'
 
 // `npm run bench:import`: BENCH_IMPORT_USERS (100,000) users in a CSV file through the import CLI, against the gateway
 // as `npm start` runs it and the emulator with BENCH_OPENIM_LATENCY_MS (2 ms) per call, each in its own process:
@@ -55,7 +55,7 @@ const load = () => loadavg().map((value) => value.toFixed(1)).join(', ')
 async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, url: string }> {
   const port = await freePort()
   const child = fork(dist + 'server.js', [], {
-    execArgv: ['--max-old-space-size=128'], // as `npm start` and the image run it
+    execArgv: startFlags(), // as `npm start` and the image run it
     env: {
       PATH: process.env.PATH ?? '',
       OPENIM_API_URL: openimUrl,
