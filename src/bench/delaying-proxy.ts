@@ -74,11 +74,12 @@ function valve (socket: Socket) {
     hold (ms: number) { heldUntil = Date.now() + ms },
     holdUntil (released: Promise<unknown>) {
       heldUntil = Infinity
-      void released.finally(() => {
+      const open = () => {
         heldUntil = 0
         clearTimeout(flushing)
         flush()
-      })
+      }
+      released.then(open, open)
     },
     write (chunk: Buffer) {
       if (Date.now() >= heldUntil && queue.length === 0) {
