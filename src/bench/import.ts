@@ -1,10 +1,10 @@
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { writeBrokenUsers, writeUsers } from './import-files.js'
-import { apiKey, ask, children, dist, freePort, secret, setting, startEmulator, startFlags, untilHealthy } from './processes.js'
+import { apiKey, ask, children, dist, setting, startEmulator, startGateway } from './processes.js'
 
 // `npm run bench:import`: BENCH_IMPORT_USERS (100,000) users in a CSV file through the import CLI, against the gateway
 // as `npm start` runs it and the emulator with BENCH_OPENIM_LATENCY_MS (2 ms) per call, each in its own process:
@@ -51,27 +51,6 @@ async function cpuSeconds (pid: number | undefined): Promise<number> {
 const openimCalls = async (emulator: ChildProcess) => (await ask<{ calls: number }>(emulator, { type: 'calls' })).calls
 const openimUsers = async (emulator: ChildProcess) => (await ask<{ users: number }>(emulator, { type: 'users' })).users
 const load = () => loadavg().map((value) => value.toFixed(1)).join(', ')
-
-async function startGateway (openimUrl: string): Promise<{ child: ChildProcess, url: string }> {
-  const port = await freePort()
-  const child = fork(dist + 'server.js', [], {
-    execArgv: startFlags(), // as `npm start` and the image run it
-    env: {
-      PATH: process.env.PATH ?? '',
-      OPENIM_API_URL: openimUrl,
-      OPENIM_SECRET: secret,
-      GATEWAY_API_KEYS: `bench:${apiKey}`,
-      IMPORT_RATE_LIMIT_MAX: '1000000',
-      HOST: '127.0.0.1',
-      PORT: String(port)
-    },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc']
-  })
-  children.push(child)
-  const url = `http://127.0.0.1:${port}`
-  await untilHealthy(url)
-  return { child, url }
-}
 
 interface Summary {
   records: number
@@ -126,7 +105,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const dir = await mkdtemp(join(tmpdir(), 'bench-import-'))
 try {
   const emulator = await startEmulator(LATENCY_MS)
-  const gateway = await startGateway(emulator.url)
+  const gateway = await startGateway(emulator.url, { IMPORT_RATE_LIMIT_MAX: '1000000' })
   const gatewayStart = await peakMb(gateway.child.pid)
   console.log(`${USERS} users, OpenIM emulator with ${LATENCY_MS} ms per call, CLI concurrency ${CONCURRENCY} (batches of 1,000)`)
   console.log(`load average before: ${load()}`)
