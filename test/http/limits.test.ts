@@ -66,16 +66,22 @@ t.test('a saturated event loop answers 503 OVERLOADED with Retry-After; liveness
   const { app: lenient } = await buildGateway(t, emulator.url, { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20' })
   await app.ready()
   await lenient.ready()
-  const until = Date.now() + 1000
-  while (Date.now() < until) { /* block the event loop */ }
-  // under-pressure samples every 200 ms: wait until it has seen the delay, then send all three in the same
-  // turn of the event loop, so no new sample can come between them (one after a short stall would not shed).
+  // under-pressure samples every 200 ms, and a sample reports the delay until the next one: block the event loop,
+  // wait until this gateway's sampler has seen it, then send everything in the same turn of the event loop, so no
+  // new sample can come between them (one after a short stall would not shed). One gateway at a time: their two
+  // samplers see one stall in windows that need not overlap.
   const underPressure = (gateway: typeof app) => (gateway as unknown as { isUnderPressure (): boolean }).isUnderPressure()
-  await waitFor(async () => underPressure(app) && underPressure(lenient), 'the samplers to see the delay')
-  const [response, readiness, health, lenientReadiness] = await Promise.all([
-    provision(app, { userID: 'olly', platformID: 5 }), app.inject({ url: '/readyz' }), app.inject({ url: '/healthz' }),
-    lenient.inject({ url: '/readyz' })
+  const stall = async (gateway: typeof app) => {
+    const until = Date.now() + 1000
+    while (Date.now() < until) { /* block the event loop */ }
+    await waitFor(() => underPressure(gateway), 'the sampler to see the delay')
+  }
+  await stall(app)
+  const [response, readiness, health] = await Promise.all([
+    provision(app, { userID: 'olly', platformID: 5 }), app.inject({ url: '/readyz' }), app.inject({ url: '/healthz' })
   ])
+  await stall(lenient)
+  const lenientReadiness = await lenient.inject({ url: '/readyz' })
   t.equal(response.statusCode, 503)
   t.match(response.json(), { code: 'OVERLOADED' })
   t.equal(response.headers['retry-after'], '5')
