@@ -2,12 +2,24 @@ import type { Redis } from 'ioredis'
 import t from 'tap'
 import { KeyNames } from '../../src/redis/key-names.js'
 import { SECRET, SERVICE_KEY, buildGateway, provision, startOpenIm, waitFor } from '../helper.js'
-import { skipWithoutRedis, startDelayingProxy, startSentinel } from '../redis.js'
+import { skipWithoutRedis, startDelayingProxy, startSentinel, type SentinelSet } from '../redis.js'
 
 // The gateway behind Sentinel (one primary, one replica, three sentinels, down-after-milliseconds 1000), as
 // REDIS_SENTINELS and REDIS_SENTINEL_MASTER configure it.
 
 const mints = (emulator: { callCount (path: string): number }) => emulator.callCount('/auth/get_user_token')
+
+/**
+ * Waits until every sentinel names the promoted replica. Each sentinel publishes +switch-master when it switches
+ * (the leader first, the others up to seconds later), and ioredis reconnects on each: until all have, a gateway
+ * back on the new primary may still be sent away once more.
+ */
+async function everySentinelNames (set: SentinelSet, port: number) {
+  const admins = set.sentinels.map((sentinel) => sentinel.admin())
+  const named = async (admin: (typeof admins)[number]) =>
+    Number((await admin.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', set.masterName) as string[])[1])
+  await waitFor(async () => (await Promise.all(admins.map(named))).every((named) => named === port), 'every sentinel to name the promoted replica')
+}
 
 t.test('through Sentinel: limits are shared exactly, and a token minted on one replica is reused on the other', async (t) => {
   if (skipWithoutRedis(t)) return
@@ -45,7 +57,7 @@ t.test('the primary killed: users holding tokens keep them through the failover,
   t.same(answers.map((answer) => answer.token), [...users, ...users].map((userID) => tokens.get(userID)), 'every user keeps the token it holds')
   t.equal(mints(emulator), users.length, 'no mint while the primary is gone')
 
-  await waitFor(async () => await set.primaryPort() === set.replica.port, 'the sentinels to promote the replica')
+  await everySentinelNames(set, set.replica.port)
   await waitFor(() => a.app.redis?.writable === true && b.app.redis?.writable === true, 'both replicas to write to the new primary').catch((error) => {
     for (const [name, replica] of [['a', a], ['b', b]] as const) {
       const status = String((replica.app.redis?.client as { status?: string } | undefined)?.status)
@@ -97,7 +109,7 @@ t.test('a failover announced while the gateway is asking the sentinels where the
   await waitFor(async () => (await subscribers()).every((count) => count === 0), 'the failover detector to hear +switch-master')
   release()
 
-  await waitFor(async () => await set.primaryPort() === set.replica.port, 'the sentinels to promote the replica')
+  await everySentinelNames(set, set.replica.port)
   await waitFor(() => app.redis?.writable === true && client.status === 'ready', 'the gateway to write to the new primary')
   t.same(statuses.slice(0, 2), ['end', 'ready'], 'ioredis gave up on its own (the race this is about), and the gateway connected it again')
   t.equal((await provision(app, { userID: 'lee', platformID: 5 })).statusCode, 201)
