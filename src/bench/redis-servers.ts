@@ -137,6 +137,8 @@ export interface SentinelSet extends Servers {
   env: Record<string, string>
   /** The primary's port as the sentinels report it now (it changes with a failover). */
   primaryPort (): Promise<number>
+  /** The same, as each sentinel reports it: each switches on its own during a failover, the leader first. */
+  primaryPorts (): Promise<number[]>
 }
 
 /**
@@ -165,14 +167,17 @@ export async function startSentinelSet ({ downAfterMs = 1000, masterName = 'gate
         return fields['num-slaves'] === '1' && fields['num-other-sentinels'] === '2'
       }, 'the sentinels to know the replica and each other')
     }
-    const askSentinel = sentinels[0]!.admin()
+    const askSentinels = sentinels.map((sentinel) => sentinel.admin())
+    const primaryPortOf = async (admin: Redis) =>
+      Number((await admin.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName) as string[])[1])
     return {
       masterName,
       primary,
       replica,
       sentinels,
       env: { REDIS_SENTINELS: sentinels.map((sentinel) => sentinel.address).join(','), REDIS_SENTINEL_MASTER: masterName },
-      primaryPort: async () => Number((await askSentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName) as string[])[1]),
+      primaryPort: async () => await primaryPortOf(askSentinels[0]!),
+      primaryPorts: async () => await Promise.all(askSentinels.map(primaryPortOf)),
       close: () => processes.close()
     }
   } catch (error) {
